@@ -1,0 +1,145 @@
+"""Metric storage: every sample lands in a float series and its 1-minute bucket.
+
+A histogram is stored the way Prometheus models it: one counter series per ``_bucket{le=...}``,
+one for ``_sum`` and one for ``_count`` (summaries: ``_sum`` and ``_count``). So every series is a
+plain float with counter or gauge semantics, every write is an additive upsert, and the rule
+language selects ``metric_bucket{le="..."}`` directly.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class MetricDefinition(models.Model):
+    """A metric registered by an admin beside the built-in catalogue."""
+
+    class Type(models.TextChoices):
+        COUNTER = "counter"
+        GAUGE = "gauge"
+        HISTOGRAM = "histogram"
+        SUMMARY = "summary"
+
+    name = models.CharField(max_length=200, unique=True)
+    type = models.CharField(max_length=10, choices=Type.choices)
+    help = models.CharField(max_length=500)
+    unit = models.CharField(max_length=50, blank=True)
+    label_names = models.JSONField(default=list, blank=True)
+    buckets = models.JSONField(default=list, blank=True, help_text="Histogram upper bounds.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IngestToken(models.Model):
+    """A per-service credential for pushing samples; only its hash is stored."""
+
+    name = models.CharField(max_length=100)
+    service = models.CharField(max_length=100, db_index=True)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Shown to identify the token.")
+    key_hash = models.CharField(max_length=128, unique=True)
+    multi_service = models.BooleanField(
+        default=False, help_text="May push samples for other services (e.g. a gateway)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["service", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.name} ({self.prefix}…)"
+
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Series(models.Model):
+    """One float series (metric name + label set) and its cumulative value, what /metrics shows."""
+
+    class Kind(models.TextChoices):
+        COUNTER = "counter"
+        GAUGE = "gauge"
+
+    name = models.CharField(max_length=200, help_text="Series name, e.g. x_bucket, x_sum, x.")
+    family = models.CharField(max_length=200, db_index=True, help_text="Catalogue metric name.")
+    labels = models.JSONField(default=dict)
+    labels_key = models.CharField(max_length=2000, help_text="Canonical form of the labels.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.FloatField(default=0.0)
+    value_at = models.DateTimeField(null=True, blank=True, help_text="Timestamp of value.")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(db_index=True, help_text="Last sample received.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "labels_key"], name="series_name_labels_uniq")
+        ]
+        verbose_name_plural = "series"
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels_key}}}"
+
+
+class Bucket(models.Model):
+    """A series' samples within one minute (``start`` is the minute, UTC).
+
+    For a counter series ``sum`` is the total of increments in the minute; for a gauge the
+    samples' sum, so ``sum / count`` is their mean, and ``last`` the value at ``last_at``.
+    """
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="buckets")
+    start = models.DateTimeField(db_index=True)
+    count = models.BigIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "start"], name="bucket_series_start_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M}"
+
+
+class Rollup(models.Model):
+    """Buckets folded into 5-minute or hourly periods, for long windows and offsets."""
+
+    class Resolution(models.IntegerChoices):
+        FIVE_MINUTES = 300, "5 minutes"
+        HOUR = 3600, "1 hour"
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="rollups")
+    resolution = models.IntegerField(choices=Resolution.choices)
+    start = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "resolution", "start"], name="rollup_series_res_start_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["resolution", "start"], name="rollup_res_start")]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M}/{self.resolution}s"

@@ -1,0 +1,124 @@
+"""One JSON error shape for everything under /api/: status, code, message, details.
+
+``{"status": 400, "code": "invalid", "message": "...", "details": {"field": ["..."]}}``
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+_CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+class Conflict(exceptions.APIException):
+    """The request is valid but conflicts with the current state of the object."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+    def __init__(self, detail: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.details = details or {}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class CodedValidationError(exceptions.ValidationError):
+    """A 400 with a specific machine code (e.g. ``series_limit``) and per-field details."""
+
+    def __init__(self, message: str, *, code: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(details or {}, code=code)
+        self.message = message
+        self.machine_code = code
+
+
+def error_body(
+    status_code: int, message: str, *, code: str | None = None, details: Any = None
+) -> dict:
+    body: dict[str, Any] = {
+        "status": status_code,
+        "code": code or _CODES.get(status_code, "error"),
+        "message": message,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
+def _message_of(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _message_of(detail[0])
+    if isinstance(detail, dict):
+        return "Invalid input."
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", extra={"path": context["request"].path})
+        return Response(error_body(500, "Internal server error."), status=500)
+    code = None
+    if isinstance(exc, CodedValidationError):
+        message, code, details = exc.message, exc.machine_code, exc.detail
+    elif isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        message = _validation_message(details)
+    else:
+        details = getattr(exc, "details", None)
+        message = _message_of(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+        code = _exception_code(exc, response.status_code)
+    response.data = error_body(response.status_code, message, code=code, details=details)
+    return response
+
+
+def _exception_code(exc: Exception, status_code: int) -> str:
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        if isinstance(codes, str) and codes not in ("error", "invalid"):
+            return codes
+    return _CODES.get(status_code, "error")
+
+
+def _validation_message(details: dict[str, Any]) -> str:
+    for field, problems in details.items():
+        first = _message_of(problems)
+        return first if field == "non_field_errors" else f"{field}: {first}"
+    return "Invalid input."
+
+
+def json_error(request: HttpRequest, status_code: int, message: str) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message), status=status_code)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class MonitoringSiteConfig(AppConfig):
+    name = "monitoring_site"
+    verbose_name = "Monitoring site"
+    default = True
+    operator_permissions: tuple[str, ...] = ()
+
+
+class MonitoringAdminConfig(admin_apps.AdminConfig):
+    default = False
+    default_site = "monitoring_site.admin_site.MonitoringAdminSite"

@@ -1,0 +1,89 @@
+"""Idempotent seeding: roles and their permissions, schedules, a first superuser, then each app.
+
+Seeding creates what is missing and never overwrites what an admin edited. Each app may provide
+``<app>/bootstrap.py`` with ``seed(log)``; they run in dependency order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from monitoring_site.jobs import PROJECT_APPS, install_schedules
+from monitoring_site.roles import Role
+
+Log = Callable[[str], None]
+# Apps whose objects the roles see besides the project's own.
+_EXTRA_VIEW_APPS = ("django_q",)
+
+
+def run(log: Log) -> None:
+    seed_roles(log)
+    report = install_schedules()
+    log(
+        "schedules: "
+        + ", ".join(
+            f"{len(names)} {kind}" for kind, names in report.items() if names or kind != "deleted"
+        )
+    )
+    seed_superuser(log)
+    for app in PROJECT_APPS[1:]:
+        try:
+            module = importlib.import_module(f"{app}.bootstrap")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.bootstrap":
+                raise
+            continue
+        module.seed(log)
+
+
+@transaction.atomic
+def seed_roles(log: Log) -> None:
+    """Create the three groups and add (never remove) their permissions."""
+    labels = (*PROJECT_APPS, *_EXTRA_VIEW_APPS)
+    project = Permission.objects.filter(content_type__app_label__in=labels)
+    viewer = set(project.filter(codename__startswith="view_"))
+    operator = viewer | set(
+        project.filter(codename__in=_operator_codenames(), content_type__app_label__in=PROJECT_APPS)
+    )
+    admin = set(project)
+    for role, permissions in (
+        (Role.VIEWER, viewer),
+        (Role.OPERATOR, operator),
+        (Role.ADMIN, admin),
+    ):
+        group, created = Group.objects.get_or_create(name=role.group_name)
+        missing = permissions - set(group.permissions.all())
+        group.permissions.add(*missing)
+        state = "created" if created else "exists"
+        log(f"role {role.group_name}: {state}, +{len(missing)} permissions")
+
+
+def _operator_codenames() -> list[str]:
+    codenames: list[str] = []
+    for label in PROJECT_APPS:
+        codenames.extend(getattr(apps.get_app_config(label), "operator_permissions", ()))
+    return codenames
+
+
+def seed_superuser(log: Log) -> None:
+    username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip()
+    password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
+    user_model = get_user_model()
+    if user_model.objects.filter(is_superuser=True).exists():
+        return
+    if not (username and password):
+        log(
+            "no admin user yet: create one with `.venv/bin/python manage.py createsuperuser` "
+            "or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD"
+        )
+        return
+    email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+    user_model.objects.create_superuser(username=username, email=email, password=password)
+    log(f"superuser {username} created")

@@ -1,0 +1,206 @@
+"""Periodic jobs and retention, declared by each app, installed as django-q2 schedules.
+
+Each app lists its jobs in ``<app>/jobs.py`` as ``JOBS`` and what it prunes as ``CLEANUPS``.
+Every schedule calls :func:`run_job`, the one wrapper that records a :class:`JobRun`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+PROJECT_APPS = ("monitoring_site", "metrics_app", "health", "alerts", "reports")
+WRAPPER = "monitoring_site.jobs.run_job"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: every ``minutes`` minutes, or on a ``cron`` expression (UTC)."""
+
+    name: str
+    func: str
+    minutes: int | None = None
+    cron: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.minutes is None) == (self.cron is None):
+            raise ValueError(f"job {self.name}: give exactly one of minutes or cron")
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """Rows of ``model`` whose ``field`` is older than the retention setting are pruned daily."""
+
+    name: str
+    model: str
+    field: str
+    setting: str
+    unit: str = "days"
+    filters: tuple[tuple[str, Any], ...] = ()
+
+    def retention(self) -> timedelta:
+        return timedelta(**{self.unit: getattr(settings, self.setting)})
+
+
+def _declared(attribute: str) -> list[Any]:
+    found: list[Any] = []
+    for app in PROJECT_APPS:
+        try:
+            module = importlib.import_module(f"{app}.jobs")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.jobs":
+                raise
+            continue
+        found.extend(getattr(module, attribute, []))
+    return found
+
+
+def all_jobs() -> list[Job]:
+    jobs = _declared("JOBS")
+    names = [job.name for job in jobs]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise ValueError(f"job names must be unique: {sorted(duplicates)}")
+    return jobs
+
+
+def all_cleanups() -> list[Cleanup]:
+    return _declared("CLEANUPS")
+
+
+def job_by_name(name: str) -> Job:
+    for job in all_jobs():
+        if job.name == name:
+            return job
+    raise KeyError(f"unknown job {name!r}")
+
+
+def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
+    """Run one job and record its run row (start, duration, outcome, error)."""
+    from monitoring_site.models import JobRun
+
+    target = func or import_string(job_by_name(name).func)
+    started = timezone.now()
+    run = JobRun.objects.create(
+        job=name, started_at=started, host=socket.gethostname()[:255], pid=os.getpid()
+    )
+    clock = time.perf_counter()
+    try:
+        result = target()
+    except Exception as exc:
+        _finish(run, clock, JobRun.Outcome.FAILURE, error=f"{type(exc).__name__}: {exc}"[:4000])
+        logger.exception("job failed", extra={"job": name})
+        raise
+    _finish(run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000])
+    return result
+
+
+def _finish(run: Any, clock: float, outcome: str, *, error: str = "", result: str = "") -> None:
+    run.finished_at = timezone.now()
+    run.duration_ms = (time.perf_counter() - clock) * 1000
+    run.outcome = outcome
+    run.error = error
+    run.result = result
+    run.save(update_fields=["finished_at", "duration_ms", "outcome", "error", "result"])
+
+
+@transaction.atomic
+def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
+    """Create, update and delete django-q2 schedules so they match the declared jobs."""
+    from django_q.models import Schedule
+
+    now = now or timezone.now()
+    report: dict[str, list[str]] = {"created": [], "updated": [], "deleted": [], "unchanged": []}
+    declared = {job.name: job for job in all_jobs()}
+    for job in declared.values():
+        wanted = _schedule_fields(job)
+        schedule = Schedule.objects.filter(name=job.name).first()
+        if schedule is None:
+            Schedule.objects.create(name=job.name, next_run=now, **wanted)
+            report["created"].append(job.name)
+        elif any(getattr(schedule, key) != value for key, value in wanted.items()):
+            for key, value in wanted.items():
+                setattr(schedule, key, value)
+            schedule.save()
+            report["updated"].append(job.name)
+        else:
+            report["unchanged"].append(job.name)
+    stale = Schedule.objects.filter(func=WRAPPER).exclude(name__in=declared)
+    report["deleted"] = sorted(stale.values_list("name", flat=True))
+    stale.delete()
+    return report
+
+
+def _schedule_fields(job: Job) -> dict[str, Any]:
+    from django_q.models import Schedule
+
+    fields: dict[str, Any] = {"func": WRAPPER, "args": repr(job.name), "repeats": -1}
+    if job.cron:
+        fields.update(schedule_type=Schedule.CRON, cron=job.cron, minutes=None)
+    else:
+        fields.update(schedule_type=Schedule.MINUTES, minutes=job.minutes, cron=None)
+    return fields
+
+
+def run_cleanups(*, now: datetime | None = None) -> dict[str, int]:
+    """Prune every registered cleanup in batches (short transactions, no long table locks)."""
+    now = now or timezone.now()
+    removed: dict[str, int] = {}
+    for cleanup in all_cleanups():
+        model = apps.get_model(cleanup.model)
+        cutoff = now - cleanup.retention()
+        queryset = model._default_manager.filter(
+            **{f"{cleanup.field}__lt": cutoff}, **dict(cleanup.filters)
+        )
+        removed[cleanup.name] = _delete_in_batches(model, queryset)
+        logger.info(
+            "cleanup removed %s rows",
+            removed[cleanup.name],
+            extra={"cleanup": cleanup.name, "cutoff": cutoff.isoformat()},
+        )
+    return removed
+
+
+def _delete_in_batches(model: Any, queryset: Any) -> int:
+    total = 0
+    batch = settings.CLEANUP_BATCH_SIZE
+    while True:
+        ids = list(queryset.order_by().values_list("pk", flat=True)[:batch])
+        if not ids:
+            return total
+        with transaction.atomic():
+            model._default_manager.filter(pk__in=ids).delete()
+        total += len(ids)
+
+
+# The foundation's own jobs and retention.
+JOBS = [Job(name="cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
+CLEANUPS = [
+    Cleanup(
+        name="job runs",
+        model="monitoring_site.JobRun",
+        field="started_at",
+        setting="JOB_RUN_RETENTION_DAYS",
+    ),
+    Cleanup(
+        name="q2 task results",
+        model="django_q.Task",
+        field="stopped",
+        setting="Q_TASK_RETENTION_DAYS",
+    ),
+]

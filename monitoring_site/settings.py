@@ -1,0 +1,378 @@
+"""Settings of the TicketToken monitoring service, read from the environment.
+
+Every variable is documented in ``.env.example``. Helpers in ``monitoring_site.env`` raise
+``ImproperlyConfigured`` on malformed values. Integrations stay off until their credentials exist.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from monitoring_site.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_secret,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+# --- core ----------------------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+
+
+def _required_secret(name: str) -> str:
+    value = env_secret(name)
+    if value:
+        return value
+    if DEBUG or TESTING:
+        return f"insecure-{name.lower()}-for-development-only-0123456789abcdefghijklmnopqrstuvwxyz"
+    raise ImproperlyConfigured(
+        f"{name} is not set. Set it (or {name}_FILE) to a long random value; "
+        "`make run` generates one into var/ for a single machine."
+    )
+
+
+SECRET_KEY = _required_secret("SECRET_KEY")
+JWT_SECRET = _required_secret("JWT_SECRET")
+PORT = env_int("PORT", 3017, minimum=1, maximum=65535)
+SITE_URL = env_url("SITE_URL", f"http://localhost:{PORT}").rstrip("/")
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "monitoring-service", "testserver"]
+)
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+HTTPS = env_bool("HTTPS", not DEBUG and not TESTING)
+
+INSTALLED_APPS = [
+    "monitoring_site.apps.MonitoringAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "django_prometheus",
+    "simple_history",
+    "monitoring_site",
+    "metrics_app",
+    "health",
+    "alerts",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "monitoring_site.urls"
+WSGI_APPLICATION = "monitoring_site.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/admin/login/"
+
+# --- database ------------------------------------------------------------------------------------
+# SQLite (default) serves one machine: WAL lets the web server read while the worker writes,
+# IMMEDIATE transactions take the write lock up front (no deadlock-prone lock upgrades) and the
+# busy timeout waits for a writer instead of failing with "database is locked".
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://", "sqlite://")):
+        raise ImproperlyConfigured(
+            "DATABASE_URL: expected postgres://user:pass@host:port/name or sqlite:///path"
+        )
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from None
+    if _db["ENGINE"].endswith("postgresql"):
+        _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+        _db.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "") or None}
+    DATABASES = {"default": _db}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            "NAME": VAR_DIR / "monitoring.sqlite3",
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
+
+# --- cache, throttles, broker --------------------------------------------------------------------
+# Parallel test workers share one Redis: each keeps its own keys and broker queue.
+_TEST_WORKER = f"-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}" if TESTING else ""
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "monitoring") + _TEST_WORKER,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "monitoring") + _TEST_WORKER,
+    "workers": env_int("Q_WORKERS", 2, minimum=1, maximum=64),
+    "timeout": env_int("Q_TIMEOUT", 240, minimum=10),
+    "retry": env_int("Q_TIMEOUT", 240, minimum=10) + 60,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 500,
+    "ack_failures": True,
+    "poll": 0.5,
+    "label": "Jobs",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- API -----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["monitoring_site.api.permissions.IsViewer"],
+    "DEFAULT_PAGINATION_CLASS": "monitoring_site.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "monitoring_site.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "monitoring_site.api.throttling.AnonThrottle",
+        "monitoring_site.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("THROTTLE_ANON", "60/min"),
+        "user": env_str("THROTTLE_USER", "600/min"),
+        "login": env_str("THROTTLE_LOGIN", "10/min"),
+        "ingest": env_str("THROTTLE_INGEST", "6000/min"),
+        "health_check": env_str("THROTTLE_HEALTH_CHECK", "6/min"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXIES,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SECRET,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TicketToken monitoring API",
+    "DESCRIPTION": "Metrics ingestion, health, alerts and reports of the TicketToken platform.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
+
+# --- HTTPS ---------------------------------------------------------------------------------------
+# Probes, Prometheus and platform services call these paths inside the cluster over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [
+    r"^status/?$",
+    r"^health/?$",
+    r"^metrics/?$",
+    r"^api/v1/metrics/ingest/?$",
+]
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if TRUSTED_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
+SESSION_COOKIE_HTTPONLY = True
+
+# --- logging -------------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r}: expected DEBUG, INFO, WARNING or ERROR")
+LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: expected text or json")
+LOG_DIR = env_str("LOG_DIR")
+_log_handlers = ["console"] + (["file"] if LOG_DIR else [])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+        "json": {"()": "monitoring_site.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        **(
+            {
+                "file": {
+                    "()": "monitoring_site.logging.DailyFileHandler",
+                    "directory": LOG_DIR,
+                    "formatter": LOG_FORMAT,
+                }
+            }
+            if LOG_DIR
+            else {}
+        ),
+    },
+    "root": {"handlers": _log_handlers, "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.security.DisallowedHost": {"level": "ERROR"},
+    },
+}
+
+# --- retention (cleanup registry; each app registers what it prunes) -----------------------------
+CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=10)
+JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 30, minimum=1)
+Q_TASK_RETENTION_DAYS = env_int("Q_TASK_RETENTION_DAYS", 7, minimum=1)
+
+# --- metrics -------------------------------------------------------------------------------------
+PROMETHEUS_IPS = env_networks("PROMETHEUS_IPS")
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)
+PROMETHEUS_METRIC_NAMESPACE = ""
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- health --------------------------------------------------------------------------------------
+HEALTH_CHECK_INTERVAL_MINUTES = env_int("HEALTH_CHECK_INTERVAL_MINUTES", 1, minimum=1, maximum=60)
+HEALTH_ROUND_DEADLINE = env_float("HEALTH_ROUND_DEADLINE", 5.0, minimum=0.1)
+HEALTH_PUBLIC = env_bool("HEALTH_PUBLIC", True)
+DASHBOARD_PUBLIC = env_bool("DASHBOARD_PUBLIC", False)
+
+# --- alerts --------------------------------------------------------------------------------------
+RULE_EVALUATION_INTERVAL_MINUTES = env_int(
+    "RULE_EVALUATION_INTERVAL_MINUTES", 1, minimum=1, maximum=60
+)
+
+# --- email (SMTP, or django-anymail when EMAIL_BACKEND names a provider) -------------------------
+SMTP_HOST = env_str("SMTP_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if SMTP_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = SMTP_HOST or "localhost"
+EMAIL_PORT = env_int("SMTP_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("SMTP_USER")
+EMAIL_HOST_PASSWORD = env_secret("SMTP_PASS")
+EMAIL_USE_TLS = env_bool("SMTP_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("SMTP_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = env_int("SMTP_TIMEOUT", 10, minimum=1)
+ALERT_FROM_EMAIL = env_str("ALERT_FROM_EMAIL", "alerts@tickettoken.local")
+ALERT_TO_EMAIL = env_list("ALERT_TO_EMAIL", [])
+DEFAULT_FROM_EMAIL = ALERT_FROM_EMAIL
+SERVER_EMAIL = ALERT_FROM_EMAIL
+ANYMAIL = {
+    key[len("ANYMAIL_") :]: value
+    for key, value in os.environ.items()
+    if key.startswith("ANYMAIL_") and key != "ANYMAIL_"
+}
+
+# --- Slack, PagerDuty, webhooks ------------------------------------------------------------------
+SLACK_WEBHOOK_URL = env_secret("SLACK_WEBHOOK_URL")
+SLACK_TOKEN = env_secret("SLACK_TOKEN")
+SLACK_CHANNEL = env_str("SLACK_CHANNEL", "#alerts")
+SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/")
+PAGERDUTY_ROUTING_KEY = env_secret("PAGERDUTY_ROUTING_KEY")
+PAGERDUTY_API_KEY = env_secret("PAGERDUTY_API_KEY")
+PAGERDUTY_SERVICE_ID = env_str("PAGERDUTY_SERVICE_ID")
+PAGERDUTY_EVENTS_URL = env_url("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
+PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")
+ALLOW_HTTP_WEBHOOKS = env_bool("ALLOW_HTTP_WEBHOOKS", False)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- long-term storage and logs (optional) -------------------------------------------------------
+INFLUXDB_URL = env_url("INFLUXDB_URL")
+INFLUXDB_TOKEN = env_secret("INFLUXDB_TOKEN")
+INFLUXDB_ORG = env_str("INFLUXDB_ORG")
+INFLUXDB_BUCKET = env_str("INFLUXDB_BUCKET")
+ELASTICSEARCH_NODE = env_url("ELASTICSEARCH_NODE")
+ELASTICSEARCH_API_KEY = env_secret("ELASTICSEARCH_API_KEY")
+
+# Each app's settings module adds its own block; read them here so one module stays the truth.
+from alerts.conf import *  # noqa: E402,F403
+from health.conf import *  # noqa: E402,F403
+from metrics_app.conf import *  # noqa: E402,F403
+from reports.conf import *  # noqa: E402,F403

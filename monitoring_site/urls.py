@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from monitoring_site.api.auth import TokenObtainView, TokenRefreshRotatingView
+from monitoring_site.api.routing import api_path
+from monitoring_site.views import status_view
+
+urlpatterns = [
+    api_path("status", status_view, name="status"),
+    api_path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
+    api_path("api/auth/token/refresh", TokenRefreshRotatingView.as_view(), name="token-refresh"),
+    api_path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    api_path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("", include("metrics_app.urls")),
+    path("", include("health.urls")),
+    path("", include("alerts.urls")),
+    path("", include("reports.urls")),
+]
+
+handler400 = "monitoring_site.views.handler400"
+handler403 = "monitoring_site.views.handler403"
+handler404 = "monitoring_site.views.handler404"
+handler500 = "monitoring_site.views.handler500"

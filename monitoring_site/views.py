@@ -1,0 +1,58 @@
+"""Site-wide views: liveness (/status) and JSON error pages for /api/."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.defaults import page_not_found, server_error
+
+from monitoring_site.api.errors import json_error
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+def status_view(request: HttpRequest) -> JsonResponse:
+    """200 when the database answers, 503 otherwise; cheap enough for a load balancer."""
+    now = timezone.now().astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        logger.warning("status: database unreachable: %s", type(exc).__name__)
+        return JsonResponse(
+            {"status": "error", "timestamp": now, "error": "database unreachable"}, status=503
+        )
+    return JsonResponse({"status": "ok", "timestamp": now})
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return json_error(request, 404, "Not found.")
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return json_error(request, 500, "Internal server error.")
+    return server_error(request)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return json_error(request, 400, "Bad request.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return json_error(request, 403, "Forbidden.")
+    return HttpResponse("Forbidden", status=403, content_type="text/plain")
