@@ -1,5 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+# The rule language's endpoints (validate, query) and the engine's (rules, alerts) live apart.
+urlpatterns = [
+    path("", include("alerts.api.urls_language")),
+    path("", include("alerts.api.urls")),
+]
