@@ -158,6 +158,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Named explicitly: pytest-xdist would otherwise derive per-worker file names from
+            # the path (the instrumented engine hides that this is SQLite).
+            "TEST": {"NAME": ":memory:"},
         }
     }
 IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]

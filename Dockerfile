@@ -1,0 +1,16 @@
+# Mirrors `make run`: bin/prepare, then bin/web (gunicorn on 3017) and bin/worker (qcluster).
+# Docker does not run on the development machine; keep this thin and in step with bin/.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORT=3017 VAR_DIR=/app/var
+WORKDIR /app
+RUN useradd --create-home --uid 10001 monitoring
+COPY requirements.txt .
+RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN mkdir -p var && chown -R monitoring:monitoring /app/var
+USER monitoring
+EXPOSE 3017
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"3017\")}/status', timeout=4)"
+CMD ["bash", "-c", "bin/prepare && exec bin/web"]
