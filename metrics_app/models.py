@@ -132,6 +132,9 @@ class Rollup(models.Model):
     max = models.FloatField()
     last = models.FloatField()
     last_at = models.DateTimeField()
+    exported = models.BooleanField(
+        default=False, help_text="Written to InfluxDB since it last changed (when configured)."
+    )
 
     class Meta:
         constraints = [
@@ -139,7 +142,15 @@ class Rollup(models.Model):
                 fields=["series", "resolution", "start"], name="rollup_series_res_start_uniq"
             )
         ]
-        indexes = [models.Index(fields=["resolution", "start"], name="rollup_res_start")]
+        indexes = [
+            models.Index(fields=["resolution", "start"], name="rollup_res_start"),
+            # The InfluxDB export reads only the rows still to send.
+            models.Index(
+                fields=["resolution", "start"],
+                condition=models.Q(exported=False),
+                name="rollup_unexported",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M}/{self.resolution}s"
