@@ -1,9 +1,34 @@
 from __future__ import annotations
 
+import logging
+
 from django.apps import AppConfig
+
+logger = logging.getLogger(__name__)
 
 
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = "Alerts"
-    operator_permissions: tuple[str, ...] = ()
+    # Operators acknowledge and resolve (bootstrap grants these to the operator group).
+    operator_permissions: tuple[str, ...] = ("acknowledge_alert",)
+
+    def ready(self) -> None:
+        self._register_health_handler()
+        self._register_collector()
+
+    def _register_health_handler(self) -> None:
+        try:
+            from health.hooks import register_state_change_handler
+        except ImportError:  # health's hand-off not installed yet: no health alerts
+            logger.debug("health.hooks not available; service_down alerts are off")
+            return
+        from alerts.health_alerts import handle_state_change
+
+        register_state_change_handler(handle_state_change)
+
+    def _register_collector(self) -> None:
+        from alerts.metrics import EVALUATION_COLLECTOR
+        from metrics_app.exposition import register_collector
+
+        register_collector(EVALUATION_COLLECTOR)

@@ -1,0 +1,31 @@
+"""The alert engine's periodic job and retention."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from monitoring_site.jobs import Cleanup, Job
+
+JOBS = [
+    Job(
+        name="alerts.evaluate",
+        func="alerts.tasks.evaluate_rules",
+        minutes=settings.RULE_EVALUATION_INTERVAL_MINUTES,
+    ),
+]
+CLEANUPS = [
+    Cleanup(
+        name="evaluation cycles",
+        model="alerts.EvaluationCycle",
+        field="started_at",
+        setting="ALERT_EVALUATION_CYCLE_RETENTION_DAYS",
+    ),
+    # Open alerts have no resolved_at, so only closed ones (with their events) are pruned.
+    Cleanup(
+        name="resolved alerts",
+        model="alerts.Alert",
+        field="resolved_at",
+        setting="ALERT_RETENTION_DAYS",
+        filters=(("state", "resolved"),),
+    ),
+]

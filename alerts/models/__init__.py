@@ -1,0 +1,20 @@
+"""The alert engine's models: rules (with edit history), alerts and their events, evaluation cycles.
+
+A package so that the notification step can add its models (channels, the outbox, escalation
+policies) beside these without one module growing past a readable size.
+"""
+
+from __future__ import annotations
+
+from alerts.models.alerts import Alert, AlertEvent, AlertFingerprint
+from alerts.models.evaluation import EvaluationCycle, EvaluationLease
+from alerts.models.rules import Rule
+
+__all__ = [
+    "Alert",
+    "AlertEvent",
+    "AlertFingerprint",
+    "EvaluationCycle",
+    "EvaluationLease",
+    "Rule",
+]

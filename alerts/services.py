@@ -1,0 +1,255 @@
+"""Writes of the alert lifecycle: every state change writes an AlertEvent in the same transaction.
+
+``notify_alert_event`` is the seam the notification step fills in: it is called inside the
+transaction of every event that sends a message (firing, acknowledged, resolved), after the
+cooldown has been applied, so an outbox row written there commits or rolls back with the change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.models import Alert, AlertEvent, AlertFingerprint, Rule
+from alerts.models.alerts import fingerprint_for
+
+logger = logging.getLogger(__name__)
+
+ENGINE = "engine"
+
+
+class InvalidTransition(Exception):
+    """The alert is not in a state that allows the change (the API answers 409)."""
+
+    def __init__(self, message: str, *, state: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.state = state
+
+
+def notify_alert_event(*, alert: Alert, event: AlertEvent) -> None:
+    """Seam for the notification step: deliver ``event`` (same transaction as the event).
+
+    For now the event row itself is the record; the notification step writes its outbox rows here.
+    """
+    logger.info(
+        "alert event to notify",
+        extra={"alert": alert.pk, "event": event.kind, "rule": alert.rule_name},
+    )
+
+
+def _notification_due(*, alert: Alert, kind: str, now: datetime) -> bool:
+    """Whether ``kind`` sends a message; a firing within the cooldown of its fingerprint does not.
+
+    The cooldown only spaces firing messages (across re-fires of the fingerprint); acknowledged
+    and resolved messages go out whenever the firing was announced.
+    """
+    if kind == AlertEvent.Kind.FIRING:
+        memory, _ = AlertFingerprint.objects.select_for_update().get_or_create(
+            fingerprint=alert.fingerprint
+        )
+        cooldown = alert.rule.cooldown if alert.rule else None
+        last = memory.last_notified_at
+        if cooldown and last is not None and now - last < cooldown:
+            return False
+        memory.last_notified_at = now
+        memory.save(update_fields=["last_notified_at"])
+        alert.last_notified_at = now
+        Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
+        return True
+    if kind in (AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.RESOLVED):
+        return alert.last_notified_at is not None
+    return False
+
+
+def record_event(
+    *,
+    alert: Alert,
+    kind: str,
+    actor: str,
+    now: datetime,
+    user: AbstractBaseUser | None = None,
+    details: dict[str, Any] | None = None,
+) -> AlertEvent:
+    """Write one AlertEvent (inside the caller's transaction) and hand it to the notifier."""
+    payload = dict(details or {})
+    notify = _notification_due(alert=alert, kind=kind, now=now)
+    if kind in AlertEvent.NOTIFYING:
+        payload["notify"] = notify
+        if not notify and kind == AlertEvent.Kind.FIRING:
+            payload["suppressed"] = "cooldown"
+    event = AlertEvent.objects.create(
+        alert=alert, kind=kind, actor=actor, user=user, at=now, details=payload
+    )
+    if notify:
+        notify_alert_event(alert=alert, event=event)
+    return event
+
+
+def open_alert(
+    *,
+    rule: Rule,
+    source: str,
+    labels: dict[str, str],
+    value: float | None,
+    now: datetime,
+    actor: str = ENGINE,
+    identity: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+) -> Alert | None:
+    """Open an alert (pending, or firing at once when the rule's ``for`` is zero).
+
+    ``identity`` (default: ``labels``) is what the fingerprint hashes. Returns None when an open
+    alert of the fingerprint already exists (the database constraint decides under races).
+    """
+    fingerprint = fingerprint_for(
+        source, str(rule.pk), identity if identity is not None else labels
+    )
+    alert = Alert(
+        source=source,
+        rule=rule,
+        fingerprint=fingerprint,
+        labels=labels,
+        state=Alert.State.PENDING,
+        severity=rule.severity,
+        rule_name=rule.name,
+        expression=rule.expression,
+        rule_version=rule.version,
+        operator=rule.operator,
+        threshold=None if rule.builtin else rule.threshold,
+        value=value,
+        summary=rule.render("summary", value=value, labels=labels),
+        description=rule.render("description", value=value, labels=labels),
+        details=details or {},
+        started_at=now,
+        last_evaluated_at=now,
+    )
+    try:
+        with transaction.atomic():
+            alert.save()
+    except IntegrityError:
+        logger.info("alert already open", extra={"rule": rule.slug, "fingerprint": fingerprint})
+        return None
+    record_event(
+        alert=alert, kind=AlertEvent.Kind.PENDING, actor=actor, now=now, details={"value": value}
+    )
+    if not rule.for_seconds:
+        fire_alert(alert=alert, now=now, actor=actor)
+    return alert
+
+
+def fire_alert(*, alert: Alert, now: datetime, actor: str = ENGINE) -> None:
+    """pending -> firing."""
+    alert.state = Alert.State.FIRING
+    alert.fired_at = now
+    alert.condition_false_since = None
+    alert.save(update_fields=["state", "fired_at", "condition_false_since"])
+    record_event(
+        alert=alert,
+        kind=AlertEvent.Kind.FIRING,
+        actor=actor,
+        now=now,
+        details={"value": alert.value},
+    )
+
+
+def _locked(alert: Alert | int) -> Alert:
+    pk = alert.pk if isinstance(alert, Alert) else alert
+    return Alert.objects.select_for_update(of=("self",)).select_related("rule").get(pk=pk)
+
+
+@transaction.atomic
+def acknowledge_alert(
+    *,
+    alert: Alert | int,
+    user: AbstractBaseUser | None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Alert:
+    """firing -> acknowledged (someone owns it). Anything else raises InvalidTransition."""
+    now = now or timezone.now()
+    row = _locked(alert)
+    if not row.can_acknowledge():
+        raise InvalidTransition(
+            f"Only a firing alert can be acknowledged; this one is {row.state}.", state=row.state
+        )
+    name = actor or getattr(user, "username", "") or "unknown"
+    row.state = Alert.State.ACKNOWLEDGED
+    row.acknowledged_at = now
+    row.acknowledged_by = user if user is not None and user.pk else None
+    row.acknowledged_by_name = name[:200]
+    row.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "acknowledged_by_name"])
+    record_event(
+        alert=row, kind=AlertEvent.Kind.ACKNOWLEDGED, actor=name, now=now, user=row.acknowledged_by
+    )
+    return row
+
+
+@transaction.atomic
+def resolve_alert(
+    *,
+    alert: Alert | int,
+    user: AbstractBaseUser | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+    reason: str = "manual",
+) -> Alert:
+    """Close an open alert by hand (or by the engine); a resolved one raises InvalidTransition."""
+    now = now or timezone.now()
+    row = _locked(alert)
+    if not row.can_resolve():
+        raise InvalidTransition("This alert is already resolved.", state=row.state)
+    name = actor or getattr(user, "username", "") or ENGINE
+    _close(
+        row, now=now, actor=name, user=user if user is not None and user.pk else None, reason=reason
+    )
+    return row
+
+
+def _close(
+    alert: Alert,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    user: AbstractBaseUser | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    alert.state = Alert.State.RESOLVED
+    alert.resolved_at = now
+    alert.resolved_by_name = actor[:200]
+    alert.save(update_fields=["state", "resolved_at", "resolved_by_name"])
+    record_event(
+        alert=alert,
+        kind=AlertEvent.Kind.RESOLVED,
+        actor=actor,
+        now=now,
+        user=user,
+        details={"reason": reason, **(details or {})},
+    )
+
+
+def close_alert(
+    *, alert: Alert, now: datetime, actor: str = ENGINE, reason: str, details: dict | None = None
+) -> None:
+    """Resolve an alert the caller already holds in its transaction (engine and health)."""
+    _close(alert, now=now, actor=actor, reason=reason, details=details)
+
+
+@transaction.atomic
+def resolve_rule_alerts(*, rule: Rule, actor: str, now: datetime | None = None) -> int:
+    """Resolve every open alert of ``rule`` (it was disabled or deleted)."""
+    now = now or timezone.now()
+    rows = list(
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("rule")
+        .filter(rule=rule, state__in=Alert.OPEN_STATES)
+    )
+    for row in rows:
+        _close(row, now=now, actor=actor, reason="rule disabled or deleted")
+    return len(rows)

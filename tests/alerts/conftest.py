@@ -1,0 +1,76 @@
+"""Fixtures of the alert engine tests: rules, a fixed clock, evaluation results, metric rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from alerts.models import Rule
+
+try:
+    from alerts.rules import Sample, Scalar, Vector
+except ImportError:  # the rule language lands in parallel; its result types are this simple
+
+    @dataclass
+    class Sample:  # type: ignore[no-redef]
+        labels: dict[str, str]
+        value: float
+
+    @dataclass
+    class Scalar:  # type: ignore[no-redef]
+        value: float
+
+    @dataclass
+    class Vector:  # type: ignore[no-redef]
+        samples: list[Sample]
+
+
+T0 = datetime(2026, 11, 2, 9, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """A stopped clock at T0; ``clock.move_to(...)`` or ``clock.shift(seconds)`` moves it."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def make_rule(db: Any) -> Callable[..., Rule]:
+    def make(**fields: Any) -> Rule:
+        defaults: dict[str, Any] = {
+            "name": f"Rule {Rule.objects.count() + 1}",
+            "expression": "sum(queue_size)",
+            "operator": ">",
+            "threshold": 100.0,
+            "for_seconds": 120,
+            "keep_firing_for_seconds": 0,
+            "cooldown_seconds": 0,
+            "severity": "warning",
+            "annotations": {
+                "summary": "queue at {value} (over {threshold})",
+                "description": "service {labels.service} queue {value}",
+            },
+            "channels": ["slack"],
+        }
+        defaults.update(fields)
+        return Rule.objects.create(**defaults)
+
+    return make
+
+
+def scalar(value: float) -> Any:
+    return Scalar(value=value)
+
+
+def vector(*samples: tuple[dict[str, str], float]) -> Any:
+    return Vector(samples=[Sample(labels=labels, value=value) for labels, value in samples])
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
