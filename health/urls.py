@@ -1,5 +1,16 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from health import views
+from monitoring_site.api.routing import api_path
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.dashboard, name="dashboard"),
+    api_path("health", views.HealthView.as_view(), name="health"),
+    api_path("dashboard/data", views.dashboard_data, name="dashboard-data"),
+    api_path(
+        "dashboard/services/<int:pk>/latency", views.dashboard_latency, name="dashboard-latency"
+    ),
+    path("api/v1/monitoring/", include("health.api.urls")),
+]

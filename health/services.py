@@ -1,0 +1,279 @@
+"""Writes of the health app: run a round, record it, move states, roll up uptime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+from psycopg.conninfo import make_conninfo
+
+from health import hooks
+from health.models import CheckResult, Service, State, StateChange, UptimeHour, hour_of
+from health.probes import ProbeResult, ProbeTarget
+from health.rounds import run_probes
+
+logger = logging.getLogger(__name__)
+
+MONITOR_SERVICES: tuple[dict[str, Any], ...] = (
+    {
+        "slug": "monitor-database",
+        "name": "Monitor database",
+        "target": "database",
+        "critical": True,
+    },
+    {"slug": "monitor-redis", "name": "Monitor Redis", "target": "redis", "critical": False},
+    {"slug": "monitor-workers", "name": "Monitor workers", "target": "workers", "critical": False},
+)
+_ROUND_FIELDS = [
+    "state",
+    "state_since",
+    "impacted_by",
+    "consecutive_failures",
+    "consecutive_successes",
+    "last_checked_at",
+    "last_outcome",
+    "last_latency_ms",
+    "last_status_code",
+    "last_error",
+]
+
+
+@dataclass
+class RoundReport:
+    """What one round did: when, how long, each result and the state changes it caused."""
+
+    checked_at: datetime
+    duration_ms: float
+    deadline: float
+    results: dict[int, ProbeResult]
+    changes: list[StateChange] = field(default_factory=list)
+
+
+def run_round(*, deadline: float | None = None) -> RoundReport:
+    """Probe every enabled service at once under the round deadline, then record the round."""
+    deadline = deadline if deadline is not None else settings.HEALTH_ROUND_DEADLINE
+    ensure_monitor_services()
+    checked_at = timezone.now()
+    targets = build_targets(Service.objects.filter(enabled=True))
+    clock = time.perf_counter()
+    results = run_probes(targets, deadline=deadline, max_body_bytes=settings.HEALTH_MAX_BODY_BYTES)
+    duration_ms = round((time.perf_counter() - clock) * 1000, 2)
+    changes = record_round(results=results, checked_at=checked_at)
+    logger.info(
+        "health round done",
+        extra={"services": len(results), "duration_ms": duration_ms, "changes": len(changes)},
+    )
+    return RoundReport(checked_at, duration_ms, deadline, results, changes)
+
+
+def ensure_monitor_services() -> None:
+    """The monitor's own dependencies are always registered (Redis only when configured)."""
+    for spec in MONITOR_SERVICES:
+        if spec["target"] == "redis" and not settings.REDIS_URL:
+            continue
+        Service.objects.get_or_create(
+            slug=spec["slug"],
+            defaults={
+                **spec,
+                "kind": Service.Kind.MONITOR,
+                "health_path": "",
+                "failure_threshold": 1,
+                "success_threshold": 1,
+                "tags": ["monitor"],
+            },
+        )
+
+
+def build_targets(services: Any) -> list[ProbeTarget]:
+    targets = []
+    for service in services:
+        if service.kind == Service.Kind.MONITOR and service.target == "redis":
+            if not settings.REDIS_URL:
+                continue
+        targets.append(
+            ProbeTarget(
+                service_id=service.pk,
+                slug=service.slug,
+                kind=service.kind,
+                target=service.target,
+                health_path=service.health_path,
+                timeout=service.timeout,
+                expected_status=service.expected_status,
+                context=_monitor_context(service) if service.is_monitor_dependency else {},
+            )
+        )
+    return targets
+
+
+def _monitor_context(service: Service) -> dict[str, Any]:
+    if service.target == "redis":
+        return {"redis": settings.REDIS_URL}
+    if service.target == "workers":
+        return {"result": check_workers()}
+    if connection.vendor == "postgresql":
+        return {"postgres": _own_conninfo()}
+    return {"result": check_own_database()}
+
+
+def _own_conninfo() -> str:
+    db = connection.settings_dict
+    parts = {
+        "host": db.get("HOST"),
+        "port": db.get("PORT"),
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+        "dbname": db.get("NAME"),
+    }
+    return make_conninfo(**{key: str(value) for key, value in parts.items() if value})
+
+
+def check_own_database() -> ProbeResult:
+    """The monitor's database (SQLite: a local file, checked before the async part)."""
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return ProbeResult.down(f"SELECT 1 failed: {type(exc).__name__}: {exc}")
+    return ProbeResult("up", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+def check_workers(*, now: datetime | None = None) -> ProbeResult:
+    """The worker cluster is down when no job run started within the stale window."""
+    from monitoring_site.models import JobRun
+
+    now = now or timezone.now()
+    window = settings.HEALTH_WORKER_STALE_SECONDS
+    last = JobRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
+    if last is None:
+        return ProbeResult.down("no job run has been recorded yet")
+    age = (now - last).total_seconds()
+    details = {"last_job_at": last.isoformat(), "age_s": round(age, 1)}
+    if age > window:
+        return ProbeResult.down(
+            f"no job run started in the last {window // 60} minutes (last {int(age)} s ago)",
+            details=details,
+        )
+    return ProbeResult("up", details=details)
+
+
+@transaction.atomic
+def record_round(*, results: dict[int, ProbeResult], checked_at: datetime) -> list[StateChange]:
+    """Store the results, move states by the thresholds, mark impacts, hand changes on."""
+    services = {s.pk: s for s in Service.objects.select_for_update().filter(pk__in=results)}
+    CheckResult.objects.bulk_create(
+        CheckResult(
+            service_id=pk,
+            checked_at=checked_at,
+            outcome=result.outcome,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+            details=result.details,
+        )
+        for pk, result in results.items()
+        if pk in services
+    )
+    moved: list[tuple[Service, str, str]] = []
+    for pk, service in services.items():
+        result = results[pk]
+        transition = service.next_state(result.outcome, result.error)
+        if transition.changed:
+            moved.append((service, service.state, transition.cause))
+            service.state, service.state_since = transition.state, checked_at
+        service.consecutive_failures = transition.consecutive_failures
+        service.consecutive_successes = transition.consecutive_successes
+        service.last_checked_at = checked_at
+        service.last_outcome = result.outcome
+        service.last_latency_ms = result.latency_ms
+        service.last_status_code = result.status_code
+        service.last_error = result.error
+    _mark_impacted(services)
+    Service.objects.bulk_update(services.values(), _ROUND_FIELDS)
+    changes = StateChange.objects.bulk_create(
+        StateChange(
+            service=service,
+            from_state=from_state,
+            to_state=service.state,
+            at=checked_at,
+            cause=cause,
+            impacted_by=list(service.impacted_by),
+        )
+        for service, from_state, cause in moved
+    )
+    rollup_hours(start=hour_of(checked_at))
+    transaction.on_commit(partial(hooks.dispatch, changes))
+    return changes
+
+
+def _mark_impacted(updated: dict[int, Service]) -> None:
+    """A down service whose direct dependency is down too is impacted by that dependency."""
+    states = dict(Service.objects.values_list("pk", "state"))
+    slugs = dict(Service.objects.values_list("pk", "slug"))
+    states.update({pk: service.state for pk, service in updated.items()})
+    edges: dict[int, list[int]] = {}
+    through = Service.depends_on.through.objects.filter(from_service_id__in=updated)
+    for source, dependency in through.values_list("from_service_id", "to_service_id"):
+        edges.setdefault(source, []).append(dependency)
+    for pk, service in updated.items():
+        if service.state != State.DOWN:
+            service.impacted_by = []
+            continue
+        down = [slugs[dep] for dep in edges.get(pk, []) if states.get(dep) == State.DOWN]
+        service.impacted_by = sorted(down)
+
+
+def rollup_hours(*, start: datetime, end: datetime | None = None) -> int:
+    """Recompute the hourly uptime rows of [start, end) from the raw results (idempotent)."""
+    results = CheckResult.objects.filter(checked_at__gte=start)
+    if end is not None:
+        results = results.filter(checked_at__lt=end)
+    rows = (
+        results.annotate(bucket=TruncHour("checked_at", tzinfo=UTC))
+        .values("service_id", "bucket")
+        .annotate(
+            checks=Count("id"),
+            up=Count("id", filter=Q(outcome="up")),
+            degraded=Count("id", filter=Q(outcome="degraded")),
+            down=Count("id", filter=Q(outcome="down")),
+            latency_sum=Sum("latency_ms", filter=Q(outcome__in=("up", "degraded"))),
+            latency_count=Count("latency_ms", filter=Q(outcome__in=("up", "degraded"))),
+        )
+        .order_by()
+    )
+    hours = [
+        UptimeHour(
+            service_id=row["service_id"],
+            hour=row["bucket"],
+            checks=row["checks"],
+            up=row["up"],
+            degraded=row["degraded"],
+            down=row["down"],
+            latency_sum_ms=row["latency_sum"] or 0.0,
+            latency_count=row["latency_count"],
+        )
+        for row in rows
+    ]
+    UptimeHour.objects.bulk_create(
+        hours,
+        update_conflicts=True,
+        unique_fields=["service", "hour"],
+        update_fields=["checks", "up", "degraded", "down", "latency_sum_ms", "latency_count"],
+    )
+    return len(hours)
+
+
+def rollup_recent(*, now: datetime | None = None) -> int:
+    """Refresh the last two hours (a round near the top of the hour may have missed one)."""
+    now = now or timezone.now()
+    return rollup_hours(start=hour_of(now) - timedelta(hours=1))

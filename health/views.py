@@ -1,0 +1,123 @@
+"""/health for load balancers and scripts, and the dashboard with its JSON feeds."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import psutil
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from health.models import Service
+from health.selectors import dashboard_payload, health_payload, iso, latency_series
+from monitoring_site.api.errors import error_body
+from monitoring_site.api.permissions import IsViewer
+from monitoring_site.roles import Role, has_role
+
+logger = logging.getLogger(__name__)
+STARTED_AT = psutil.Process().create_time()
+
+
+class _HealthAccess(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if settings.HEALTH_PUBLIC:
+            return True
+        return IsViewer().has_permission(request, view)
+
+
+class HealthView(APIView):
+    """``GET /health``: the stored state; 200 healthy or degraded, 503 unhealthy."""
+
+    permission_classes = (_HealthAccess,)
+    throttle_classes = ()  # load balancers poll it; it reads a handful of rows
+
+    def get(self, request: Request) -> Response:
+        try:
+            body = health_payload(started_at=STARTED_AT)
+        except DatabaseError as exc:
+            logger.warning("health: database unreachable: %s", type(exc).__name__)
+            body = _database_down()
+        response = Response(body, status=503 if body["status"] == "unhealthy" else 200)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _database_down() -> dict[str, Any]:
+    now = timezone.now()
+    return {
+        "status": "unhealthy",
+        "uptime": round(max(0.0, now.timestamp() - STARTED_AT), 1),
+        "checked_at": None,
+        "stale": True,
+        "services": [],
+        "dependencies": {
+            "database": {"status": "down", "last_checked": iso(now), "error": "unreachable"},
+            "redis": {"status": "unknown"},
+            "workers": {"status": "unknown"},
+        },
+    }
+
+
+def _dashboard_denied(request: HttpRequest, *, page: bool) -> HttpResponse | None:
+    if settings.DASHBOARD_PUBLIC:
+        return None
+    user = request.user
+    if not user.is_authenticated:
+        if page:
+            return redirect_to_login(request.get_full_path())
+        return JsonResponse(error_body(401, "Log in to see the dashboard."), status=401)
+    if not has_role(user, Role.VIEWER):
+        if page:
+            return HttpResponse(
+                "This needs the viewer role.", status=403, content_type="text/plain"
+            )
+        return JsonResponse(error_body(403, "This needs the viewer role."), status=403)
+    return None
+
+
+@never_cache
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The wall-screen dashboard; it refreshes itself from :func:`dashboard_data`."""
+    denied = _dashboard_denied(request, page=True)
+    if denied:
+        return denied
+    return render(
+        request,
+        "health/dashboard.html",
+        {"refresh_seconds": 10, "public": settings.DASHBOARD_PUBLIC},
+    )
+
+
+@never_cache
+def dashboard_data(request: HttpRequest) -> HttpResponse:
+    denied = _dashboard_denied(request, page=False)
+    if denied:
+        return denied
+    return JsonResponse(dashboard_payload())
+
+
+@never_cache
+def dashboard_latency(request: HttpRequest, pk: str) -> HttpResponse:
+    denied = _dashboard_denied(request, page=False)
+    if denied:
+        return denied
+    service = get_object_or_404(Service, pk=int(pk), enabled=True)
+    since = timezone.now() - timedelta(hours=24)
+    return JsonResponse(
+        {
+            "service": service.slug,
+            "name": service.name,
+            "points": latency_series(service, since=since),
+        }
+    )
