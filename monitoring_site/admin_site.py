@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from monitoring_site.roles import Role, has_role
+
+
+def may_enter_admin(user: Any) -> bool:
+    """Active staff, superusers, and users holding the operator role or higher."""
+    return bool(user.is_active and (user.is_staff or has_role(user, Role.OPERATOR)))
+
+
+class RoleAuthenticationForm(AdminAuthenticationForm):
+    """Django's admin login form insists on ``is_staff``; here the role decides."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not may_enter_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class MonitoringAdminSite(admin.AdminSite):
     site_header = "TicketToken monitoring"
     site_title = "TicketToken monitoring"
     index_title = "Operations console"
+    login_form = RoleAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and (user.is_staff or has_role(user, Role.OPERATOR)))
+        return may_enter_admin(request.user)

@@ -67,6 +67,7 @@ def env_float(
     default: float,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> float:
     value = _raw(name, environ)
@@ -80,6 +81,8 @@ def env_float(
         raise ImproperlyConfigured(f"{name}={value!r}: expected a finite number")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={number}: must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number}: must be at most {maximum}")
     return number
 
 
@@ -109,6 +112,12 @@ def env_url(
         )
     if parsed.scheme in ("http", "https") and not parsed.hostname:
         raise ImproperlyConfigured(f"{name}: the URL has no host name")
+    try:
+        parsed.port  # noqa: B018 - urlparse checks the port only when it is read
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}: the port of {_redact(value)!r} is not a number from 0 to 65535"
+        ) from None
     return value
 
 
@@ -140,7 +149,10 @@ def env_secret(name: str, default: str = "", *, environ: Mapping[str, str] | Non
 
 
 def _redact(url: str) -> str:
+    """The URL with the password of its user part replaced by ``***``."""
     parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(parsed.password, "***")
-    return url
+    userinfo, at, host = parsed.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return parsed._replace(netloc=f"{user}:***@{host}").geturl()

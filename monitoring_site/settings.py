@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -115,7 +116,8 @@ TEMPLATES = [
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# A fresh clone has no static/ until a page adds assets (git keeps no empty directories).
+STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -126,6 +128,9 @@ STORAGES = {
         )
     },
 }
+# Development and tests serve static files straight from the apps, without collectstatic.
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/admin/login/"
 
@@ -133,31 +138,50 @@ LOGIN_URL = "/admin/login/"
 # SQLite (default) serves one machine: WAL lets the web server read while the worker writes,
 # IMMEDIATE transactions take the write lock up front (no deadlock-prone lock upgrades) and the
 # busy timeout waits for a writer instead of failing with "database is locked".
+_SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+_DATABASE_EXPECTED = "expected postgres://user:pass@host:port/name or sqlite:////absolute/path"
+
+
+def _database_from_url(url: str) -> dict:
+    if not url.startswith(("postgres://", "postgresql://", "sqlite://")):
+        raise ImproperlyConfigured(f"DATABASE_URL: {_DATABASE_EXPECTED}")
+    try:
+        db = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    except ValueError:
+        # The library's message may quote the URL, password included: say what is expected.
+        raise ImproperlyConfigured(f"DATABASE_URL: not a valid URL; {_DATABASE_EXPECTED}") from None
+    if db["ENGINE"].endswith("sqlite3"):
+        if db["NAME"] in ("", ":memory:"):
+            raise ImproperlyConfigured(f"DATABASE_URL: no database file; {_DATABASE_EXPECTED}")
+        return {
+            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            "NAME": db["NAME"],
+            "OPTIONS": dict(_SQLITE_OPTIONS),
+            "TEST": {"NAME": ":memory:"},
+        }
+    if not db["NAME"]:
+        raise ImproperlyConfigured(f"DATABASE_URL: no database name; {_DATABASE_EXPECTED}")
+    db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    db.setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
+    db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "") or None}
+    return db
+
+
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    if not DATABASE_URL.startswith(("postgres://", "postgresql://", "sqlite://")):
-        raise ImproperlyConfigured(
-            "DATABASE_URL: expected postgres://user:pass@host:port/name or sqlite:///path"
-        )
-    try:
-        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from None
-    if _db["ENGINE"].endswith("postgresql"):
-        _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
-        _db.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
-        _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "") or None}
-    DATABASES = {"default": _db}
+    DATABASES = {"default": _database_from_url(DATABASE_URL)}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django_prometheus.db.backends.sqlite3",
             "NAME": VAR_DIR / "monitoring.sqlite3",
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
             # Named explicitly: pytest-xdist would otherwise derive per-worker file names from
             # the path (the instrumented engine hides that this is SQLite).
             "TEST": {"NAME": ":memory:"},
@@ -169,6 +193,9 @@ IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
 # Parallel test workers share one Redis: each keeps its own keys and broker queue.
 _TEST_WORKER = f"-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}" if TESTING else ""
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+_REDIS_DB = urlparse(REDIS_URL).path.strip("/") if REDIS_URL.startswith("redis") else ""
+if _REDIS_DB and not _REDIS_DB.isdigit():
+    raise ImproperlyConfigured(f"REDIS_URL: expected redis://host:port/<number>, not /{_REDIS_DB}")
 if REDIS_URL:
     CACHES = {
         "default": {

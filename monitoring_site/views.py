@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 
 from monitoring_site.api.errors import json_error
 
@@ -49,7 +51,12 @@ def handler500(request: HttpRequest) -> HttpResponse:
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return json_error(request, 400, "Bad request.")
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return json_error(request, 413, f"The request body is larger than {limit} bytes.")
+    if _is_api(request):
+        return json_error(request, 400, "Bad request.")
+    return bad_request(request, exception or SuspiciousOperation())
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -82,7 +83,9 @@ def _message_of(detail: Any) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
+        exc = PayloadTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -97,12 +100,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message = _validation_message(details)
+    elif isinstance(exc.detail, dict) and "detail" in exc.detail:
+        # simplejwt's shape: {"detail": ..., "code": ..., "messages": [{"message": ...}]}.
+        details = None
+        message = _token_message(exc.detail)
+        code = str(exc.detail.get("code") or _exception_code(exc, response.status_code))
     else:
         details = getattr(exc, "details", None)
-        message = _message_of(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+        message = _message_of(exc.detail)
         code = _exception_code(exc, response.status_code)
     response.data = error_body(response.status_code, message, code=code, details=details)
     return response
+
+
+def _token_message(detail: dict[str, Any]) -> str:
+    """The most specific reason (``Token is expired``) rather than the generic headline."""
+    for item in detail.get("messages") or []:
+        if isinstance(item, dict) and item.get("message"):
+            return str(item["message"])
+    return str(detail["detail"])
 
 
 def _exception_code(exc: Exception, status_code: int) -> str:

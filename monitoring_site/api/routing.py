@@ -19,7 +19,9 @@ class Router(SimpleRouter):
     """A router whose routes accept an optional trailing slash."""
 
     def __init__(self) -> None:
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        # DRF reduces any truthy ``trailing_slash`` argument to "/", so set the pattern itself.
+        self.trailing_slash = "/?"
 
 
 __all__ = ["DefaultRouter", "Router", "api_path"]
