@@ -26,9 +26,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, EvaluationCycle, EvaluationLease, Rule
+from alerts.models import Alert, EvaluationCycle, EvaluationLease, Rule
 from alerts.models.alerts import fingerprint_for
-from alerts.services import close_alert, fire_alert, open_alert, record_event
+from alerts.services import close_alert, fire_alert, open_alert
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _is_error(result: Any) -> bool:
     return isinstance(result, Exception)
 
 
-def _samples(result: Any) -> list[tuple[dict[str, str], float]]:
+def samples_of(result: Any) -> list[tuple[dict[str, str], float]]:
     """A Scalar as one unlabelled sample, a Vector as its samples (empty: no data)."""
     if hasattr(result, "samples"):
         return [(dict(sample.labels), float(sample.value)) for sample in result.samples]
@@ -70,13 +70,13 @@ def guard_value(result: Any) -> float | None:
     """The volume a guard measured: a scalar, one sample, or the total of several; None if empty."""
     if result is None or _is_error(result):
         return None
-    values = [value for _, value in _samples(result)]
+    values = [value for _, value in samples_of(result)]
     if not values:
         return None
     return values[0] if len(values) == 1 else math.fsum(values)
 
 
-def _guard_passes(rule: Rule, guard: Any) -> bool:
+def guard_passes(rule: Rule, guard: Any) -> bool:
     if not rule.has_guard():
         return True
     volume = guard_value(guard)
@@ -99,7 +99,7 @@ def apply_evaluation(*, rule: Rule, result: Any, guard: Any = None, now: datetim
         return RuleOutcome(error=_error_text(result))
     if rule.has_guard() and _is_error(guard):
         return RuleOutcome(error="volume guard: " + _error_text(guard))
-    samples = _samples(result)
+    samples = samples_of(result)
     outcome = RuleOutcome(value=_summarise(samples), samples=len(samples))
     if not samples and rule.no_data == Rule.NoData.KEEP_STATE:
         return outcome
@@ -117,7 +117,7 @@ def _holding(
         if rule.no_data == Rule.NoData.ALERTING:
             return {_fingerprint(rule, NO_DATA_LABELS): (dict(NO_DATA_LABELS), None)}
         return {}
-    if not _guard_passes(rule, guard):
+    if not guard_passes(rule, guard):
         return {}
     return {
         _fingerprint(rule, labels): (labels, value)
@@ -346,4 +346,3 @@ def record_rule_outcome(*, rule: Rule, outcome: RuleOutcome, now: datetime) -> N
         fields["last_error_at"] = now
         logger.warning("rule error", extra={"rule": rule.slug, "error": outcome.error[:200]})
     Rule.objects.filter(pk=rule.pk).update(**fields)
-

@@ -1,0 +1,161 @@
+"""Serializers of rules and alerts; rule checks are shared with the admin (alerts.validation)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.utils.text import slugify
+from rest_framework import serializers
+
+from alerts.api.fields import DurationSecondsField
+from alerts.models import Alert, AlertEvent, Rule
+from alerts.validation import rule_problems
+
+# API name -> model field, for the three durations ("for" is a Python keyword).
+DURATIONS = {"for": "for_seconds", "keep_firing_for": "keep_firing_for_seconds"}
+DURATIONS["cooldown"] = "cooldown_seconds"
+API_NAME = {model: api for api, model in DURATIONS.items()}
+
+
+class StrictFloatField(serializers.FloatField):
+    """A JSON number (not a string, not NaN or infinity)."""
+
+    default_error_messages = {"invalid": "A number is required."}
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if not math.isfinite(data):
+            self.fail("invalid")
+        return float(data)
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    threshold = StrictFloatField(required=False)
+    min_volume = StrictFloatField(required=False, allow_null=True)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    annotations = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False
+    )
+    channels = serializers.ListField(child=serializers.CharField(), required=False)
+    slug = serializers.SlugField(max_length=200, required=False)
+
+    class Meta:
+        model = Rule
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "expression",
+            "operator",
+            "threshold",
+            "severity",
+            "labels",
+            "annotations",
+            "channels",
+            "no_data",
+            "min_volume_expression",
+            "min_volume",
+            "enabled",
+            "builtin",
+            "version",
+            "created_at",
+            "updated_at",
+            "last_evaluated_at",
+            "last_value",
+            "last_error",
+        ]
+        read_only_fields = [
+            "builtin",
+            "version",
+            "created_at",
+            "updated_at",
+            "last_evaluated_at",
+            "last_value",
+            "last_error",
+        ]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for api_name, model_name in DURATIONS.items():
+            fields[api_name] = DurationSecondsField(source=model_name, required=False)
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: Rule | None = self.instance
+        values = {
+            field.name: getattr(instance, field.name) if instance else field.get_default()
+            for field in Rule._meta.concrete_fields
+        }
+        values.update(attrs)
+        problems = rule_problems(values, builtin=bool(instance and instance.builtin))
+        if problems:
+            raise serializers.ValidationError(
+                {API_NAME.get(field, field): messages for field, messages in problems.items()}
+            )
+        if not attrs.get("slug") and instance is None:
+            attrs["slug"] = self._free_slug(attrs.get("name", ""))
+        return attrs
+
+    def _free_slug(self, name: str) -> str:
+        slug = slugify(name)[:200]
+        if not slug:
+            raise serializers.ValidationError({"slug": ["Give a slug (the name has no letters)."]})
+        if Rule.objects.filter(slug=slug).exists():
+            raise serializers.ValidationError({"slug": [f"A rule with slug {slug!r} exists."]})
+        return slug
+
+
+class AlertEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AlertEvent
+        fields = ["id", "kind", "actor", "at", "details"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    rule = serializers.SerializerMethodField()
+    acknowledged_by = serializers.CharField(source="acknowledged_by_name")
+    resolved_by = serializers.CharField(source="resolved_by_name")
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "source",
+            "rule",
+            "rule_name",
+            "fingerprint",
+            "labels",
+            "state",
+            "severity",
+            "value",
+            "threshold",
+            "operator",
+            "expression",
+            "rule_version",
+            "summary",
+            "description",
+            "details",
+            "started_at",
+            "fired_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
+        ]
+        read_only_fields = fields
+
+    def get_rule(self, alert: Alert) -> dict[str, Any] | None:
+        if alert.rule_id is None:
+            return None
+        return {"id": alert.rule_id, "slug": alert.rule.slug if alert.rule else None}
+
+
+class AlertDetailSerializer(AlertSerializer):
+    events = AlertEventSerializer(many=True, read_only=True)
+
+    class Meta(AlertSerializer.Meta):
+        fields = [*AlertSerializer.Meta.fields, "events"]
+        read_only_fields = fields
