@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from croniter import croniter
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
@@ -38,8 +39,14 @@ class Job:
     cron: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.name or len(self.name) > 100:
+            raise ValueError(f"job {self.name!r}: a name of 1 to 100 characters")
         if (self.minutes is None) == (self.cron is None):
             raise ValueError(f"job {self.name}: give exactly one of minutes or cron")
+        if self.minutes is not None and self.minutes < 1:
+            raise ValueError(f"job {self.name}: minutes must be at least 1")
+        if self.cron is not None and not croniter.is_valid(self.cron):
+            raise ValueError(f"job {self.name}: {self.cron!r} is not a cron expression")
 
 
 @dataclass(frozen=True)
@@ -94,13 +101,14 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
     """Run one job and record its run row (start, duration, outcome, error)."""
     from monitoring_site.models import JobRun
 
-    target = func or import_string(job_by_name(name).func)
     started = timezone.now()
     run = JobRun.objects.create(
         job=name, started_at=started, host=socket.gethostname()[:255], pid=os.getpid()
     )
     clock = time.perf_counter()
     try:
+        # Resolved inside the try: a schedule left behind by a removed job is recorded too.
+        target = func or import_string(job_by_name(name).func)
         result = target()
     except Exception as exc:
         _finish(run, clock, JobRun.Outcome.FAILURE, error=f"{type(exc).__name__}: {exc}"[:4000])
@@ -161,19 +169,36 @@ def run_cleanups(*, now: datetime | None = None) -> dict[str, int]:
     """Prune every registered cleanup in batches (short transactions, no long table locks)."""
     now = now or timezone.now()
     removed: dict[str, int] = {}
+    failed: list[str] = []
     for cleanup in all_cleanups():
-        model = apps.get_model(cleanup.model)
-        cutoff = now - cleanup.retention()
-        queryset = model._default_manager.filter(
-            **{f"{cleanup.field}__lt": cutoff}, **dict(cleanup.filters)
-        )
-        removed[cleanup.name] = _delete_in_batches(model, queryset)
-        logger.info(
-            "cleanup removed %s rows",
-            removed[cleanup.name],
-            extra={"cleanup": cleanup.name, "cutoff": cutoff.isoformat()},
-        )
+        try:
+            removed[cleanup.name] = _run_cleanup(cleanup, now)
+        except Exception:
+            # One broken cleanup must not stop the others; the job still fails at the end.
+            logger.exception("cleanup failed", extra={"cleanup": cleanup.name})
+            failed.append(cleanup.name)
+    if failed:
+        raise CleanupFailed(f"cleanups failed: {', '.join(failed)}; removed: {removed}")
     return removed
+
+
+class CleanupFailed(RuntimeError):
+    """Some cleanups raised; the others ran. The message lists both."""
+
+
+def _run_cleanup(cleanup: Cleanup, now: datetime) -> int:
+    model = apps.get_model(cleanup.model)
+    cutoff = now - cleanup.retention()
+    queryset = model._default_manager.filter(
+        **{f"{cleanup.field}__lt": cutoff}, **dict(cleanup.filters)
+    )
+    count = _delete_in_batches(model, queryset)
+    logger.info(
+        "cleanup removed %s rows",
+        count,
+        extra={"cleanup": cleanup.name, "cutoff": cutoff.isoformat()},
+    )
+    return count
 
 
 def _delete_in_batches(model: Any, queryset: Any) -> int:
