@@ -1,9 +1,27 @@
 from __future__ import annotations
 
+import logging
+import time
+
+import psutil
 from django.apps import AppConfig
+
+# Measured when Django starts, on the monotonic clock: immune to wall-clock changes.
+STARTED_MONOTONIC = time.monotonic() - max(0.0, time.time() - psutil.Process().create_time())
+
+
+def process_uptime() -> float:
+    """Seconds this monitor process has been running."""
+    return round(time.monotonic() - STARTED_MONOTONIC, 1)
 
 
 class HealthConfig(AppConfig):
     name = "health"
     verbose_name = "Health"
     operator_permissions: tuple[str, ...] = ()
+
+    def ready(self) -> None:
+        # httpx logs every request at INFO: dozens of lines a minute from the rounds alone.
+        httpx_logger = logging.getLogger("httpx")
+        if httpx_logger.level == logging.NOTSET:
+            httpx_logger.setLevel(logging.WARNING)

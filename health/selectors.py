@@ -106,14 +106,14 @@ def _service_entry(service: Service) -> dict[str, Any]:
     }
 
 
-def health_payload(*, now: datetime | None = None, started_at: float) -> dict[str, Any]:
+def health_payload(*, uptime: float, now: datetime | None = None) -> dict[str, Any]:
     """The body of ``GET /health``, from the stored state only."""
     now = now or timezone.now()
     services = list(Service.objects.filter(enabled=True).order_by("name"))
     overall = overall_status(services, now=now)
     return {
         "status": overall.status,
-        "uptime": round(max(0.0, now.timestamp() - started_at), 1),
+        "uptime": uptime,
         "checked_at": iso(overall.checked_at),
         "stale": overall.stale,
         "services": [_service_entry(s) for s in services if not s.is_monitor_dependency],

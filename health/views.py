@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import psutil
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
@@ -19,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from health.apps import process_uptime
 from health.models import Service
 from health.selectors import dashboard_payload, health_payload, iso, latency_series
 from monitoring_site.api.errors import error_body
@@ -26,7 +26,6 @@ from monitoring_site.api.permissions import IsViewer
 from monitoring_site.roles import Role, has_role
 
 logger = logging.getLogger(__name__)
-STARTED_AT = psutil.Process().create_time()
 
 
 class _HealthAccess(BasePermission):
@@ -44,7 +43,7 @@ class HealthView(APIView):
 
     def get(self, request: Request) -> Response:
         try:
-            body = health_payload(started_at=STARTED_AT)
+            body = health_payload(uptime=process_uptime())
         except DatabaseError as exc:
             logger.warning("health: database unreachable: %s", type(exc).__name__)
             body = _database_down()
@@ -57,7 +56,7 @@ def _database_down() -> dict[str, Any]:
     now = timezone.now()
     return {
         "status": "unhealthy",
-        "uptime": round(max(0.0, now.timestamp() - STARTED_AT), 1),
+        "uptime": process_uptime(),
         "checked_at": None,
         "stale": True,
         "services": [],

@@ -1,0 +1,174 @@
+"""Overall status rules, staleness and GET /health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from health.models import Service
+from health.selectors import overall_status
+from tests.health.servers import PlatformServer
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def state(make_service: Callable[..., Service]) -> Callable[..., Service]:
+    def make(slug: str, value: str, *, critical: bool = False, **extra: Any) -> Service:
+        checked = extra.pop("checked", NOW - timedelta(seconds=30))
+        service = make_service(slug, critical=critical, **extra)
+        Service.objects.filter(pk=service.pk).update(
+            state=value, state_since=checked, last_checked_at=checked, last_latency_ms=12.5
+        )
+        service.refresh_from_db()
+        return service
+
+    return make
+
+
+def status_of() -> tuple[str, bool]:
+    overall = overall_status(Service.objects.all(), now=NOW)
+    return overall.status, overall.stale
+
+
+def test_everything_up_is_healthy(state: Callable[..., Service]) -> None:
+    state("auth", "up", critical=True)
+    state("search", "up")
+    assert status_of() == ("healthy", False)
+
+
+def test_a_non_critical_service_down_is_degraded(state: Callable[..., Service]) -> None:
+    state("auth", "up", critical=True)
+    state("search", "down")
+    assert status_of() == ("degraded", False)
+
+
+def test_a_degraded_critical_service_is_degraded(state: Callable[..., Service]) -> None:
+    state("auth", "degraded", critical=True)
+    assert status_of() == ("degraded", False)
+
+
+def test_a_critical_service_down_is_unhealthy(state: Callable[..., Service]) -> None:
+    state("auth", "down", critical=True)
+    state("search", "degraded")
+    assert status_of() == ("unhealthy", False)
+
+
+def test_the_monitors_own_database_down_is_unhealthy(state: Callable[..., Service]) -> None:
+    state("search", "up")
+    state("monitor-database", "down", critical=True, kind="monitor", target="database")
+    assert status_of() == ("unhealthy", False)
+
+
+def test_a_disabled_service_does_not_count(state: Callable[..., Service]) -> None:
+    state("auth", "up", critical=True)
+    state("legacy", "down", critical=True, enabled=False)
+    assert status_of() == ("healthy", False)
+
+
+def test_no_round_for_three_intervals_makes_healthy_stale_and_degraded(
+    state: Callable[..., Service],
+) -> None:
+    state("auth", "up", critical=True, checked=NOW - timedelta(minutes=3, seconds=1))
+    assert status_of() == ("degraded", True)
+
+
+def test_a_round_within_three_intervals_is_not_stale(state: Callable[..., Service]) -> None:
+    state("auth", "up", critical=True, checked=NOW - timedelta(minutes=2, seconds=59))
+    assert status_of() == ("healthy", False)
+
+
+def test_stale_and_unhealthy_stays_unhealthy(state: Callable[..., Service]) -> None:
+    state("auth", "down", critical=True, checked=NOW - timedelta(hours=1))
+    assert status_of() == ("unhealthy", True)
+
+
+def test_health_is_200_with_the_documented_shape_when_healthy(
+    state: Callable[..., Service], api_client: APIClient
+) -> None:
+    order = state("order", "up", critical=True)
+    state("payment", "up")
+    with time_machine.travel(NOW, tick=False):
+        response = api_client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"status", "uptime", "checked_at", "stale", "services", "dependencies"}
+    assert (body["status"], body["stale"], body["checked_at"]) == (
+        "healthy",
+        False,
+        "2026-03-02T11:59:30Z",
+    )
+    assert body["uptime"] > 0
+    assert body["services"][0] == {
+        "name": "order",
+        "status": "up",
+        "latency_ms": 12.5,
+        "last_checked": "2026-03-02T11:59:30Z",
+        "critical": True,
+        "since": "2026-03-02T11:59:30Z",
+        "impacted_by": [],
+    }
+    assert order.slug == "order"
+    assert set(body["dependencies"]) == {"database", "redis", "workers"}
+
+
+def test_health_is_200_when_degraded_and_503_when_unhealthy(
+    state: Callable[..., Service], api_client: APIClient
+) -> None:
+    search = state("search", "down")
+    with time_machine.travel(NOW, tick=False):
+        assert api_client.get("/health/").json()["status"] == "degraded"
+        assert api_client.get("/health/").status_code == 200
+        Service.objects.filter(pk=search.pk).update(critical=True)
+        response = api_client.get("/health")
+    assert (response.status_code, response.json()["status"]) == (503, "unhealthy")
+
+
+def test_health_reports_staleness_with_the_time_of_the_last_round(
+    state: Callable[..., Service], api_client: APIClient
+) -> None:
+    state("auth", "up", critical=True, checked=NOW - timedelta(minutes=10))
+    with time_machine.travel(NOW, tick=False):
+        body = api_client.get("/health").json()
+    assert (body["status"], body["stale"], body["checked_at"]) == (
+        "degraded",
+        True,
+        "2026-03-02T11:50:00Z",
+    )
+
+
+def test_health_reads_stored_state_and_never_probes(
+    state: Callable[..., Service], api_client: APIClient, platform: PlatformServer
+) -> None:
+    state("probe-me", "up", target=platform.url("/never", "ok"))
+    before = len(platform.requests)
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get("/health")
+    assert response.status_code in (200, 503)
+    assert len(platform.requests) == before
+    assert len(queries) <= 3
+
+
+def test_health_needs_a_login_when_it_is_not_public(
+    settings: Any, state: Callable[..., Service], api_client: APIClient, viewer_client: APIClient
+) -> None:
+    settings.HEALTH_PUBLIC = False
+    state("auth", "up")
+    assert api_client.get("/health").status_code == 401
+    assert viewer_client.get("/health").status_code == 200
+
+
+def test_health_shows_redis_as_not_configured_without_redis_url(
+    settings: Any, api_client: APIClient, db: Any
+) -> None:
+    settings.REDIS_URL = ""
+    body = api_client.get("/health").json()
+    assert body["dependencies"]["redis"] == {"status": "not_configured"}
