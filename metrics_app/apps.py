@@ -8,3 +8,18 @@ class MetricsAppConfig(AppConfig):
     verbose_name = "Metrics"
     # Permissions (codename) an operator holds beyond viewing; admins hold every permission.
     operator_permissions: tuple[str, ...] = ()
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from metrics_app import catalogue, exposition
+        from metrics_app.collectors import JobRunCollector
+        from metrics_app.models import MetricDefinition
+
+        def forget(**kwargs: object) -> None:
+            catalogue.clear_cache()
+            exposition.invalidate()
+
+        post_save.connect(forget, sender=MetricDefinition, dispatch_uid="metrics_catalogue_save")
+        post_delete.connect(forget, sender=MetricDefinition, dispatch_uid="metrics_catalogue_del")
+        exposition.register_collector(JobRunCollector())

@@ -1,5 +1,35 @@
-"""Settings of metrics_app, read from the environment (imported into monitoring_site.settings)."""
+"""Settings of metrics_app, read from the environment (imported into monitoring_site.settings).
+
+``PROMETHEUS_IPS``, ``METRICS_TOKEN``, ``METRICS_PUBLIC`` and ``INFLUXDB_*`` are read by the
+foundation's settings module; this block adds the knobs of ingestion, storage and exposition.
+"""
 
 from __future__ import annotations
 
-from monitoring_site.env import env_int  # noqa: F401
+from monitoring_site.env import env_bool, env_float, env_int
+
+# --- ingestion -----------------------------------------------------------------------------------
+METRICS_INGEST_MAX_SAMPLES = env_int("METRICS_INGEST_MAX_SAMPLES", 5000, minimum=1)
+METRICS_INGEST_MAX_BYTES = env_int("METRICS_INGEST_MAX_BYTES", 1_048_576, minimum=1024)
+METRICS_MAX_SAMPLE_AGE_SECONDS = env_int("METRICS_MAX_SAMPLE_AGE_SECONDS", 3600, minimum=60)
+METRICS_MAX_SAMPLE_FUTURE_SECONDS = env_int("METRICS_MAX_SAMPLE_FUTURE_SECONDS", 300, minimum=0)
+METRICS_SERIES_LIMIT = env_int("METRICS_SERIES_LIMIT", 1000, minimum=1)
+METRICS_LABEL_VALUE_MAX_LENGTH = env_int("METRICS_LABEL_VALUE_MAX_LENGTH", 128, minimum=1)
+
+# --- storage and retention -----------------------------------------------------------------------
+METRICS_AGGREGATION_INTERVAL_MINUTES = env_int(
+    "METRICS_AGGREGATION_INTERVAL_MINUTES", 5, minimum=1, maximum=60
+)
+METRICS_BUCKET_RETENTION_HOURS = env_int("METRICS_BUCKET_RETENTION_HOURS", 48, minimum=2)
+METRICS_ROLLUP_5M_RETENTION_DAYS = env_int("METRICS_ROLLUP_5M_RETENTION_DAYS", 35, minimum=1)
+METRICS_ROLLUP_1H_RETENTION_DAYS = env_int("METRICS_ROLLUP_1H_RETENTION_DAYS", 400, minimum=1)
+METRICS_SERIES_IDLE_DAYS = env_int("METRICS_SERIES_IDLE_DAYS", 35, minimum=1)
+METRICS_HOST_SAMPLING = env_bool("METRICS_HOST_SAMPLING", True)
+
+# --- exposition ----------------------------------------------------------------------------------
+METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 5.0, minimum=0.0, maximum=60.0)
+
+# --- InfluxDB export (on when INFLUXDB_URL is set) -----------------------------------------------
+INFLUXDB_BATCH_SIZE = env_int("INFLUXDB_BATCH_SIZE", 5000, minimum=1)
+INFLUXDB_TIMEOUT = env_float("INFLUXDB_TIMEOUT", 10.0, minimum=0.1)
+INFLUXDB_MAX_BATCHES = env_int("INFLUXDB_MAX_BATCHES", 20, minimum=1)

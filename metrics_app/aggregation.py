@@ -1,0 +1,101 @@
+"""1-minute buckets -> 5-minute and hourly rollups, recomputed from the buckets (idempotent).
+
+Every run recomputes each period that a late sample could still have changed since the last run
+(samples are accepted up to ``METRICS_MAX_SAMPLE_AGE_SECONDS`` late), and, after an outage, every
+period since the newest 5-minute rollup. A rollup is replaced only when its values differ, so
+running the job twice changes nothing, and a changed rollup is marked for the InfluxDB export.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from metrics_app.models import Bucket, Rollup
+from metrics_app.storage import db_time, is_postgres
+
+logger = logging.getLogger(__name__)
+
+RESOLUTIONS = (Rollup.Resolution.FIVE_MINUTES, Rollup.Resolution.HOUR)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def floor_to(at: datetime, seconds: int) -> datetime:
+    at = at.astimezone(UTC)
+    offset = int((at - _EPOCH).total_seconds()) // seconds * seconds
+    return _EPOCH + timedelta(seconds=offset)
+
+
+def _period_sql(seconds: int) -> str:
+    if is_postgres():
+        return f"to_timestamp(floor(extract(epoch FROM start) / {seconds}) * {seconds})"
+    return (
+        f"datetime((CAST(strftime('%%s', start) AS INTEGER) / {seconds}) * {seconds}, 'unixepoch')"
+    )
+
+
+def _rollup_sql(seconds: int) -> str:
+    period = _period_sql(seconds)
+    r = "metrics_app_rollup"
+    false = "false" if is_postgres() else "0"
+    changed = " OR ".join(
+        f"{r}.{column} <> excluded.{column}"
+        for column in ("count", "sum", "min", "max", "last", "last_at")
+    )
+    # Only constants and integers are interpolated; the time range is bound.
+    return f"""
+        INSERT INTO {r} (series_id, resolution, start, count, sum, min, max, last, last_at,
+                         exported)
+        SELECT series_id, {seconds}, period, SUM(count), SUM(sum), MIN(min), MAX(max),
+               MAX(last_pick), MAX(last_at), {false}
+        FROM (
+            SELECT series_id, {period} AS period, count, sum, min, max, last_at,
+                   FIRST_VALUE(last) OVER (
+                       PARTITION BY series_id, {period} ORDER BY last_at DESC, id DESC
+                   ) AS last_pick
+            FROM metrics_app_bucket
+            WHERE start >= %s AND start < %s
+        ) AS b
+        WHERE true
+        GROUP BY series_id, period
+        ON CONFLICT (series_id, resolution, start) DO UPDATE SET
+            count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
+            last = excluded.last, last_at = excluded.last_at, exported = {false}
+        WHERE {changed}
+    """  # noqa: S608
+
+
+def recompute_window(now: datetime) -> datetime:
+    """The start of the oldest period this run must recompute."""
+    late = timedelta(seconds=settings.METRICS_MAX_SAMPLE_AGE_SECONDS)
+    interval = timedelta(minutes=settings.METRICS_AGGREGATION_INTERVAL_MINUTES)
+    since = now - late - 2 * interval
+    newest = Rollup.objects.filter(resolution=Rollup.Resolution.FIVE_MINUTES).aggregate(
+        at=Max("start")
+    )["at"]
+    if newest is None:
+        newest = Bucket.objects.aggregate(at=Min("start"))["at"]
+    if newest is not None and newest < since:
+        since = newest
+    return since
+
+
+def aggregate_rollups(*, now: datetime | None = None) -> dict[str, int]:
+    """Recompute the rollups of every period late samples may have changed; rows changed."""
+    now = now or timezone.now()
+    since = recompute_window(now)
+    changed: dict[str, int] = {}
+    for resolution in RESOLUTIONS:
+        start = floor_to(since, resolution)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _rollup_sql(int(resolution)), [db_time(start), db_time(now + timedelta(minutes=1))]
+            )
+            changed[f"{int(resolution)}s"] = max(cursor.rowcount, 0)
+    logger.info("rollups recomputed", extra={"since": since.isoformat(), **changed})
+    return changed

@@ -1,0 +1,87 @@
+"""POST /api/v1/metrics/ingest: validate a whole batch, then store it in a few upserts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from metrics_app.api.auth import IngestThrottle, IngestTokenAuthentication, IsIngestTokenOrAdmin
+from metrics_app.ingest import parse_samples
+from metrics_app.models import IngestToken
+from metrics_app.services import store_samples
+from monitoring_site.api.errors import PayloadTooLarge
+
+EXAMPLE = {
+    "samples": [
+        {"metric": "tickets_sold_total", "value": 3},
+        {"metric": "revenue_total_cents", "labels": {"type": "primary"}, "value": 15000},
+        {"metric": "http_request_duration_ms", "labels": {"route": "/orders"}, "value": 42.5},
+        {"metric": "queue_size", "labels": {"queue": "mint"}, "value": 7, "timestamp": 1796000000},
+    ]
+}
+
+
+class IngestView(APIView):
+    """Push samples. Counters send increments, gauges values, histograms observations."""
+
+    authentication_classes = (IngestTokenAuthentication, JWTAuthentication)
+    permission_classes = (IsIngestTokenOrAdmin,)
+    throttle_classes = (IngestThrottle,)
+
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={202: {"type": "object", "properties": {"accepted": {"type": "integer"}}}},
+        examples=[OpenApiExample("A mixed batch", value=EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        items = _samples_of(request)
+        token = request.auth if isinstance(request.auth, IngestToken) else None
+        now = timezone.now()
+        samples, errors = parse_samples(
+            items,
+            now=now,
+            service=token.service if token else None,
+            multi_service=token.multi_service if token else True,
+        )
+        if errors:
+            raise exceptions.ValidationError({"samples": errors})
+        if sum(len(sample.values) for sample in samples) > settings.METRICS_INGEST_MAX_SAMPLES:
+            raise PayloadTooLarge(
+                f"At most {settings.METRICS_INGEST_MAX_SAMPLES} values (observations) a request."
+            )
+        accepted = store_samples(samples=samples, now=now)
+        return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)
+
+
+def _samples_of(request: Request) -> list[Any]:
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise exceptions.ValidationError(
+            {"content_type": [f"Expected application/json, got {content_type or 'nothing'}."]}
+        )
+    limit = settings.METRICS_INGEST_MAX_BYTES
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.")
+    body = request.body
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise exceptions.ValidationError({"body": [f"Malformed JSON: {exc}"]}) from None
+    if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
+        raise exceptions.ValidationError({"samples": ['Expected {"samples": [...]}.']})
+    items = data["samples"]
+    if len(items) > settings.METRICS_INGEST_MAX_SAMPLES:
+        raise PayloadTooLarge(f"At most {settings.METRICS_INGEST_MAX_SAMPLES} samples a request.")
+    return items

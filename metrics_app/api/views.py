@@ -1,0 +1,164 @@
+"""Read endpoints for people and scripts (viewer role): business figures, series, values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from metrics_app.catalogue import LABEL_NAME_RE
+from metrics_app.ingest import SampleError, parse_time
+from metrics_app.models import Series
+from metrics_app.selectors import (
+    RESOLUTIONS,
+    WINDOWS,
+    business_totals,
+    business_window,
+    series_matching,
+    series_points,
+)
+
+MAX_POINTS = 2000
+
+
+class SeriesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Series
+        fields = ["id", "name", "family", "labels", "kind", "value", "value_at", "updated_at"]
+
+
+class BusinessMetricsView(APIView):
+    """Ticket sales, revenue (cents), active listings and refunds, all-time or for a window."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("window", str, enum=list(WINDOWS), required=False)],
+        responses={200: {"type": "object"}},
+    )
+    def get(self, request: Request) -> Response:
+        window = request.query_params.get("window")
+        if window is None:
+            return Response(business_totals())
+        if window not in WINDOWS:
+            raise exceptions.ValidationError({"window": [f"Use one of {', '.join(WINDOWS)}."]})
+        return Response({**business_window(WINDOWS[window]), "window": window})
+
+
+def _label_filters(request: Request) -> dict[str, str]:
+    """``?label=service=payment&label=type=vip``."""
+    labels: dict[str, str] = {}
+    for item in request.query_params.getlist("label"):
+        name, sep, value = item.partition("=")
+        if not sep or not LABEL_NAME_RE.match(name) or "__" in name:
+            raise exceptions.ValidationError({"label": [f"Expected name=value, got {item!r}."]})
+        labels[name] = value
+    return labels
+
+
+SERIES_PARAMETERS = [
+    OpenApiParameter("metric", str, required=False, description="Family or series name."),
+    OpenApiParameter("label", str, many=True, required=False, description="name=value"),
+]
+
+
+@extend_schema(parameters=SERIES_PARAMETERS)
+class SeriesListView(generics.ListAPIView):
+    """Stored series with their cumulative values, filtered by metric and labels."""
+
+    serializer_class = SeriesSerializer
+
+    def get_queryset(self) -> Any:
+        return series_matching(
+            metric=self.request.query_params.get("metric", ""),
+            labels=_label_filters(self.request),
+        )
+
+
+def _time_param(request: Request, name: str, default: datetime) -> datetime:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    value: Any = raw
+    try:
+        value = float(raw)
+    except ValueError:
+        pass
+    try:
+        return parse_time(value)
+    except SampleError as exc:
+        raise exceptions.ValidationError({name: [str(exc).split(": ", 1)[-1]]}) from None
+
+
+class SeriesQueryView(APIView):
+    """One series' values from ``start`` to ``end`` at 1-minute, 5-minute or hourly resolution."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("series", int, required=False, description="Series id."),
+            *SERIES_PARAMETERS,
+            OpenApiParameter("start", str, required=False, description="Default: end - 1h."),
+            OpenApiParameter("end", str, required=False, description="Default: now."),
+            OpenApiParameter("resolution", str, enum=["auto", "1m", "5m", "1h"], required=False),
+        ],
+        responses={200: {"type": "object"}},
+    )
+    def get(self, request: Request) -> Response:
+        series = self._series(request)
+        end = _time_param(request, "end", timezone.now())
+        start = _time_param(request, "start", end - timedelta(hours=1))
+        if start >= end:
+            raise exceptions.ValidationError({"start": ["Must be before end."]})
+        resolution = self._resolution(request, start, end)
+        points = series_points(series=series, start=start, end=end, resolution=resolution)
+        return Response(
+            {
+                "series": SeriesSerializer(series).data,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "points": points,
+            }
+        )
+
+    def _series(self, request: Request) -> Series:
+        raw = request.query_params.get("series")
+        if raw is not None:
+            if not raw.isdigit():
+                raise exceptions.ValidationError({"series": ["Expected a series id."]})
+            series = Series.objects.filter(pk=int(raw)).first()
+            if series is None:
+                raise exceptions.NotFound("No such series.")
+            return series
+        metric = request.query_params.get("metric", "")
+        if not metric:
+            raise exceptions.ValidationError({"series": ["Give series (an id) or metric."]})
+        matches = list(series_matching(metric=metric, labels=_label_filters(request))[:2])
+        if not matches:
+            raise exceptions.NotFound("No series matches.")
+        if len(matches) > 1:
+            raise exceptions.ValidationError(
+                {"label": ["Several series match; add labels or give a series id."]}
+            )
+        return matches[0]
+
+    def _resolution(self, request: Request, start: datetime, end: datetime) -> int:
+        raw = request.query_params.get("resolution", "auto")
+        span = (end - start).total_seconds()
+        if raw == "auto":
+            for seconds in (60, 300, 3600):
+                if span / seconds <= MAX_POINTS:
+                    return seconds
+            return 3600
+        if raw not in RESOLUTIONS:
+            raise exceptions.ValidationError({"resolution": ["Use auto, 1m, 5m or 1h."]})
+        seconds = RESOLUTIONS[raw]
+        if span / seconds > MAX_POINTS:
+            raise exceptions.ValidationError(
+                {"resolution": [f"Over {MAX_POINTS} points; choose a coarser resolution."]}
+            )
+        return seconds

@@ -1,0 +1,298 @@
+"""Validation of pushed samples and their aggregation in memory into series and minute writes.
+
+A request is validated completely before anything is written: every bad sample is reported with
+its index, and one bad sample rejects the whole request. Valid samples are then folded into one
+write per series and one per (series, minute), so a batch costs a constant number of queries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from metrics_app.catalogue import COUNTER, GAUGE, HISTOGRAM, SUMMARY, MetricSpec, get_metric
+
+SAMPLE_KEYS = frozenset({"metric", "labels", "value", "observations", "timestamp"})
+
+
+class SampleError(ValueError):
+    """One sample's problem, naming the field."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A validated sample: its family, full label set, values (one, or observations) and time."""
+
+    spec: MetricSpec
+    labels: dict[str, str]
+    values: tuple[float, ...]
+    at: datetime
+
+
+@dataclass
+class SeriesWrite:
+    """The net effect of a batch on one series: increment (counter) or last value (gauge)."""
+
+    name: str
+    family: str
+    labels: dict[str, str]
+    labels_key: str
+    kind: str
+    value: float
+    value_at: datetime
+
+
+@dataclass
+class MinuteWrite:
+    """The samples of a batch that fall into one series' minute."""
+
+    count: int
+    sum: float
+    min: float
+    max: float
+    last: float
+    last_at: datetime
+
+
+@dataclass
+class Batch:
+    series: dict[tuple[str, str], SeriesWrite] = field(default_factory=dict)
+    minutes: dict[tuple[str, str, datetime], MinuteWrite] = field(default_factory=dict)
+    # Series whose count decides a family's number of label sets (x, or x_count).
+    primary: dict[tuple[str, str], str] = field(default_factory=dict)
+    samples: int = 0
+
+
+def escape_label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def labels_key(labels: Mapping[str, str]) -> str:
+    """The canonical label set: exposition syntax, names sorted, ``le`` last (bucket order)."""
+    names = sorted(name for name in labels if name != "le")
+    if "le" in labels:
+        names.append("le")
+    return ",".join(f'{name}="{escape_label_value(labels[name])}"' for name in names)
+
+
+def format_bound(bound: float) -> str:
+    """A histogram ``le`` value as stored and exposed: ``"100"``, ``"2.5"``, ``"+Inf"``."""
+    if math.isinf(bound):
+        return "+Inf"
+    return str(int(bound)) if bound.is_integer() else repr(bound)
+
+
+def parse_time(raw: Any) -> datetime:
+    """RFC 3339 text with an offset, or epoch seconds, as an aware UTC datetime."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise SampleError("timestamp: expected RFC 3339 text or epoch seconds")
+    if isinstance(raw, str):
+        try:
+            at = parse_datetime(raw.strip())
+        except ValueError:
+            at = None
+        if at is None or at.tzinfo is None:
+            raise SampleError("timestamp: expected RFC 3339 with a UTC offset, or epoch seconds")
+        return at.astimezone(UTC)
+    if not math.isfinite(raw):
+        raise SampleError("timestamp: must be a finite number")
+    try:
+        return datetime.fromtimestamp(raw, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise SampleError("timestamp: out of range") from None
+
+
+def parse_timestamp(raw: Any, now: datetime) -> datetime:
+    """A sample's time (default ``now``), within the accepted lateness and lead."""
+    if raw is None:
+        return now
+    at = parse_time(raw)
+    if at < now - timedelta(seconds=settings.METRICS_MAX_SAMPLE_AGE_SECONDS):
+        raise SampleError(
+            f"timestamp: older than {settings.METRICS_MAX_SAMPLE_AGE_SECONDS} seconds"
+        )
+    if at > now + timedelta(seconds=settings.METRICS_MAX_SAMPLE_FUTURE_SECONDS):
+        raise SampleError(
+            f"timestamp: more than {settings.METRICS_MAX_SAMPLE_FUTURE_SECONDS} seconds ahead"
+        )
+    return at
+
+
+def _number(raw: Any, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise SampleError(f"{where}: expected a number")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise SampleError(f"{where}: NaN and infinity are not accepted")
+    return value
+
+
+def _labels(raw: Any, spec: MetricSpec, service: str | None, multi_service: bool) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SampleError("labels: expected an object of label names to text values")
+    limit = settings.METRICS_LABEL_VALUE_MAX_LENGTH
+    for name, value in raw.items():
+        if name not in spec.labels:
+            allowed = ", ".join(spec.labels) or "none"
+            raise SampleError(f"labels.{name}: not allowed for {spec.name} (allowed: {allowed})")
+        if not isinstance(value, str):
+            raise SampleError(f"labels.{name}: expected text")
+        if not value:
+            raise SampleError(f"labels.{name}: must not be empty")
+        if len(value) > limit:
+            raise SampleError(f"labels.{name}: longer than {limit} characters")
+    labels = dict(raw)
+    if service is not None and "service" in spec.labels:
+        given = labels.setdefault("service", service)
+        if given != service and not multi_service:
+            raise SampleError(
+                f"labels.service: this token pushes for {service!r} only, not {given!r}"
+            )
+    return labels
+
+
+def _values(raw: Mapping[str, Any], spec: MetricSpec) -> tuple[float, ...]:
+    observations = raw.get("observations")
+    if observations is not None:
+        if spec.type not in (HISTOGRAM, SUMMARY):
+            raise SampleError(f"observations: only for histograms and summaries ({spec.type})")
+        if "value" in raw:
+            raise SampleError("value: give value or observations, not both")
+        if not isinstance(observations, list) or not observations:
+            raise SampleError("observations: expected a non-empty list of numbers")
+        return tuple(_number(item, f"observations[{i}]") for i, item in enumerate(observations))
+    if "value" not in raw:
+        raise SampleError("value: required")
+    value = _number(raw["value"], "value")
+    if spec.type == COUNTER and value < 0:
+        raise SampleError("value: a counter increment must be >= 0")
+    return (value,)
+
+
+def parse_sample(raw: Any, *, now: datetime, service: str | None, multi_service: bool) -> Sample:
+    """One validated :class:`Sample`, or :class:`SampleError` naming the field at fault."""
+    if not isinstance(raw, dict):
+        raise SampleError("expected an object with metric, labels, value")
+    unknown = set(raw) - SAMPLE_KEYS
+    if unknown:
+        raise SampleError(f"{sorted(unknown)[0]}: unknown field")
+    name = raw.get("metric")
+    if not isinstance(name, str) or not name:
+        raise SampleError("metric: required (a metric name)")
+    spec = get_metric(name)
+    if spec is None:
+        raise SampleError(f"metric: unknown metric {name[:200]!r}")
+    labels = _labels(raw.get("labels"), spec, service, multi_service)
+    values = _values(raw, spec)
+    return Sample(spec, labels, values, parse_timestamp(raw.get("timestamp"), now))
+
+
+def parse_samples(
+    raw: Any, *, now: datetime, service: str | None, multi_service: bool
+) -> tuple[list[Sample], dict[str, str]]:
+    """Validated samples and ``{index: reason}`` for the bad ones."""
+    samples: list[Sample] = []
+    errors: dict[str, str] = {}
+    for index, item in enumerate(raw):
+        try:
+            samples.append(
+                parse_sample(item, now=now, service=service, multi_service=multi_service)
+            )
+        except SampleError as exc:
+            errors[str(index)] = str(exc)
+    return samples, errors
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _add(
+    batch: Batch,
+    name: str,
+    spec: MetricSpec,
+    labels: dict[str, str],
+    kind: str,
+    value: float,
+    at: datetime,
+    *,
+    minute: bool = True,
+) -> tuple[str, str]:
+    key = labels_key(labels)
+    series = batch.series.get((name, key))
+    if series is None:
+        batch.series[(name, key)] = SeriesWrite(name, spec.name, labels, key, kind, value, at)
+    elif kind == COUNTER:
+        series.value += value
+        series.value_at = max(series.value_at, at)
+    elif at >= series.value_at:
+        series.value, series.value_at = value, at
+    if minute:
+        _add_minute(batch, (name, key, _minute(at)), value, at)
+    return name, key
+
+
+def _add_minute(batch: Batch, key: tuple[str, str, datetime], value: float, at: datetime) -> None:
+    write = batch.minutes.get(key)
+    if write is None:
+        batch.minutes[key] = MinuteWrite(1, value, value, value, value, at)
+        return
+    write.count += 1
+    write.sum += value
+    write.min = min(write.min, value)
+    write.max = max(write.max, value)
+    if at >= write.last_at:
+        write.last, write.last_at = value, at
+
+
+def _add_observation(batch: Batch, sample: Sample, value: float) -> None:
+    spec, labels, at = sample.spec, sample.labels, sample.at
+    if spec.type == HISTOGRAM:
+        # Every bucket series exists from the first observation, so /metrics always shows a
+        # complete histogram; a minute row is written only where the bucket count moved.
+        for bound in (*spec.buckets, math.inf):
+            hit = value <= bound
+            bucket_labels = {**labels, "le": format_bound(bound)}
+            _add(batch, f"{spec.name}_bucket", spec, bucket_labels, COUNTER, float(hit), at,
+                 minute=hit)  # fmt: skip
+    _add(batch, f"{spec.name}_sum", spec, labels, COUNTER, value, at)
+    key = _add(batch, f"{spec.name}_count", spec, labels, COUNTER, 1.0, at)
+    batch.primary[key] = spec.name
+
+
+def aggregate(samples: Iterable[Sample]) -> Batch:
+    """Fold validated samples into one write per series and per (series, minute)."""
+    batch = Batch()
+    for sample in samples:
+        batch.samples += 1
+        spec = sample.spec
+        if spec.type in (HISTOGRAM, SUMMARY):
+            for value in sample.values:
+                _add_observation(batch, sample, value)
+            continue
+        kind = COUNTER if spec.type == COUNTER else GAUGE
+        key = _add(batch, spec.name, spec, sample.labels, kind, sample.values[0], sample.at)
+        batch.primary[key] = spec.name
+    return batch
+
+
+__all__ = [
+    "GAUGE",
+    "Batch",
+    "MinuteWrite",
+    "Sample",
+    "SampleError",
+    "SeriesWrite",
+    "aggregate",
+    "format_bound",
+    "labels_key",
+    "parse_samples",
+]

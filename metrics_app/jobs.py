@@ -1,0 +1,46 @@
+"""metrics_app's periodic jobs and retention (installed as django-q2 schedules)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from monitoring_site.jobs import Cleanup, Job
+
+JOBS = [
+    Job(
+        name="metrics_aggregate",
+        func="metrics_app.tasks.aggregate",
+        minutes=settings.METRICS_AGGREGATION_INTERVAL_MINUTES,
+    ),
+    Job(name="metrics_host", func="metrics_app.tasks.host_metrics", minutes=1),
+]
+
+CLEANUPS = [
+    Cleanup(
+        name="metric buckets (1 minute)",
+        model="metrics_app.Bucket",
+        field="start",
+        setting="METRICS_BUCKET_RETENTION_HOURS",
+        unit="hours",
+    ),
+    Cleanup(
+        name="metric rollups (5 minutes)",
+        model="metrics_app.Rollup",
+        field="start",
+        setting="METRICS_ROLLUP_5M_RETENTION_DAYS",
+        filters=(("resolution", 300),),
+    ),
+    Cleanup(
+        name="metric rollups (1 hour)",
+        model="metrics_app.Rollup",
+        field="start",
+        setting="METRICS_ROLLUP_1H_RETENTION_DAYS",
+        filters=(("resolution", 3600),),
+    ),
+    Cleanup(
+        name="idle metric series",
+        model="metrics_app.Series",
+        field="updated_at",
+        setting="METRICS_SERIES_IDLE_DAYS",
+    ),
+]

@@ -1,0 +1,115 @@
+"""Writes of metrics_app: storing samples, ingest tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from metrics_app import storage
+from metrics_app.ingest import Sample, aggregate
+from metrics_app.models import IngestToken
+from monitoring_site.api.errors import CodedValidationError
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "mtk_"  # noqa: S105 (the public prefix, not a secret)
+_PUBLIC_CHARS = 8
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def store_samples(*, samples: Sequence[Sample], now: datetime | None = None) -> int:
+    """Store validated samples: series totals and minute buckets, a constant number of queries.
+
+    Raises ``CodedValidationError(code="series_limit")`` (and stores nothing) when the batch
+    would give a metric more label sets than ``METRICS_SERIES_LIMIT``.
+    """
+    now = now or timezone.now()
+    batch = aggregate(samples)
+    if not batch.series:
+        return 0
+    with transaction.atomic():
+        existing = storage.existing_keys(batch.primary)
+        new = {key: family for key, family in batch.primary.items() if key not in existing}
+        if new:
+            storage.lock_families(new.values())
+        ids = storage.upsert_series(batch, now=now)
+        if new:
+            _check_series_limit(new)
+        storage.upsert_buckets(batch, ids)
+    return batch.samples
+
+
+def _check_series_limit(new: dict[tuple[str, str], str]) -> None:
+    """Under the family lock, so two writers cannot both take the last free label set."""
+    limit = storage.series_limit()
+    names = {name: family for (name, _key), family in new.items()}
+    over = {
+        names[name]: count for name, count in storage.count_series(names).items() if count > limit
+    }
+    if over:
+        details = {
+            family: f"{family} would have {count} label sets; the limit is {limit}"
+            for family, count in sorted(over.items())
+        }
+        raise CodedValidationError(
+            f"Too many label sets for {', '.join(sorted(over))} (limit {limit}).",
+            code="series_limit",
+            details={"metrics": details},
+        )
+
+
+def hash_token(raw: str) -> str:
+    # Tokens are 256-bit random values, so a fast hash is enough: there is nothing to guess.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def looks_like_ingest_token(raw: str) -> bool:
+    return raw.startswith(TOKEN_PREFIX)
+
+
+@transaction.atomic
+def create_ingest_token(
+    *, service: str, name: str = "", multi_service: bool = False, created_by: Any = None
+) -> tuple[IngestToken, str]:
+    """A new token row and the token itself, which is shown once and never stored."""
+    public = secrets.token_hex(_PUBLIC_CHARS // 2)
+    raw = f"{TOKEN_PREFIX}{public}_{secrets.token_urlsafe(32)}"
+    token = IngestToken.objects.create(
+        name=name or service,
+        service=service,
+        prefix=f"{TOKEN_PREFIX}{public}",
+        key_hash=hash_token(raw),
+        multi_service=multi_service,
+        created_by=created_by,
+    )
+    logger.info("ingest token created", extra={"token_prefix": token.prefix, "service": service})
+    return token, raw
+
+
+def revoke_ingest_token(*, token: IngestToken, now: datetime | None = None) -> bool:
+    """Revoke a token; False when it already was."""
+    changed = IngestToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now()
+    )
+    if changed:
+        logger.info("ingest token revoked", extra={"token_prefix": token.prefix})
+    return bool(changed)
+
+
+def find_ingest_token(raw: str) -> IngestToken | None:
+    """The active token matching ``raw``; records its use at most once a minute."""
+    token = IngestToken.objects.filter(key_hash=hash_token(raw)).first()
+    if token is None or not token.is_active():
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        IngestToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

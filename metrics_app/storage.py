@@ -1,0 +1,217 @@
+"""The writes of a batch: additive upserts of series and minute buckets, in SQL.
+
+Each statement takes the whole batch as one JSON parameter (``jsonb_to_recordset`` on
+PostgreSQL, ``json_each`` on SQLite), so a batch of any size costs the same number of queries
+and never hits a bind-parameter limit. ``ON CONFLICT DO UPDATE`` adds to the stored values in
+the database, so concurrent requests touching the same series lose no increment. Rows are sent
+in a fixed order (series by name and labels, buckets by series and minute) so two writers lock
+rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from metrics_app.ingest import Batch
+
+SERIES = "metrics_app_series"
+BUCKET = "metrics_app_bucket"
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def db_time(at: datetime) -> str:
+    """A datetime as the database stores it (SQLite: Django's text form, compared as text)."""
+    if is_postgres():
+        return at.isoformat()
+    return connection.ops.adapt_datetimefield_value(at)
+
+
+def _rows_sql(columns: Iterable[tuple[str, str]]) -> str:
+    """``SELECT <columns> FROM <the JSON parameter>`` for the current database."""
+    columns = list(columns)
+    if is_postgres():
+        names = ", ".join(f"r.{name}" for name, _ in columns)
+        spec = ", ".join(f"{name} {kind}" for name, kind in columns)
+        return f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS r({spec}, i integer)"  # noqa: S608
+    names = ", ".join(
+        f"json_extract(value, '$.{name}')"
+        if kind != "jsonb"
+        else f"json(json_extract(value, '$.{name}'))"
+        for name, kind in columns
+    )
+    return f"SELECT {names} FROM json_each(%s)"  # noqa: S608
+
+
+def _order(key: str = "i") -> str:
+    return "ORDER BY r.i" if is_postgres() else "WHERE true ORDER BY json_extract(value, '$.i')"
+
+
+def _fn(name: str) -> str:
+    """Two-argument minimum/maximum: LEAST/GREATEST on PostgreSQL, min()/max() on SQLite."""
+    if is_postgres():
+        return {"min": "LEAST", "max": "GREATEST"}[name]
+    return name
+
+
+SERIES_COLUMNS = (
+    ("name", "text"),
+    ("family", "text"),
+    ("labels", "jsonb"),
+    ("labels_key", "text"),
+    ("kind", "text"),
+    ("value", "double precision"),
+    ("value_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+)
+BUCKET_COLUMNS = (
+    ("series_id", "bigint"),
+    ("start", "timestamptz"),
+    ("count", "bigint"),
+    ("sum", "double precision"),
+    ("min", "double precision"),
+    ("max", "double precision"),
+    ("last", "double precision"),
+    ("last_at", "timestamptz"),
+)
+
+
+def _series_sql() -> str:
+    s, greatest = SERIES, _fn("max")
+    names = ", ".join(name for name, _ in SERIES_COLUMNS)
+    return (
+        f"INSERT INTO {s} ({names}) {_rows_sql(SERIES_COLUMNS)} {_order()} "
+        f"ON CONFLICT (name, labels_key) DO UPDATE SET "
+        f"value = CASE WHEN {s}.kind = 'counter' THEN {s}.value + excluded.value "
+        f"WHEN {s}.value_at IS NULL OR excluded.value_at >= {s}.value_at THEN excluded.value "
+        f"ELSE {s}.value END, "
+        f"value_at = {greatest}(COALESCE({s}.value_at, excluded.value_at), excluded.value_at), "
+        f"updated_at = excluded.updated_at "
+        f"RETURNING id, name, labels_key"
+    )
+
+
+def _bucket_sql() -> str:
+    b, least, greatest = BUCKET, _fn("min"), _fn("max")
+    names = ", ".join(name for name, _ in BUCKET_COLUMNS)
+    return (
+        f"INSERT INTO {b} ({names}) {_rows_sql(BUCKET_COLUMNS)} {_order()} "
+        f"ON CONFLICT (series_id, start) DO UPDATE SET "
+        f"count = {b}.count + excluded.count, sum = {b}.sum + excluded.sum, "
+        f"min = {least}({b}.min, excluded.min), max = {greatest}({b}.max, excluded.max), "
+        f"last = CASE WHEN excluded.last_at >= {b}.last_at THEN excluded.last ELSE {b}.last END, "
+        f"last_at = {greatest}({b}.last_at, excluded.last_at)"
+    )
+
+
+def _existing_sql() -> str:
+    keys = _rows_sql((("name", "text"), ("labels_key", "text")))
+    return f"SELECT name, labels_key FROM {SERIES} WHERE (name, labels_key) IN ({keys})"  # noqa: S608
+
+
+def existing_keys(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    rows = [{"name": name, "labels_key": key, "i": 0} for name, key in keys]
+    if not rows:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(_existing_sql(), [json.dumps(rows)])
+        return {(name, key) for name, key in cursor.fetchall()}
+
+
+def lock_families(families: Iterable[str]) -> None:
+    """Serialise new series of these families (PostgreSQL; SQLite writers are serial already).
+
+    Advisory transaction locks are taken in sorted order before any row is written, so two
+    writers cannot wait on each other in a cycle.
+    """
+    names = sorted(set(families))
+    if not names or not is_postgres():
+        return
+    keys = [zlib.crc32(f"metrics_app.series:{name}".encode()) for name in names]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k) AS keys",
+            [keys],
+        )
+
+
+def count_series(names: Iterable[str]) -> dict[str, int]:
+    """Label sets stored per series name (the family's primary series)."""
+    names = sorted(set(names))
+    if not names:
+        return {}
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT name, count(*) FROM {SERIES} WHERE name IN ({marks}) GROUP BY name",  # noqa: S608
+            names,
+        )
+        return dict(cursor.fetchall())
+
+
+def upsert_series(batch: Batch, *, now: datetime) -> dict[tuple[str, str], int]:
+    """Write every series of the batch; the ids by (name, labels_key)."""
+    stamp = db_time(now)
+    rows: list[dict[str, Any]] = []
+    for i, key in enumerate(sorted(batch.series)):
+        write = batch.series[key]
+        rows.append(
+            {
+                "i": i,
+                "name": write.name,
+                "family": write.family,
+                "labels": write.labels,
+                "labels_key": write.labels_key,
+                "kind": write.kind,
+                "value": write.value,
+                "value_at": db_time(write.value_at),
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    if not rows:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_series_sql(), [json.dumps(rows)])
+        return {(name, key): pk for pk, name, key in cursor.fetchall()}
+
+
+def upsert_buckets(batch: Batch, ids: dict[tuple[str, str], int]) -> int:
+    rows: list[dict[str, Any]] = []
+    keyed = sorted(
+        ((ids[(name, key)], minute), batch.minutes[(name, key, minute)])
+        for name, key, minute in batch.minutes
+    )
+    for i, ((series_id, minute), write) in enumerate(keyed):
+        rows.append(
+            {
+                "i": i,
+                "series_id": series_id,
+                "start": db_time(minute),
+                "count": write.count,
+                "sum": write.sum,
+                "min": write.min,
+                "max": write.max,
+                "last": write.last,
+                "last_at": db_time(write.last_at),
+            }
+        )
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.execute(_bucket_sql(), [json.dumps(rows)])
+    return len(rows)
+
+
+def series_limit() -> int:
+    return settings.METRICS_SERIES_LIMIT

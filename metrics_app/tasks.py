@@ -1,0 +1,25 @@
+"""Job entry points (called by monitoring_site.jobs.run_job)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from metrics_app import influx
+from metrics_app.aggregation import aggregate_rollups
+from metrics_app.host import sample_host
+
+
+def aggregate() -> dict[str, Any]:
+    """Rollups, then the InfluxDB export (whose failure never undoes the rollups)."""
+    result: dict[str, Any] = {"rollups": aggregate_rollups()}
+    if influx.enabled():
+        result["influxdb"] = influx.export_rollups()
+    return result
+
+
+def host_metrics() -> int:
+    if not settings.METRICS_HOST_SAMPLING:
+        return 0
+    return sample_host()
