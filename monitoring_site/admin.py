@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from monitoring_site.models import JobRun
+from monitoring_site.models import JobRun, SeedRecord
 
 
 @admin.register(JobRun)
@@ -22,3 +22,15 @@ class JobRunAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def short_error(self, obj: JobRun) -> str:
         return obj.error[:120]
+
+
+@admin.register(SeedRecord)
+class SeedRecordAdmin(admin.ModelAdmin):
+    """What bootstrap seeded once; deleting a record lets the next bootstrap seed it again."""
+
+    list_display = ("key", "seeded_at")
+    search_fields = ("key",)
+    readonly_fields = ("key", "seeded_at")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -1,7 +1,8 @@
 """Idempotent seeding: roles and their permissions, schedules, a first superuser, then each app.
 
 Seeding creates what is missing and never overwrites what an admin edited. Each app may provide
-``<app>/bootstrap.py`` with ``seed(log)``; they run in dependency order.
+``<app>/bootstrap.py`` with ``seed(log)``; they run in dependency order (``PROJECT_APPS``).
+An app that seeds rows an admin may delete uses :func:`first_time` so a deletion is final too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from monitoring_site.jobs import PROJECT_APPS, install_schedules
+from monitoring_site.models import SeedRecord
 from monitoring_site.roles import Role
 
 Log = Callable[[str], None]
@@ -43,26 +45,52 @@ def run(log: Log) -> None:
         module.seed(log)
 
 
+def first_time(key: str) -> bool:
+    """True the first time ``key`` is seen, ever; False on every later bootstrap.
+
+    ``if first_time("service:auth"): create it`` seeds a row once, so an admin who deletes or
+    edits it is not overruled by the next deployment.
+    """
+    _, created = SeedRecord.objects.get_or_create(key=key[:255])
+    return created
+
+
 @transaction.atomic
 def seed_roles(log: Log) -> None:
-    """Create the three groups and add (never remove) their permissions."""
+    """Create the three groups and grant each permission once.
+
+    Permissions of apps migrated later are granted on the next bootstrap; one an admin took away
+    from a group is not granted again.
+    """
+    for role, permissions in role_permissions().items():
+        group, created = Group.objects.get_or_create(name=role.group_name)
+        held = set(group.permissions.all())
+        new = []
+        for permission in permissions:
+            # Record every key, also for a group created now, which gets all its permissions.
+            fresh = first_time(f"role:{role.group_name}:{_permission_key(permission)}")
+            if (fresh or created) and permission not in held:
+                new.append(permission)
+        group.permissions.add(*new)
+        state = "created" if created else "exists"
+        log(f"role {role.group_name}: {state}, +{len(new)} permissions")
+
+
+def role_permissions() -> dict[Role, set[Permission]]:
+    """What each role is meant to hold: viewers see, operators also act, admins do everything."""
     labels = (*PROJECT_APPS, *_EXTRA_VIEW_APPS)
-    project = Permission.objects.filter(content_type__app_label__in=labels)
+    project = Permission.objects.filter(content_type__app_label__in=labels).select_related(
+        "content_type"
+    )
     viewer = set(project.filter(codename__startswith="view_"))
     operator = viewer | set(
         project.filter(codename__in=_operator_codenames(), content_type__app_label__in=PROJECT_APPS)
     )
-    admin = set(project)
-    for role, permissions in (
-        (Role.VIEWER, viewer),
-        (Role.OPERATOR, operator),
-        (Role.ADMIN, admin),
-    ):
-        group, created = Group.objects.get_or_create(name=role.group_name)
-        missing = permissions - set(group.permissions.all())
-        group.permissions.add(*missing)
-        state = "created" if created else "exists"
-        log(f"role {role.group_name}: {state}, +{len(missing)} permissions")
+    return {Role.VIEWER: viewer, Role.OPERATOR: operator, Role.ADMIN: set(project)}
+
+
+def _permission_key(permission: Permission) -> str:
+    return f"{permission.content_type.app_label}.{permission.codename}"
 
 
 def _operator_codenames() -> list[str]:
@@ -73,6 +101,7 @@ def _operator_codenames() -> list[str]:
 
 
 def seed_superuser(log: Log) -> None:
+    """A superuser from ``DJANGO_SUPERUSER_*`` when none exists; an existing one is left alone."""
     username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip()
     password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
     user_model = get_user_model()
@@ -83,6 +112,9 @@ def seed_superuser(log: Log) -> None:
             "no admin user yet: create one with `.venv/bin/python manage.py createsuperuser` "
             "or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD"
         )
+        return
+    if user_model.objects.filter(username=username).exists():
+        log(f"user {username} exists but is not a superuser; not changing it")
         return
     email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
     user_model.objects.create_superuser(username=username, email=email, password=password)

@@ -27,3 +27,16 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"
+
+
+class SeedRecord(models.Model):
+    """A thing ``bootstrap`` seeded once; an admin's later edit or deletion of it is final."""
+
+    key = models.CharField(max_length=255, unique=True)
+    seeded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,175 @@
+"""`manage.py bootstrap` is idempotent and never overrules an admin's edits."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from monitoring_site.bootstrap import first_time
+from monitoring_site.jobs import WRAPPER, all_jobs
+from monitoring_site.models import JobRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root-admin")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long first password")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.com")
+
+
+@pytest.fixture
+def no_superuser_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("USERNAME", "PASSWORD", "EMAIL"):
+        monkeypatch.delenv(f"DJANGO_SUPERUSER_{name}", raising=False)
+
+
+def bootstrap() -> str:
+    out = StringIO()
+    call_command("bootstrap", stdout=out)
+    return out.getvalue()
+
+
+def state() -> dict[str, Any]:
+    return {
+        "groups": {
+            group.name: sorted(
+                f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()
+            )
+            for group in Group.objects.prefetch_related("permissions__content_type")
+        },
+        "schedules": sorted(
+            Schedule.objects.values_list("id", "name", "func", "args", "schedule_type", "cron")
+        ),
+        "users": sorted(User.objects.values_list("username", "email", "password", "is_superuser")),
+    }
+
+
+def test_bootstrap_twice_gives_the_same_groups_permissions_schedules_and_users(
+    superuser_env: None,
+) -> None:
+    first_output = bootstrap()
+    first = state()
+    second_output = bootstrap()
+    assert state() == first
+    assert "bootstrap complete" in first_output and "bootstrap complete" in second_output
+    assert "superuser root-admin created" in first_output
+    assert "superuser root-admin created" not in second_output
+
+
+def test_roles_are_nested_viewer_operator_admin(no_superuser_env: None) -> None:
+    bootstrap()
+    perms = {
+        g.name: {f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all()}
+        for g in Group.objects.all()
+    }
+    assert set(perms) == {"viewer", "operator", "admin"}
+    assert "monitoring_site.view_jobrun" in perms["viewer"]
+    assert "django_q.view_schedule" in perms["viewer"]
+    assert all(p.split(".")[1].startswith("view_") for p in perms["viewer"])
+    assert perms["viewer"] <= perms["operator"] <= perms["admin"]
+    assert "monitoring_site.delete_jobrun" in perms["admin"]
+    assert "monitoring_site.delete_jobrun" not in perms["operator"]
+    # Django's own users and groups stay with superusers.
+    assert not any(p.startswith("auth.") for p in perms["admin"])
+
+
+def test_bootstrap_installs_a_schedule_for_every_declared_job(no_superuser_env: None) -> None:
+    bootstrap()
+    installed = set(Schedule.objects.filter(func=WRAPPER).values_list("name", flat=True))
+    assert installed == {job.name for job in all_jobs()}
+
+
+def test_the_superuser_is_created_once_from_the_environment(superuser_env: None) -> None:
+    bootstrap()
+    user = User.objects.get(username="root-admin")
+    assert user.is_superuser and user.is_staff
+    assert user.email == "root@example.com"
+    assert user.check_password("a long first password")
+
+
+def test_bootstrap_never_overwrites_an_edited_superuser(
+    superuser_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bootstrap()
+    user = User.objects.get(username="root-admin")
+    user.email = "ops@example.com"
+    user.set_password("changed by the admin")
+    user.save()
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a different password in the env")
+    bootstrap()
+    user.refresh_from_db()
+    assert user.email == "ops@example.com"
+    assert user.check_password("changed by the admin")
+    assert User.objects.filter(is_superuser=True).count() == 1
+
+
+def test_an_existing_plain_user_with_that_name_is_not_promoted(
+    superuser_env: None, make_user: Any
+) -> None:
+    make_user("root-admin")
+    output = bootstrap()
+    assert "not changing it" in output
+    assert not User.objects.get(username="root-admin").is_superuser
+
+
+def test_without_the_environment_bootstrap_says_how_to_create_an_admin(
+    no_superuser_env: None,
+) -> None:
+    output = bootstrap()
+    assert "manage.py createsuperuser" in output
+    assert not User.objects.exists()
+
+
+def test_a_permission_an_admin_removed_from_a_role_stays_removed(no_superuser_env: None) -> None:
+    bootstrap()
+    viewer = Group.objects.get(name="viewer")
+    view_jobrun = Permission.objects.get(codename="view_jobrun")
+    viewer.permissions.remove(view_jobrun)
+    bootstrap()
+    assert view_jobrun not in viewer.permissions.all()
+
+
+def test_a_permission_added_by_an_admin_is_kept(no_superuser_env: None) -> None:
+    bootstrap()
+    viewer = Group.objects.get(name="viewer")
+    add_jobrun = Permission.objects.get(codename="add_jobrun")
+    viewer.permissions.add(add_jobrun)
+    bootstrap()
+    assert add_jobrun in viewer.permissions.all()
+
+
+def test_permissions_of_models_that_appear_later_are_granted_on_the_next_run(
+    no_superuser_env: None,
+) -> None:
+    bootstrap()
+    content_type = ContentType.objects.get_for_model(JobRun)
+    late = Permission.objects.create(
+        codename="view_latething", name="Can view late thing", content_type=content_type
+    )
+    output = bootstrap()
+    assert late in Group.objects.get(name="viewer").permissions.all()
+    assert late in Group.objects.get(name="admin").permissions.all()
+    assert "role viewer: exists, +1 permissions" in output
+
+
+def test_a_deleted_role_group_is_recreated(no_superuser_env: None) -> None:
+    bootstrap()
+    Group.objects.filter(name="operator").delete()
+    output = bootstrap()
+    assert "role operator: created" in output
+    operator = Group.objects.get(name="operator")
+    assert operator.permissions.filter(codename="view_jobrun").exists()
+
+
+def test_first_time_is_true_once_per_key() -> None:
+    assert first_time("service:auth") is True
+    assert first_time("service:auth") is False
+    assert first_time("service:venue") is True
