@@ -1,0 +1,21 @@
+"""Notification channels: one module per kind behind the registry in ``base``."""
+
+from __future__ import annotations
+
+from alerts.channels.base import (
+    CHANNEL_KINDS,
+    AlertMessage,
+    Channel,
+    ChannelError,
+    Receipt,
+    get_channel_class,
+)
+
+__all__ = [
+    "CHANNEL_KINDS",
+    "AlertMessage",
+    "Channel",
+    "ChannelError",
+    "Receipt",
+    "get_channel_class",
+]

@@ -1,0 +1,81 @@
+"""One POST with requests, its failures sorted into transient and permanent ``ChannelError``s."""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from django.conf import settings
+
+from alerts.channels.base import (
+    ChannelError,
+    classify_http_status,
+    http_timeout,
+    retry_after_seconds,
+)
+from alerts.channels.netguard import BlockedAddress, guarded_session
+
+_local = threading.local()
+
+
+def _session(guarded: bool) -> requests.Session:
+    """A per-thread session (connections are reused); rebuilt when the guard's settings change."""
+    key = (
+        guarded,
+        settings.WEBHOOK_ALLOW_PRIVATE,
+        tuple(str(n) for n in getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", ())),
+    )
+    cached = getattr(_local, "sessions", {})
+    if key not in cached:
+        for old in cached.values():
+            old.close()
+        session = guarded_session() if guarded else requests.Session()
+        cached = {key: session}
+        _local.sessions = cached
+    return cached[key]
+
+
+def post(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    guarded: bool,
+    follow_redirects: bool,
+) -> requests.Response:
+    """POST ``body``; a 2xx answer is returned, anything else raises ``ChannelError``."""
+    try:
+        response = _session(guarded).post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=http_timeout(),
+            allow_redirects=follow_redirects,
+        )
+    except BlockedAddress as exc:
+        raise ChannelError(str(exc), permanent=True) from exc
+    except requests.TooManyRedirects as exc:
+        raise ChannelError("too many redirects", permanent=True) from exc
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        raise ChannelError(f"unreachable: {_describe(exc)}", permanent=False) from exc
+    except requests.RequestException as exc:
+        raise ChannelError(f"request failed: {_describe(exc)}", permanent=True) from exc
+    if 200 <= response.status_code < 300:
+        return response
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    raise classify_http_status(response.status_code, _snippet(response), retry_after)
+
+
+def _snippet(response: requests.Response) -> str:
+    return " ".join(response.text[:300].split())
+
+
+def _describe(exc: BaseException) -> str:
+    # requests' messages quote the URL, whose path may hold a token: name the error kinds only.
+    inner: BaseException = exc
+    for _ in range(10):
+        if inner.__context__ is None:
+            break
+        inner = inner.__context__
+    name = type(exc).__name__
+    return name if inner is exc else f"{name} ({type(inner).__name__})"
