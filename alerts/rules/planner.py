@@ -21,7 +21,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models.fields.json import KeyTextTransform
 
 from alerts.rules.regex import compiled
 from alerts.rules.tree import Matcher, Selector
@@ -143,17 +142,20 @@ def fetch(selector: Selector, *, at: datetime, horizons: Horizons) -> list[Serie
 
 def _series_subquery(selector: Selector) -> tuple[str, tuple[Any, ...]]:
     qs = Series.objects.filter(name=selector.name)
-    for index, matcher in enumerate(_sql_matchers(selector.matchers)):
-        alias = f"_label{index}"
-        qs = qs.alias(**{alias: KeyTextTransform(matcher.label, "labels")}).filter(
-            **{alias: matcher.value}
-        )
+    for matcher in _sql_matchers(selector.matchers):
+        qs = qs.filter(**{f"labels__{matcher.label}": matcher.value})
     sql, params = qs.values("id").query.sql_with_params()
     return sql, tuple(params)
 
 
 def _sql_matchers(matchers: Iterable[Matcher]) -> list[Matcher]:
-    return [m for m in matchers if m.op == "=" and m.value != ""]
+    """Exact, non-empty matchers whose label name cannot be read as a lookup (``contains``)."""
+    lookups = Series._meta.get_field("labels").get_lookups()
+    return [
+        m
+        for m in matchers
+        if m.op == "=" and m.value != "" and "__" not in m.label and m.label not in lookups
+    ]
 
 
 def _matches(labels: dict[str, str], matchers: Iterable[Matcher]) -> bool:
