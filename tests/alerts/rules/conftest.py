@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import time_machine
-from metrics_app.models import Bucket, Rollup, Series
 
 from alerts.rules.planner import selector_kind
+from metrics_app.models import Bucket, Rollup, Series
 
 # Evaluations happen at NOW; "minute 0" is the minute holding NOW, "minute 4" four minutes before.
 NOW = datetime(2026, 11, 29, 12, 0, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from tests.alerts.rules.conftest import NOW, Store
+from tests.alerts.rules.conftest import Store
 
 VALIDATE = "/api/v1/monitoring/alerts/rules/validate"
 QUERY = "/api/v1/monitoring/query"
