@@ -312,7 +312,12 @@ LOGGING = {
         "json": {"()": "monitoring_site.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        # stdout, beside gunicorn's access log, where platforms collect a process's output.
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+        },
         **(
             {
                 "file": {

@@ -6,12 +6,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring_site.api.auth import TokenObtainView, TokenRefreshRotatingView
 from monitoring_site.api.routing import api_path
+from monitoring_site.api.views import JobRunDetailView, JobRunListView, MeView
 from monitoring_site.views import status_view
 
 urlpatterns = [
     api_path("status", status_view, name="status"),
     api_path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
     api_path("api/auth/token/refresh", TokenRefreshRotatingView.as_view(), name="token-refresh"),
+    api_path("api/auth/me", MeView.as_view(), name="auth-me"),
+    api_path("api/v1/monitoring/jobs/runs", JobRunListView.as_view(), name="job-run-list"),
+    api_path(
+        "api/v1/monitoring/jobs/runs/<int:pk>", JobRunDetailView.as_view(), name="job-run-detail"
+    ),
     api_path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     api_path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
