@@ -15,6 +15,7 @@ class PlatformServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default backlog of 5 drops concurrent connects
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
