@@ -17,6 +17,9 @@ HEALTH_MAX_BODY_BYTES = env_int("HEALTH_MAX_BODY_BYTES", 65_536, minimum=256, ma
 # The worker cluster counts as down when no job run started within this many seconds.
 HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 120, minimum=30)
 
+# How often the dashboard fetches fresh data, in seconds.
+HEALTH_DASHBOARD_REFRESH_SECONDS = env_int("HEALTH_DASHBOARD_REFRESH_SECONDS", 10, minimum=2)
+
 # The platform's services (defaults in health/platform.py) and datastores, seeded by bootstrap.
 _SERVICE_URL_NAMES = (
     "AUTH_SERVICE_URL",

@@ -94,7 +94,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "health/dashboard.html",
-        {"refresh_seconds": 10, "public": settings.DASHBOARD_PUBLIC},
+        {
+            "refresh_seconds": settings.HEALTH_DASHBOARD_REFRESH_SECONDS,
+            "public": settings.DASHBOARD_PUBLIC,
+        },
     )
 
 

@@ -59,6 +59,14 @@
     return Math.round(seconds / 86400) + " days ago";
   }
 
+  function duration(iso) {
+    var seconds = Math.max(0, Math.round((Date.now() + clockSkew - Date.parse(iso)) / 1000));
+    if (seconds < 90) return seconds + " s";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min";
+    if (seconds < 172800) return (seconds / 3600).toFixed(seconds < 36000 ? 1 : 0) + " h";
+    return Math.round(seconds / 86400) + " days";
+  }
+
   function clock(iso) {
     return iso ? new Date(iso).toISOString().slice(11, 19) + " UTC" : "";
   }
@@ -146,7 +154,9 @@
     item.querySelector(".state-word").textContent = word;
     var latency = item.querySelector(".latency");
     latency.replaceChildren(document.createTextNode(ms(s.latency_ms) + " "), el("small", "", "ms"));
-    item.querySelector(".since").textContent = s.since ? word + " since " + ago(s.since) : "No state yet";
+    var since = item.querySelector(".since");
+    since.textContent = s.since ? word + " for " + duration(s.since) : "Waiting for enough checks";
+    since.title = s.since ? "since " + s.since.replace("T", " ").slice(0, 19) + " UTC" : "";
     var impact = item.querySelector(".impact");
     impact.textContent = s.impacted_by.length ? "Impacted by " + s.impacted_by.join(", ") : "";
     impact.hidden = !s.impacted_by.length;

@@ -1,0 +1,197 @@
+"""The dashboard: who may see it, and what it shows in a real (headless) Chromium."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.utils import timezone
+
+from health.models import CheckResult, Service
+from health.platform import PLATFORM_SERVICES
+from health.services import rollup_hours, run_round
+from monitoring_site.roles import Role
+from tests.health.servers import PlatformServer
+from tests.support.components import require_binary
+
+ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.mark.django_db
+def test_the_dashboard_sends_anonymous_visitors_to_the_login(client: Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/"
+    assert client.get("/dashboard/data").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_dashboard_needs_the_viewer_role(client: Client, nobody: Any, viewer: Any) -> None:
+    client.force_login(nobody)
+    assert client.get("/").status_code == 403
+    assert client.get("/dashboard/data").json()["code"] == "permission_denied"
+    client.force_login(viewer)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"health/dashboard.js" in page.content
+
+
+@pytest.mark.django_db
+def test_dashboard_public_opens_it_read_only(
+    client: Client, settings: Any, make_service: Callable[..., Service]
+) -> None:
+    settings.DASHBOARD_PUBLIC = True
+    make_service("auth", critical=True)
+    assert client.get("/").status_code == 200
+    data = client.get("/dashboard/data").json()
+    assert [(s["slug"], s["state"], s["critical"]) for s in data["services"]] == [
+        ("auth", "unknown", True)
+    ]
+    assert len(data["services"][0]["heartbeat"]) == 24
+    assert client.post("/api/v1/monitoring/health/check").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_latency_feed_lists_the_last_day_of_checks(
+    client: Client, viewer: Any, make_service: Callable[..., Service], platform: PlatformServer
+) -> None:
+    api = make_service("api", platform.url("/dash/api", "ok"))
+    run_round(deadline=2)
+    client.force_login(viewer)
+    body = client.get(f"/dashboard/services/{api.pk}/latency").json()
+    assert body["service"] == "api"
+    assert [p["outcome"] for p in body["points"]] == ["up"]
+
+
+def _seed_platform(platform: PlatformServer) -> dict[str, Service]:
+    """The 21 platform services on the fake platform, with a day of history behind them."""
+    behaviours = {"search": "degraded", "analytics": "fail", "file": "slow"}
+    services: dict[str, Service] = {}
+    for spec in PLATFORM_SERVICES:
+        path = f"/platform/{spec.slug}"
+        services[spec.slug] = Service.objects.create(
+            slug=spec.slug,
+            name=spec.name,
+            target=platform.url(path, behaviours.get(spec.slug, "ok")),
+            health_path="",
+            critical=spec.critical,
+            failure_threshold=1,
+            success_threshold=1,
+        )
+    for spec in PLATFORM_SERVICES:
+        deps = [services[d] for d in spec.depends_on if d in services]
+        services[spec.slug].depends_on.set(deps)
+    _history(list(services.values()))
+    return services
+
+
+def _history(services: list[Service]) -> None:
+    rng = random.Random(7)
+    now = timezone.now()
+    rows = []
+    for step in range(24 * 4):
+        at = now - timedelta(minutes=15 * (step + 1))
+        for service in services:
+            roll = rng.random()
+            outcome = "down" if roll < 0.01 else "degraded" if roll < 0.03 else "up"
+            if service.slug == "analytics" and step < 3:
+                outcome = "down"
+            latency = None if outcome == "down" else round(rng.uniform(4, 40), 2)
+            rows.append(
+                CheckResult(service=service, checked_at=at, outcome=outcome, latency_ms=latency)
+            )
+    CheckResult.objects.bulk_create(rows)
+    rollup_hours(start=now - timedelta(hours=25))
+
+
+@pytest.fixture
+def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    chromium = require_binary("chromium", "/usr/bin/chromium")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test itself
+    # are plain synchronous code all the same (Django's documented escape hatch for this case).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_dashboard_lists_services_and_shows_a_change_without_reloading(
+    browser_page: Any,
+    live_server: Any,
+    make_user: Callable[..., Any],
+    settings: Any,
+    platform: PlatformServer,
+) -> None:
+    settings.HEALTH_DASHBOARD_REFRESH_SECONDS = 2
+    services = _seed_platform(platform)
+    run_round(deadline=3)
+    client = Client()
+    client.force_login(make_user("wall-screen", Role.VIEWER))
+    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+    context = browser_page.new_context(viewport={"width": 1440, "height": 1100})
+    context.add_cookies(
+        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#dashboard[data-loaded='true']")
+
+    assert page.locator("li.tile").count() == 21
+    payment = page.locator("li.tile[data-slug='payment']")
+    assert payment.locator(".state-word").inner_text() == "Up"
+    assert page.locator("li.tile[data-slug='search'] .state-word").inner_text() == "Degraded"
+    assert page.locator("li.tile[data-slug='analytics'] .state-word").inner_text() == "Down"
+    assert page.locator("li.tile[data-slug='payment'] .beat").count() == 24
+    assert page.locator("#banner-text").inner_text() == "Degraded"
+    page.evaluate("window.__notReloaded = true")
+
+    platform.behaviours["/platform/payment"] = "fail"
+    run_round(deadline=3)
+    page.wait_for_selector("li.tile[data-slug='payment'][data-state='down']", timeout=10_000)
+    assert page.evaluate("window.__notReloaded") is True
+    assert payment.locator(".state-word").inner_text() == "Down"
+    assert page.locator("#banner-text").inner_text() == "Major outage"
+    order = page.locator("li.tile[data-slug='order']")
+    assert "Depends on payment, ticket" in order.inner_text()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "health-dashboard.png"), full_page=True)
+
+    page.locator("li.tile[data-slug='file'] button").click()
+    page.wait_for_selector("#chart svg path.line")
+    assert page.locator("#chart-title").inner_text() == "File: latency, last 24 hours"
+    assert "checks · p50" in page.locator("#chart-summary").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "health-dashboard-chart.png"))
+    page.keyboard.press("Escape")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "health-dashboard-phone.png"), full_page=False)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing overflows sideways on a phone
+    assert problems == []
+    assert services["payment"].pk
+    context.close()
