@@ -194,7 +194,8 @@ def _run_cleanup(cleanup: Cleanup, now: datetime) -> int:
     )
     count = _delete_in_batches(model, queryset)
     logger.info(
-        "cleanup removed %s rows",
+        "cleanup %s removed %s rows",
+        cleanup.name,
         count,
         extra={"cleanup": cleanup.name, "cutoff": cutoff.isoformat()},
     )

@@ -250,7 +250,7 @@ def test_cleanup_logs_what_it_removed(
     with caplog.at_level(logging.INFO, logger="monitoring_site.jobs"):
         run_cleanups(now=NOW)
     records = [r for r in caplog.records if getattr(r, "cleanup", None) == "job runs"]
-    assert records and records[0].getMessage() == "cleanup removed 2 rows"
+    assert records and records[0].getMessage() == "cleanup job runs removed 2 rows"
 
 
 def test_one_broken_cleanup_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
