@@ -94,6 +94,7 @@ class EmailChannel(Channel):
         )
 
     def send(self, message: AlertMessage) -> Receipt:
+        _require_transport()
         payload = self.build(message)
         email = _to_django_email(payload)
         try:
@@ -105,6 +106,15 @@ class EmailChannel(Channel):
             status=None if anymail_id else 250,
             message_id=anymail_id or email.extra_headers["Message-ID"],
             detail=f"accepted for {len(payload.to)} recipient(s)",
+        )
+
+
+def _require_transport() -> None:
+    """Without SMTP_HOST or a provider, Django prints mail to the console: not a delivery."""
+    if settings.EMAIL_BACKEND.endswith("console.EmailBackend") and not settings.DEBUG:
+        raise ChannelError(
+            "email is not configured: set SMTP_HOST, or EMAIL_BACKEND to a django-anymail provider",
+            permanent=True,
         )
 
 

@@ -121,3 +121,16 @@ def test_without_smtp_the_configured_backend_is_used(message: AlertMessage) -> N
         "[CRITICAL] Firing: High payment error rate (env=prod, service=payment)"
     ]
     assert receipt.message_id == mail.outbox[0].extra_headers["Message-ID"]
+
+
+def test_without_any_mail_transport_the_send_fails_permanently_with_the_fix(
+    message: AlertMessage,
+) -> None:
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend", DEBUG=False
+    ):
+        with pytest.raises(ChannelError) as caught:
+            channel().send(message)
+
+    assert caught.value.permanent is True
+    assert "set SMTP_HOST" in caught.value.message
