@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import os
 import socket
 import urllib.request
 from collections.abc import Sequence
@@ -196,6 +197,10 @@ def guarded_session(*, max_redirects: int = 3) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
+    # trust_env also drops the CA bundle variables; keep those, they are no way around the guard.
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
     session.max_redirects = max_redirects
     adapter = GuardedAdapter(max_retries=0)
     session.mount("http://", adapter)
