@@ -249,3 +249,6 @@ class EvaluationCycleAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from alerts import admin_notifications  # noqa: E402,F401 (channels, policies, outbox)

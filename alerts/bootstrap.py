@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from alerts import bootstrap_notifications
 from alerts.health_alerts import SERVICE_DOWN
 from alerts.models import Rule
 
@@ -188,3 +189,4 @@ def seed(log: Log) -> None:
         created.append(slug)
     total = len(DEFAULT_RULES) + 1
     log(f"alert rules: {len(created)} created, {total - len(created)} kept as they are")
+    bootstrap_notifications.seed(log)

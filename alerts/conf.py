@@ -30,3 +30,56 @@ CHANNEL_READ_TIMEOUT = _env_float("CHANNEL_READ_TIMEOUT", 10.0, minimum=0.1)
 # Networks a webhook or Slack URL may reach even though they are private (CIDRs, comma-separated),
 # e.g. an internal receiver; everything else private stays refused unless WEBHOOK_ALLOW_PRIVATE.
 WEBHOOK_ALLOWED_NETWORKS = _env_networks("WEBHOOK_ALLOWED_NETWORKS")
+
+# --- notifications (alerts/notifications/; documented in docs/notifications.md) -----------------
+from datetime import timedelta as _timedelta  # noqa: E402
+
+from monitoring_site.env import env_bool as _env_bool  # noqa: E402
+from monitoring_site.env import env_list as _env_list  # noqa: E402
+from monitoring_site.env import env_str as _env_str  # noqa: E402
+
+
+def _env_duration(name: str, default: str) -> _timedelta:
+    """A duration such as ``24h``, ``90m``, ``30s``, ``2d`` (a bare number is seconds)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    raw = _env_str(name, default).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in units else (raw, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a duration such as 24h") from None
+    if not 1 <= seconds <= 366 * 86400:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected between 1s and 366d")
+    return _timedelta(seconds=seconds)
+
+
+# A message not delivered this long after it was queued is given up and shown as failed.
+NOTIFY_MAX_AGE = _env_duration("NOTIFY_MAX_AGE", "24h")
+# Retries: exponential backoff from NOTIFY_RETRY_BASE_SECONDS, doubled per attempt, capped, with
+# jitter (each delay is drawn from [50%, 100%] of its step); a 429's Retry-After is a floor.
+NOTIFY_RETRY_BASE_SECONDS = _env_float("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum=0.1)
+NOTIFY_RETRY_MAX_SECONDS = _env_float("NOTIFY_RETRY_MAX_SECONDS", 600.0, minimum=1.0)
+# A dispatcher holds a claimed row this long; it must outlast one send (connect + read timeout).
+NOTIFY_LEASE_SECONDS = _env_float("NOTIFY_LEASE_SECONDS", 60.0, minimum=5.0)
+# Slack accepts about one message per second per channel.
+NOTIFY_SLACK_INTERVAL_SECONDS = _env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0, minimum=0.0)
+# One dispatch task works at most this long, waiting at most NOTIFY_WAIT_SECONDS for rows that
+# become due meanwhile (a paced Slack message, a short Retry-After) before it returns.
+NOTIFY_DISPATCH_BUDGET_SECONDS = _env_float("NOTIFY_DISPATCH_BUDGET_SECONDS", 50.0, minimum=1.0)
+NOTIFY_WAIT_SECONDS = _env_float("NOTIFY_WAIT_SECONDS", 5.0, minimum=0.0)
+# A channel failing (transiently) for this long raises a self-alert through the other channels.
+NOTIFY_CHANNEL_FAILING_MINUTES = env_int("NOTIFY_CHANNEL_FAILING_MINUTES", 15, minimum=1)
+# Delivered and failed outbox rows (with their attempts) are pruned after this many days.
+NOTIFY_RETENTION_DAYS = env_int("NOTIFY_RETENTION_DAYS", 30, minimum=1)
+# Acknowledge links in emails and Slack messages: valid this long, once.
+ACK_LINK_TTL = _env_duration("ACK_LINK_TTL", "24h")
+# After an escalation policy's last level, its wait becomes the reminder interval, this many times.
+ESCALATION_MAX_REMINDERS = env_int("ESCALATION_MAX_REMINDERS", 3, minimum=0)
+# Escalation roles: one email channel each (created by bootstrap when set).
+ONCALL_EMAIL = _env_list("ONCALL_EMAIL", [])
+TEAM_LEAD_EMAIL = _env_list("TEAM_LEAD_EMAIL", [])
+ENG_MANAGER_EMAIL = _env_list("ENG_MANAGER_EMAIL", [])
+# Bootstrap creates the default channels (Email, Slack, PagerDuty, role emails) from the above.
+NOTIFY_BOOTSTRAP_CHANNELS = _env_bool("NOTIFY_BOOTSTRAP_CHANNELS", True)

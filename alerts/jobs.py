@@ -29,3 +29,18 @@ CLEANUPS = [
         filters=(("state", "resolved"),),
     ),
 ]
+
+# --- notifications (alerts/notifications/) ---
+JOBS += [
+    # The safety net: retries that fell due, and anything a wake-up on commit missed.
+    Job(name="alerts.notify.sweep", func="alerts.notifications.tasks.dispatch_due", minutes=1),
+    Job(name="alerts.notify.escalate", func="alerts.notifications.tasks.escalate", minutes=1),
+]
+CLEANUPS += [
+    Cleanup(
+        name="notifications",
+        model="alerts.Notification",
+        field="created_at",
+        setting="NOTIFY_RETENTION_DAYS",
+    ),
+]

@@ -35,11 +35,14 @@ class InvalidTransition(Exception):
 def notify_alert_event(*, alert: Alert, event: AlertEvent) -> None:
     """Seam for the notification step: deliver ``event`` (same transaction as the event).
 
-    For now the event row itself is the record; the notification step writes its outbox rows here.
+    Writes the outbox rows (alerts.notifications.outbox); a dispatcher is woken on commit.
     """
+    from alerts.notifications.outbox import write_for_event
+
+    rows = write_for_event(alert=alert, event=event)
     logger.info(
-        "alert event to notify",
-        extra={"alert": alert.pk, "event": event.kind, "rule": alert.rule_name},
+        "alert event queued for notification",
+        extra={"alert": alert.pk, "event": event.kind, "rule": alert.rule_name, "rows": len(rows)},
     )
 
 

@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("alerts.api.urls_language")),
     path("", include("alerts.api.urls")),
+    path("", include("alerts.api.urls_notifications")),
 ]

@@ -18,3 +18,4 @@ __all__ = [
     "EvaluationLease",
     "Rule",
 ]
+from alerts.models.notifications import *  # noqa: F403 (channels, outbox, escalation)

@@ -1,0 +1,254 @@
+"""Dispatchers: claim one due outbox row under a lease, send it, record the attempt; looped.
+
+Any number of dispatchers may run (threads, processes, hosts): a row is claimed by a conditional
+UPDATE that only one of them can win, and its lease outlasts one send, so a dispatcher that dies
+mid-send leaves the row to be claimed again once the lease expires. Delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from alerts.channels import ChannelError, Receipt
+from alerts.models import Notification, NotificationAttempt, NotificationChannel
+from alerts.notifications import channel_health
+from alerts.notifications.messages import from_payload
+
+logger = logging.getLogger(__name__)
+
+Outcome = NotificationAttempt.Outcome
+State = Notification.State
+CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one step did with one row."""
+
+    notification_id: int
+    outcome: str  # an Attempt outcome, or "deferred" (paced), or "lost" (lease taken over)
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(state__in=Notification.PENDING_STATES, due_at__lte=now) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    )
+
+
+def claim_one(*, now: datetime | None = None) -> Notification | None:
+    """Claim the most overdue row (conditional UPDATE: one claimer wins), or None."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    candidates = list(
+        Notification.objects.filter(_claimable(now))
+        .order_by("due_at", "pk")
+        .values_list("pk", flat=True)[:CANDIDATES]
+    )
+    for pk in candidates:
+        token = uuid.uuid4().hex
+        won = Notification.objects.filter(_claimable(now), pk=pk).update(
+            state=State.SENDING, lease_until=now + lease, claim=token
+        )
+        if won:
+            return Notification.objects.select_related("channel").get(pk=pk)
+    return None
+
+
+def dispatch_step(*, now: datetime | None = None) -> Result | None:
+    """Claim one due row, process it, and say what happened (None: nothing was due)."""
+    row = claim_one(now=now)
+    if row is None:
+        return None
+    return process(row)
+
+
+def dispatch_due(*, budget: float | None = None, wait: bool = True) -> int:
+    """Process due rows until none is left (or the time budget is spent); returns how many.
+
+    With ``wait``, rows that fall due within NOTIFY_WAIT_SECONDS (a paced Slack message, a
+    short Retry-After) are waited for rather than left to the next sweep.
+    """
+    deadline = time.monotonic() + (budget or settings.NOTIFY_DISPATCH_BUDGET_SECONDS)
+    done = 0
+    while time.monotonic() < deadline:
+        if dispatch_step() is not None:
+            done += 1
+            continue
+        pause = _next_due_in() if wait else None
+        if pause is None or pause > settings.NOTIFY_WAIT_SECONDS:
+            break
+        time.sleep(min(max(pause, 0.01), 0.5, max(deadline - time.monotonic(), 0)))
+    return done
+
+
+def _next_due_in() -> float | None:
+    row = (
+        Notification.objects.filter(state__in=Notification.PENDING_STATES)
+        .order_by("due_at")
+        .values_list("due_at", "lease_until")
+        .first()
+    )
+    if row is None:
+        return None
+    due = max(row[0], row[1] or row[0])
+    return (due - timezone.now()).total_seconds()
+
+
+def process(row: Notification, *, pace: bool = True) -> Result:
+    """Send a claimed row once and record the outcome."""
+    channel = row.channel
+    if not channel.enabled:
+        error = ChannelError("the channel is disabled", permanent=True)
+        return _record_failure(row, error, duration_ms=0.0, count_for_channel=False)
+    if pace and not _take_pace_slot(row, channel):
+        return Result(row.pk, "deferred")
+    started = time.monotonic()
+    try:
+        receipt = channel.transport().send(from_payload(row.payload))
+    except ChannelError as exc:
+        return _record_failure(row, exc, duration_ms=_ms(started))
+    except Exception as exc:  # a bug or a bad snapshot: retrying would not help
+        logger.exception("notification send crashed", extra={"notification": row.pk})
+        error = ChannelError(f"{type(exc).__name__}: {exc}", permanent=True)
+        return _record_failure(row, error, duration_ms=_ms(started))
+    return _record_delivery(row, receipt, duration_ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)
+
+
+def _take_pace_slot(row: Notification, channel: NotificationChannel) -> bool:
+    """Slack: at most one message per second per channel, across all dispatchers."""
+    interval = settings.NOTIFY_SLACK_INTERVAL_SECONDS
+    if channel.kind != NotificationChannel.Kind.SLACK or interval <= 0:
+        return True
+    now = timezone.now()
+    free = Q(paced_until__isnull=True) | Q(paced_until__lte=now)
+    taken = NotificationChannel.objects.filter(free, pk=channel.pk).update(
+        paced_until=now + timedelta(seconds=interval)
+    )
+    if taken:
+        return True
+    slot = NotificationChannel.objects.values_list("paced_until", flat=True).get(pk=channel.pk)
+    Notification.objects.filter(pk=row.pk, claim=row.claim).update(
+        state=State.QUEUED, due_at=max(slot or now, row.due_at), lease_until=None
+    )
+    return False
+
+
+def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float) -> Result:
+    now = timezone.now()
+    with transaction.atomic():
+        held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
+            state=State.DELIVERED,
+            delivered_at=now,
+            lease_until=None,
+            attempts=F("attempts") + 1,
+            last_error="",
+        )
+        NotificationAttempt.objects.create(
+            notification=row,
+            channel=row.channel,
+            at=now,
+            outcome=Outcome.DELIVERED,
+            status=receipt.status,
+            receipt=str(receipt.message_id)[:300],
+            detail=receipt.detail[:2000],
+            duration_ms=duration_ms,
+        )
+        NotificationChannel.objects.filter(pk=row.channel_id).update(
+            last_sent_at=now, failing_since=None
+        )
+    if row.kind != Notification.Kind.TEST:
+        channel_health.recovered(channel=row.channel, now=now)
+    logger.info(
+        "notification delivered",
+        extra={"notification": row.pk, "alert": row.alert_id, "channel": row.channel.name},
+    )
+    return Result(row.pk, Outcome.DELIVERED if held else "lost")
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try: exponential from the base, capped, with jitter."""
+    step = min(
+        settings.NOTIFY_RETRY_MAX_SECONDS,
+        settings.NOTIFY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+    )
+    delay = step * random.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+def _record_failure(
+    row: Notification, error: ChannelError, *, duration_ms: float, count_for_channel: bool = True
+) -> Result:
+    now = timezone.now()
+    attempts = row.attempts + 1
+    retry_at = now + timedelta(seconds=backoff(attempts, error.retry_after))
+    if error.permanent or row.kind == Notification.Kind.TEST:
+        outcome, state, due = Outcome.PERMANENT, State.FAILED, row.due_at
+    elif retry_at - row.created_at > settings.NOTIFY_MAX_AGE:
+        outcome, state, due = Outcome.GAVE_UP, State.FAILED, row.due_at
+    else:
+        outcome, state, due = Outcome.TRANSIENT, State.QUEUED, retry_at
+    if not error.permanent and row.kind == Notification.Kind.TEST:
+        outcome = Outcome.TRANSIENT  # a test is tried once; say it would have been retried
+    with transaction.atomic():
+        held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
+            state=state,
+            due_at=due,
+            lease_until=None,
+            attempts=F("attempts") + 1,
+            last_error=error.message[:2000],
+        )
+        NotificationAttempt.objects.create(
+            notification=row,
+            channel=row.channel,
+            at=now,
+            outcome=outcome,
+            status=error.status,
+            error=error.message[:2000],
+            duration_ms=duration_ms,
+            retry_at=due if state == State.QUEUED else None,
+        )
+        if count_for_channel:
+            channel_health.failed(channel=row.channel, error=error, now=now, attempts=attempts)
+    logger.warning(
+        "notification attempt failed",
+        extra={
+            "notification": row.pk,
+            "alert": row.alert_id,
+            "channel": row.channel.name,
+            "outcome": outcome,
+            "error": error.message[:300],
+        },
+    )
+    if count_for_channel and row.kind != Notification.Kind.TEST:
+        channel_health.maybe_raise(channel=row.channel, error=error, now=now)
+    return Result(row.pk, outcome if held else "lost")
+
+
+def deliver_now(row: Notification) -> tuple[Notification, NotificationAttempt | None]:
+    """Claim this row (whatever its due time) and process it at once (tests, test commands)."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    Notification.objects.filter(pk=row.pk, state__in=Notification.PENDING_STATES).update(
+        state=State.SENDING,
+        lease_until=now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS),
+        claim=token,
+    )
+    claimed = Notification.objects.select_related("channel").get(pk=row.pk)
+    if claimed.claim == token:
+        process(claimed, pace=False)
+    claimed.refresh_from_db()
+    return claimed, claimed.attempt_rows.order_by("-at", "-pk").first()
