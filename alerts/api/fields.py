@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 _PART = re.compile(r"(\d+)(w|d|h|m|s)")
@@ -34,6 +36,7 @@ def format_duration(seconds: int) -> str:
     return "".join(parts)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class DurationSecondsField(serializers.Field):
     default_error_messages = {
         "invalid": 'Expected a duration such as "90s", "5m", "1h" or a number of seconds.',

@@ -159,3 +159,8 @@ class AlertDetailSerializer(AlertSerializer):
     class Meta(AlertSerializer.Meta):
         fields = [*AlertSerializer.Meta.fields, "events"]
         read_only_fields = fields
+
+
+class AlertsOverviewSerializer(serializers.Serializer):
+    active = AlertSerializer(many=True)
+    recent = AlertSerializer(many=True)

@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,7 +20,12 @@ from rest_framework.views import APIView
 
 from alerts import selectors
 from alerts.api.fields import format_duration, parse_duration
-from alerts.api.serializers import AlertDetailSerializer, AlertSerializer, RuleSerializer
+from alerts.api.serializers import (
+    AlertDetailSerializer,
+    AlertSerializer,
+    AlertsOverviewSerializer,
+    RuleSerializer,
+)
 from alerts.models import Alert, Rule
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert, resolve_rule_alerts
 from monitoring_site.api.errors import Conflict
@@ -30,6 +37,7 @@ class AlertsOverviewView(APIView):
 
     permission_classes = [IsViewer]
 
+    @extend_schema(responses=AlertsOverviewSerializer)
     def get(self, request: Request) -> Response:
         return Response(
             {
@@ -112,6 +120,7 @@ class _AlertTransitionView(APIView):
     def change(self, alert: Alert, request: Request) -> Alert:
         raise NotImplementedError
 
+    @extend_schema(request=None, responses={200: AlertDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         alert = get_object_or_404(Alert, pk=pk)
         try:
@@ -159,6 +168,11 @@ class RuleViewSet(viewsets.ModelViewSet):
         resolve_rule_alerts(rule=instance, actor=self.request.user.get_username())
         instance.delete()
 
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("range", str, description='e.g. "24h" (default), "7d"')],
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsViewer])
     def preview(self, request: Request, pk: str | None = None) -> Response:
         """Replay the rule over stored history: ``?range=24h`` (up to ALERT_PREVIEW_MAX_DAYS)."""
