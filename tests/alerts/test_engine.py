@@ -215,3 +215,20 @@ def test_two_overlapping_cycles_raise_one_alert(make_rule: Callable[..., Rule], 
     assert Alert.objects.count() == 1
     kinds = sorted(AlertEvent.objects.values_list("kind", flat=True))
     assert kinds == ["firing", "pending"]
+
+
+@pytest.mark.django_db
+def test_metrics_serves_the_evaluation_figures_from_the_rows(
+    make_rule: Callable[..., Rule], clock: Any, client: Any
+) -> None:
+    make_rule(expression="max(queue_size)")
+    run_cycle()
+    claim_lease(holder="other", now=timezone.now())
+    run_cycle()
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "# TYPE alert_evaluation_skipped_cycles_total counter" in text
+    assert "alert_evaluation_skipped_cycles_total 1.0" in text
+    assert "alert_evaluation_cycles_total 1.0" in text
+    assert "alert_evaluation_lag_seconds 30.0" in text
