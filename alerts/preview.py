@@ -109,7 +109,9 @@ def _episode(track: _Track, *, resolved_at: datetime | None) -> dict[str, Any]:
 
 def preview_rule(rule: Rule, *, start: datetime, end: datetime, step: timedelta) -> Replay:
     """Backtest the rule (and its guard) over [start, end] and replay its lifecycle."""
-    from alerts.rules import backtest
+    # Imported from its module: the package attribute ``alerts.rules.backtest`` is shadowed by
+    # the submodule of the same name once that submodule has been imported.
+    from alerts.rules.evaluator import backtest
 
     results = backtest(rule.expression, start=start, end=end, step=step)
     guards = None
