@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -171,6 +172,10 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
         spec["description"] + " Currently {value} against a threshold of {threshold}."
     )
     fields["annotations"] = {"summary": spec["summary"], "description": description}
+    if not fields.get("builtin"):
+        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_MINUTES says.
+        interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * MINUTE
+        fields["for_seconds"] = max(fields["for_seconds"], 2 * interval)
     return fields
 
 

@@ -32,6 +32,9 @@ from monitoring_site.api.errors import Conflict
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
 
 
+MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
+
+
 class AlertsOverviewView(APIView):
     """``GET /api/alerts``: the open alerts and those resolved in the last 24 hours."""
 
@@ -102,7 +105,8 @@ class AlertListView(generics.ListAPIView):
         if not rule:
             return queryset
         if rule.isdigit():
-            return queryset.filter(rule_id=int(rule))
+            pk = int(rule)
+            return queryset.filter(rule_id=pk) if pk <= MAX_ID else queryset.none()
         return queryset.filter(rule__slug=rule)
 
 

@@ -189,3 +189,26 @@ def test_an_admin_resolves_an_alert_and_a_second_resolve_is_409(
     again = admin_client_api.post(f"/api/v1/monitoring/alerts/{firing.pk}/resolve")
     assert again.status_code == 409
     assert again.json()["details"] == {"state": "resolved"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/monitoring/alerts/99999999999999999999999"),
+        ("post", "/api/v1/monitoring/alerts/99999999999999999999999/acknowledge"),
+        ("post", "/api/alerts/acknowledge/99999999999999999999999"),
+        ("get", "/api/v1/monitoring/alerts/rules/99999999999999999999999"),
+    ],
+)
+def test_an_id_beyond_any_row_is_404_not_an_error(
+    operator_client: APIClient, method: str, path: str
+) -> None:
+    response = getattr(operator_client, method)(path)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_filter_on_an_absurd_rule_id_finds_nothing(viewer_client: APIClient) -> None:
+    response = viewer_client.get("/api/v1/monitoring/alerts?rule=99999999999999999999999")
+    assert response.status_code == 200
+    assert response.json()["results"] == []

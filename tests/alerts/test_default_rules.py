@@ -212,3 +212,12 @@ def test_bootstrap_creates_missing_rules_and_keeps_edited_ones(clock: Any) -> No
         "alert rules: 9 created, 0 kept as they are",
         "alert rules: 1 created, 8 kept as they are",
     ]
+
+
+def test_default_rules_wait_two_intervals_when_the_interval_is_longer(settings: Any) -> None:
+    settings.RULE_EVALUATION_INTERVAL_MINUTES = 5
+    seed(lambda line: None)
+    waits = dict(Rule.objects.values_list("slug", "for_seconds"))
+    assert waits["payment-failure-spike"] == 600
+    assert waits["revenue-drop"] == 900
+    assert waits["service_down"] == 0
