@@ -31,7 +31,6 @@ from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert,
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
 
-
 MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
 
 
