@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, Notification, NotificationAttempt, NotificationChannel
 from alerts.notifications.dispatch import backoff, claim_one, dispatch_step
-from tests.alerts.notifications.conftest import SECRET, drain, rows
+from tests.alerts.notifications.conftest import drain, rows
 from tests.support.fake_vendors import SlackServer, WebhookReceiver
 from tests.support.smtp import SmtpServer
 
@@ -166,7 +167,7 @@ def test_slack_is_paced_to_one_message_per_second_per_channel(
 
     times = [r.at for r in slack_server.requests]
     assert len(slack_server.messages) == 3
-    assert [b - a for a, b in zip(times, times[1:])] == [timedelta(seconds=1)] * 2
+    assert [b - a for a, b in pairwise(times)] == [timedelta(seconds=1)] * 2
 
 
 def test_a_message_is_given_up_after_the_maximum_age(
