@@ -10,6 +10,7 @@ fingerprints is the last line.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, EvaluationCycle, EvaluationLease, Rule
 from alerts.models.alerts import fingerprint_for
+from alerts.models.rules import RUNTIME_FIELDS
 from alerts.services import close_alert, fire_alert, open_alert
 
 logger = logging.getLogger(__name__)
@@ -93,8 +95,14 @@ def _summarise(samples: list[tuple[dict[str, str], float]]) -> float | None:
 # --- the state machine ---------------------------------------------------------------------------
 
 
-def apply_evaluation(*, rule: Rule, result: Any, guard: Any = None, now: datetime) -> RuleOutcome:
-    """Move ``rule``'s alerts according to one evaluation result (Scalar, Vector or RuleError)."""
+def apply_evaluation(
+    *, rule: Rule, result: Any, guard: Any = None, now: datetime, has_open: bool = True
+) -> RuleOutcome:
+    """Move ``rule``'s alerts according to one evaluation result (Scalar, Vector or RuleError).
+
+    ``has_open=False`` (the cycle read that the rule had no open alert) lets a rule whose
+    condition holds nowhere return without a transaction: the common case of a quiet rule.
+    """
     if _is_error(result):
         return RuleOutcome(error=_error_text(result))
     if rule.has_guard() and _is_error(guard):
@@ -102,6 +110,8 @@ def apply_evaluation(*, rule: Rule, result: Any, guard: Any = None, now: datetim
     samples = samples_of(result)
     outcome = RuleOutcome(value=_summarise(samples), samples=len(samples))
     if not samples and rule.no_data == Rule.NoData.KEEP_STATE:
+        return outcome
+    if not has_open and not _holding(rule, samples, guard):
         return outcome
     with transaction.atomic():
         locked = Rule.objects.select_for_update().get(pk=rule.pk)
@@ -292,15 +302,34 @@ def _evaluate_all(cycle: EvaluationCycle, now: datetime) -> None:
     rules = evaluable_rules()
     cycle.rules = len(rules)
     results = evaluate_rules(rules, now=now)
+    with_open = set(
+        Alert.objects.filter(source=Alert.Source.RULE, state__in=Alert.OPEN_STATES)
+        .values_list("rule_id", flat=True)
+        .distinct()
+    )
     for rule, (result, guard) in zip(rules, results, strict=True):
         try:
-            outcome = apply_evaluation(rule=rule, result=result, guard=guard, now=now)
+            outcome = apply_evaluation(
+                rule=rule, result=result, guard=guard, now=now, has_open=rule.pk in with_open
+            )
         except Exception as exc:  # one rule's failure never stops the others
             logger.exception("rule evaluation failed", extra={"rule": rule.slug})
             outcome = RuleOutcome(error=_error_text(exc))
         cycle.changes += outcome.changes
         cycle.errors += bool(outcome.error)
-        record_rule_outcome(rule=rule, outcome=outcome, now=now)
+        _note_outcome(rule, outcome, now)
+    # One UPDATE per batch, and no edit-history row: these are not edits.
+    Rule.objects.bulk_update(rules, list(RUNTIME_FIELDS), batch_size=500)
+
+
+def _note_outcome(rule: Rule, outcome: RuleOutcome, now: datetime) -> None:
+    rule.last_evaluated_at = now
+    rule.last_value = outcome.value
+    rule.last_sample_count = outcome.samples
+    rule.last_error = outcome.error
+    if outcome.error:
+        rule.last_error_at = now
+        logger.warning("rule error", extra={"rule": rule.slug, "error": outcome.error[:200]})
 
 
 def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, Any]]:
@@ -308,7 +337,7 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
 
     An expression that no longer parses (a metric was removed) becomes that rule's error.
     """
-    from alerts.rules import RuleError, evaluate_many, parse
+    from alerts.rules import RuleError, evaluate_many
 
     exprs: list[Any] = []
     slots: list[tuple[Any, Any]] = []
@@ -319,7 +348,7 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
                 slot.append(None)
                 continue
             try:
-                exprs.append(parse(text))
+                exprs.append(parsed(text))
                 slot.append(len(exprs) - 1)
             except RuleError as exc:
                 slot.append(exc)
@@ -328,21 +357,15 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
     return [tuple(_pick(values, item) for item in slot) for slot in slots]  # type: ignore[misc]
 
 
+@functools.lru_cache(maxsize=4096)
+def parsed(text: str) -> Any:
+    """The checked tree of ``text``, parsed once per process (a RuleError is not cached)."""
+    from alerts.rules import parse
+
+    return parse(text)
+
+
 def _pick(values: list[Any], item: Any) -> Any:
     if isinstance(item, int):
         return values[item]
     return item
-
-
-def record_rule_outcome(*, rule: Rule, outcome: RuleOutcome, now: datetime) -> None:
-    """Store the rule's last value and error (UPDATE only: no edit-history row for it)."""
-    fields: dict[str, Any] = {
-        "last_evaluated_at": now,
-        "last_value": outcome.value,
-        "last_sample_count": outcome.samples,
-        "last_error": outcome.error,
-    }
-    if outcome.error:
-        fields["last_error_at"] = now
-        logger.warning("rule error", extra={"rule": rule.slug, "error": outcome.error[:200]})
-    Rule.objects.filter(pk=rule.pk).update(**fields)
