@@ -25,3 +25,7 @@ class HealthConfig(AppConfig):
         httpx_logger = logging.getLogger("httpx")
         if httpx_logger.level == logging.NOTSET:
             httpx_logger.setLevel(logging.WARNING)
+        from health.collectors import HealthCollector
+        from metrics_app.exposition import register_collector
+
+        register_collector(HealthCollector())

@@ -81,6 +81,8 @@ def monitor_dependencies(services: Iterable[Service]) -> dict[str, dict[str, Any
         service = by_target.get(name)
         if name == "redis" and not settings.REDIS_URL:
             found[name] = {"status": "not_configured"}
+        elif name == "workers":
+            found[name] = _workers_now(service)
         elif service is None or not service.enabled:
             found[name] = {"status": State.UNKNOWN.value}
         else:
@@ -92,6 +94,21 @@ def monitor_dependencies(services: Iterable[Service]) -> dict[str, dict[str, Any
                 "error": service.last_error,
             }
     return found
+
+
+def _workers_now(service: Service | None) -> dict[str, Any]:
+    """The worker cluster from the job-run rows, as of now (a stored-row read, not a probe)."""
+    from monitoring_site.models import JobRun
+
+    last = JobRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
+    window = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
+    alive = last is not None and timezone.now() - last <= window
+    return {
+        "status": State.UP.value if alive else State.DOWN.value,
+        "last_job_at": iso(last),
+        "last_checked": iso(service.last_checked_at) if service else None,
+        "since": iso(service.state_since) if service else None,
+    }
 
 
 def _service_entry(service: Service) -> dict[str, Any]:
