@@ -107,11 +107,12 @@ def backtest(
     steps = int((end - start) / step) + 1
     if steps > MAX_BACKTEST_STEPS:
         raise RuleError(f"a backtest may have at most {MAX_BACKTEST_STEPS} steps, not {steps}")
-    out: list[tuple[datetime, Result]] = []
-    for index in range(steps):
-        moment = start + index * step
-        out.append((moment, Evaluation(fetch_leaves([tree], at=moment)).result(tree)))
-    return out
+    from alerts.rules.backtest import BacktestLeaves
+
+    selectors = {n.leaf_key(): n for n in walk(tree) if isinstance(n, Selector)}
+    moments = [start + index * step for index in range(steps)]
+    leaves = BacktestLeaves(selectors, first=moments[0], last=moments[-1])
+    return [(moment, Evaluation(leaves.at(moment)).result(tree)) for moment in moments]
 
 
 class Evaluation:
