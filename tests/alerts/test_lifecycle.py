@@ -10,7 +10,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.engine import apply_evaluation
+from alerts.engine import apply_evaluation, open_alerts_by_rule
 from alerts.models import Alert, AlertEvent, Rule
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert
 from tests.alerts.conftest import scalar, vector
@@ -18,8 +18,23 @@ from tests.alerts.conftest import scalar, vector
 pytestmark = pytest.mark.django_db
 
 
+PATHS = {"path": "locked"}
+
+
+@pytest.fixture(autouse=True, params=["locked", "cycle"])
+def _path(request: pytest.FixtureRequest) -> None:
+    """Every scenario runs twice: straight under the rule's lock, and as a cycle runs it (the
+    open alerts read first without a lock, the lock taken only when something changes)."""
+    PATHS["path"] = request.param
+
+
 def evaluate(rule: Rule, result: Any, guard: Any = None) -> Any:
-    return apply_evaluation(rule=rule, result=result, guard=guard, now=timezone.now())
+    known = None
+    if PATHS["path"] == "cycle":
+        known = open_alerts_by_rule().get(rule.pk, {})
+    return apply_evaluation(
+        rule=rule, result=result, guard=guard, now=timezone.now(), open_alerts=known
+    )
 
 
 def kinds(alert: Alert) -> list[str]:
