@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +43,7 @@ class HealthView(APIView):
     permission_classes = (_HealthAccess,)
     throttle_classes = ()  # load balancers poll it; it reads a handful of rows
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, auth=[])
     def get(self, request: Request) -> Response:
         try:
             body = health_payload(uptime=process_uptime())

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -156,6 +157,7 @@ class HealthDetailedView(APIView):
 
     permission_classes = (IsViewer,)
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         return Response(detailed_payload())
 
@@ -174,6 +176,7 @@ class HealthCheckView(APIView):
     throttle_classes = (UserThrottle, HealthCheckThrottle)
     throttle_scope = "health_check"
 
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         report = run_round()
         services = Service.objects.in_bulk(list(report.results))
