@@ -126,14 +126,37 @@ def _monitor_context(service: Service) -> dict[str, Any]:
 
 def _own_conninfo() -> str:
     db = connection.settings_dict
-    parts = {
+    parts: dict[str, Any] = {
         "host": db.get("HOST"),
         "port": db.get("PORT"),
         "user": db.get("USER"),
         "password": db.get("PASSWORD"),
         "dbname": db.get("NAME"),
     }
+    # libpq parameters from OPTIONS (sslmode, sslrootcert, ...); Django's own keys stay out.
+    for key, value in (db.get("OPTIONS") or {}).items():
+        if key in _LIBPQ_OPTIONS and isinstance(value, str | int):
+            parts[key] = value
     return make_conninfo(**{key: str(value) for key, value in parts.items() if value})
+
+
+_LIBPQ_OPTIONS = frozenset(
+    {
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcrl",
+        "target_session_attrs",
+        "options",
+        "application_name",
+        "service",
+        "passfile",
+        "gssencmode",
+        "channel_binding",
+    }
+)
 
 
 def check_own_database() -> ProbeResult:
