@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,24 +10,7 @@ import pytest
 import time_machine
 
 from alerts.models import Rule
-
-try:
-    from alerts.rules import Sample, Scalar, Vector
-except ImportError:  # the rule language lands in parallel; its result types are this simple
-
-    @dataclass
-    class Sample:  # type: ignore[no-redef]
-        labels: dict[str, str]
-        value: float
-
-    @dataclass
-    class Scalar:  # type: ignore[no-redef]
-        value: float
-
-    @dataclass
-    class Vector:  # type: ignore[no-redef]
-        samples: list[Sample]
-
+from alerts.rules import Sample, Scalar, Vector
 
 T0 = datetime(2026, 11, 2, 9, 0, 30, tzinfo=UTC)
 
