@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health.apps import process_uptime
+from health.auth import LOGIN_URL
 from health.models import Service
 from health.selectors import dashboard_payload, health_payload, iso, latency_series
 from monitoring_site.api.errors import error_body
@@ -77,7 +78,7 @@ def _dashboard_denied(request: HttpRequest, *, page: bool) -> HttpResponse | Non
     user = request.user
     if not user.is_authenticated:
         if page:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), login_url=LOGIN_URL)
         return JsonResponse(error_body(401, "Log in to see the dashboard."), status=401)
     if not has_role(user, Role.VIEWER):
         if page:

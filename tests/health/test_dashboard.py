@@ -17,6 +17,7 @@ from health.models import CheckResult, Service
 from health.platform import PLATFORM_SERVICES
 from health.services import rollup_hours, run_round
 from monitoring_site.roles import Role
+from tests.conftest import PASSWORD
 from tests.health.servers import PlatformServer
 from tests.support.components import require_binary
 
@@ -34,8 +35,36 @@ CHROMIUM_ARGS = [
 def test_the_dashboard_sends_anonymous_visitors_to_the_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/login/?next=/"
+    assert response["Location"] == "/dashboard/login?next=/"
     assert client.get("/dashboard/data").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_viewer_signs_in_on_the_dashboard_login_and_lands_on_the_dashboard(
+    client: Client, make_user: Callable[..., Any]
+) -> None:
+    make_user("wall", Role.VIEWER)
+    page = client.get("/dashboard/login?next=/")
+    assert page.status_code == 200
+    response = client.post(
+        "/dashboard/login",
+        {"username": "wall", "password": PASSWORD, "next": "/"},
+    )
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert client.get("/").status_code == 200
+    client.post("/dashboard/logout")
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_account_without_a_role_cannot_sign_in_to_the_dashboard(
+    client: Client, make_user: Callable[..., Any]
+) -> None:
+    make_user("stranger")
+    response = client.post("/dashboard/login", {"username": "stranger", "password": PASSWORD})
+    assert response.status_code == 200
+    assert b"This account has no role that may see the dashboard." in response.content
+    assert client.get("/").status_code == 302
 
 
 @pytest.mark.django_db
