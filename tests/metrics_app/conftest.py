@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from metrics_app import catalogue
@@ -28,6 +27,12 @@ def _fresh_catalogue() -> Iterator[None]:
     catalogue.clear_cache()
     yield
     catalogue.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Users of the cast are created per test; MD5 keeps that fast (hashing is not under test)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -73,4 +78,4 @@ def small_series_limit(settings: Any) -> int:
     return 3
 
 
-__all__ = ["INGEST_URL", "NOW", "Push", "settings", "stored"]
+__all__ = ["INGEST_URL", "NOW", "Push", "stored"]
