@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -143,13 +144,14 @@ def fire(make_rule: Callable[..., Rule]) -> Callable[..., Alert]:
         *, channels: list[str], severity: str = "warning", labels: dict | None = None, **rule: Any
     ) -> Alert:
         made = make_rule(channels=channels, severity=severity, for_seconds=0, **rule)
-        alert = open_alert(
-            rule=made,
-            source=Alert.Source.RULE,
-            labels=labels or {"service": "payment"},
-            value=250.0,
-            now=timezone.now(),
-        )
+        with transaction.atomic():  # as the engine calls it
+            alert = open_alert(
+                rule=made,
+                source=Alert.Source.RULE,
+                labels=labels or {"service": "payment"},
+                value=250.0,
+                now=timezone.now(),
+            )
         assert alert is not None and alert.state == Alert.State.FIRING
         return alert
 
