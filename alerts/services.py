@@ -94,6 +94,7 @@ def record_event(
     return event
 
 
+@transaction.atomic
 def open_alert(
     *,
     rule: Rule,
@@ -146,6 +147,7 @@ def open_alert(
     return alert
 
 
+@transaction.atomic
 def fire_alert(*, alert: Alert, now: datetime, actor: str = ENGINE) -> None:
     """pending -> firing."""
     alert.state = Alert.State.FIRING
@@ -237,6 +239,7 @@ def _close(
     )
 
 
+@transaction.atomic
 def close_alert(
     *, alert: Alert, now: datetime, actor: str = ENGINE, reason: str, details: dict | None = None
 ) -> None:
