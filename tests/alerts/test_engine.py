@@ -232,3 +232,23 @@ def test_metrics_serves_the_evaluation_figures_from_the_rows(
     assert "alert_evaluation_skipped_cycles_total 1.0" in text
     assert "alert_evaluation_cycles_total 1.0" in text
     assert "alert_evaluation_lag_seconds 30.0" in text
+
+
+@pytest.mark.django_db
+def test_the_evaluate_rules_command_runs_a_cycle_and_names_failing_rules(
+    make_rule: Callable[..., Rule], clock: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    queue_rows(1500)
+    make_rule(expression="max(queue_size)", threshold=1000, for_seconds=60)
+    broken = make_rule(name="Broken", slug="broken")
+    Rule.objects.filter(pk=broken.pk).update(expression="max(gone_metric)")
+    out = StringIO()
+    call_command("evaluate_rules", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("2 rules in ")
+    assert lines[0].endswith(": 1 alert changes, 1 errors")
+    assert lines[1].startswith("  broken: ") and "gone_metric" in lines[1]
