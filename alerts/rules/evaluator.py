@@ -64,12 +64,13 @@ def evaluate_many(exprs: Sequence[Expr | str], *, at: datetime) -> list[Result |
             trees.append(exc)
     leaves = fetch_leaves([t for t in trees if not isinstance(t, RuleError)], at=at)
     results: list[Result | RuleError] = []
+    evaluation = Evaluation(leaves)  # shared: subexpressions common to several rules run once
     for tree in trees:
         if isinstance(tree, RuleError):
             results.append(tree)
             continue
         try:
-            results.append(Evaluation(leaves).result(tree))
+            results.append(evaluation.result(tree))
         except RuleError as exc:
             results.append(exc)
     return results
@@ -116,20 +117,35 @@ def backtest(
 
 
 class Evaluation:
-    """Computes trees from fetched leaves; pure, no queries."""
+    """Computes trees from fetched leaves; pure, no queries.
+
+    Results of subexpressions are remembered (equal subtrees are equal nodes), so rules that
+    share ``sum by (service) (rate(x[5m]))`` compute it once. Intermediate samples are never
+    modified in place; each returned result gets its own copies.
+    """
 
     def __init__(self, leaves: Leaves) -> None:
         self.leaves = leaves
+        self.memo: dict[Expr, float | list[Sample]] = {}
 
     def result(self, expr: Expr) -> Result:
         value = self.eval(expr)
         if isinstance(value, list):
-            return Vector(value)
+            return Vector([Sample(dict(s.labels), s.value) for s in value])
         return Scalar(value)
 
     def eval(self, expr: Expr) -> float | list[Sample]:
         if isinstance(expr, NumberLiteral):
             return expr.value
+        try:
+            return self.memo[expr]
+        except KeyError:
+            pass
+        value = self.compute(expr)
+        self.memo[expr] = value
+        return value
+
+    def compute(self, expr: Expr) -> float | list[Sample]:
         if isinstance(expr, Selector):
             return [Sample(dict(row.labels), _instant(row)) for row in self.rows(expr)]
         if isinstance(expr, Call):
