@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -48,12 +49,22 @@ def _required_secret(name: str) -> str:
 
 SECRET_KEY = _required_secret("SECRET_KEY")
 JWT_SECRET = _required_secret("JWT_SECRET")
+if len(JWT_SECRET) < 32 and not (DEBUG or TESTING):
+    # An HS256 key shorter than the hash output can be brute-forced offline from any token.
+    raise ImproperlyConfigured("JWT_SECRET: must be at least 32 characters")
 PORT = env_int("PORT", 3017, minimum=1, maximum=65535)
 SITE_URL = env_url("SITE_URL", f"http://localhost:{PORT}").rstrip("/")
 ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "monitoring-service", "testserver"]
+    "ALLOWED_HOSTS",
+    ["localhost", "127.0.0.1", "[::1]", "monitoring-service"] + (["testserver"] if TESTING else []),
 )
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ValueError, ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE={TIME_ZONE!r}: expected an IANA time zone name such as UTC or Europe/Paris"
+    ) from None
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
@@ -226,6 +237,19 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- API -----------------------------------------------------------------------------------------
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    """``<count>/<s|min|hour|day>``, checked now: DRF would only fail on the first request."""
+    rate = env_str(name, default)
+    count, _, period = rate.partition("/")
+    if not (count.isdigit() and period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(
+            f"{name}={rate!r}: expected <count>/<s|min|hour|day>, e.g. 60/min"
+        )
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -241,11 +265,11 @@ REST_FRAMEWORK = {
         "monitoring_site.api.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("THROTTLE_ANON", "60/min"),
-        "user": env_str("THROTTLE_USER", "600/min"),
-        "login": env_str("THROTTLE_LOGIN", "10/min"),
-        "ingest": env_str("THROTTLE_INGEST", "6000/min"),
-        "health_check": env_str("THROTTLE_HEALTH_CHECK", "6/min"),
+        "anon": _throttle_rate("THROTTLE_ANON", "60/min"),
+        "user": _throttle_rate("THROTTLE_USER", "600/min"),
+        "login": _throttle_rate("THROTTLE_LOGIN", "10/min"),
+        "ingest": _throttle_rate("THROTTLE_INGEST", "6000/min"),
+        "health_check": _throttle_rate("THROTTLE_HEALTH_CHECK", "6/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

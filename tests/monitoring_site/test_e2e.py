@@ -100,9 +100,9 @@ class Stack:
             for process in self.processes:
                 assert process.poll() is None, f"exited early\n{self.output()}"
             try:
-                if requests.get(f"{self.url}/status", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/status", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still booting
                 pass
             time.sleep(0.3)
         raise AssertionError(f"/status never answered\n{self.output()}")

@@ -93,6 +93,10 @@ def test_secrets_can_come_from_files(run_django: Run, tmp_path: Path) -> None:
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD'"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT='xml': expected text or json"),
         ("JWT_ACCESS_MINUTES", "0", "JWT_ACCESS_MINUTES=0: must be at least 1"),
+        ("JWT_SECRET", "short", "JWT_SECRET: must be at least 32 characters"),
+        ("TIME_ZONE", "Mars/Olympus_Mons", "TIME_ZONE='Mars/Olympus_Mons': expected an IANA"),
+        ("THROTTLE_ANON", "fast", "THROTTLE_ANON='fast': expected <count>/<s|min|hour|day>"),
+        ("THROTTLE_LOGIN", "10/fortnight", "THROTTLE_LOGIN='10/fortnight'"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(
