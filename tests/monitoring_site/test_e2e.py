@@ -321,3 +321,13 @@ def test_ctrl_c_on_bin_run_stops_both_processes(stack: Stack) -> None:
     assert run.wait(timeout=60) == 130, stack.output()
     assert still_running(everything) == []
     assert port_is_free(stack.port)
+
+
+@pytest.mark.slow
+def test_sigterm_to_bin_run_alone_stops_both_processes(stack: Stack) -> None:
+    run, _, _ = _bin_run(stack)
+    everything = stack.descendants()
+    run.send_signal(signal.SIGTERM)  # what a supervisor sends to the main process
+    assert run.wait(timeout=60) == 143, stack.output()
+    assert still_running(everything) == []
+    assert port_is_free(stack.port)
