@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -17,6 +17,9 @@ from rest_framework.views import APIView
 from alerts.rules import RuleError, Scalar, Vector, check, evaluate, parse
 from monitoring_site.api.errors import error_body
 from monitoring_site.api.permissions import IsViewer
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = timedelta(days=1)
 
 
 class TextField(serializers.CharField):
@@ -104,6 +107,13 @@ def parse_time(raw: Any) -> datetime | str:
         return timezone.now()
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         return "Expected RFC 3339 text or epoch seconds."
+    moment = _moment(raw)
+    if isinstance(moment, datetime) and not EARLIEST <= moment <= timezone.now() + LATEST:
+        return "Expected a time between 2000-01-01 and one day from now."
+    return moment
+
+
+def _moment(raw: int | float | str) -> datetime | str:
     try:
         if isinstance(raw, str) and not _is_number(raw):
             moment = datetime.fromisoformat(raw.strip())

@@ -138,7 +138,20 @@ def test_query_sends_non_finite_values_as_strings(store: Store, viewer_client: A
     assert (response.json()["type"], response.json()["result"]) == ("scalar", "NaN")
 
 
-@pytest.mark.parametrize("when", ["yesterday", "2026-11-29T12:00:00", True, 1e30, {"a": 1}])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "yesterday",
+        "2026-11-29T12:00:00",
+        True,
+        1e30,
+        {"a": 1},
+        "0001-01-01T00:00:00Z",
+        "2026-12-01T00:00:00Z",
+        -1e12,
+        "nan",
+    ],
+)
 def test_query_refuses_a_time_that_is_not_one(
     store: Store, viewer_client: APIClient, when: object
 ) -> None:
