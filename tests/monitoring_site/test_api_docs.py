@@ -52,3 +52,28 @@ def test_swagger_ui_is_served_with_local_assets_only() -> None:
 def test_docs_answer_without_a_trailing_slash_too() -> None:
     assert Client().get("/api/docs").status_code == 200
     assert Client().get("/api/schema").status_code == 200
+
+
+def test_every_api_operation_documents_the_error_shape() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["status", "code", "message"]
+    ref = {"$ref": "#/components/schemas/Error"}
+
+    def documented(path: str, method: str) -> dict[str, dict]:
+        responses = schema["paths"][path][method]["responses"]
+        return {
+            status: body["content"]["application/json"]["schema"]
+            for status, body in responses.items()
+            if status[0] in "45"
+        }
+
+    token = documented("/api/auth/token/", "post")
+    assert set(token) == {"400", "401", "413", "429", "500"}
+    assert all(body == ref for body in token.values())
+    runs = documented("/api/v1/monitoring/jobs/runs/", "get")
+    assert {"401", "403", "404", "429", "500"} <= set(runs)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/api/"):
+                assert "500" in operation["responses"], f"{method} {path}"

@@ -1,0 +1,64 @@
+"""OpenAPI post-processing: every operation documents the one JSON error shape it can answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every error under /api/ (see docs/api.md).",
+    "properties": {
+        "status": {"type": "integer", "example": 400},
+        "code": {"type": "string", "example": "invalid"},
+        "message": {"type": "string", "example": "name: This field is required."},
+        "details": {
+            "type": "object",
+            "additionalProperties": {},
+            "description": "Per-field problems for validation errors; context for conflicts.",
+        },
+    },
+    "required": ["status", "code", "message"],
+}
+_WRITES = {"post", "put", "patch"}
+_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _errors_for(path: str, method: str, operation: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if method in _WRITES:
+        errors["400"] = "Invalid input; `details` names each field."
+        errors["413"] = "The body is larger than MAX_REQUEST_BYTES."
+    if path.startswith("/api/auth/token"):
+        errors["401"] = "Wrong credentials, or an expired, invalid or used token."
+    if any(requirement for requirement in operation.get("security", [{}])):
+        errors["401"] = "Missing, expired or invalid credentials."
+        errors["403"] = "The caller lacks the role this needs."
+    if re.search(r"\{[^}]+\}", path) or (method == "get" and "page" in str(operation)):
+        errors["404"] = "No such object (or page)."
+    errors["429"] = "Throttled; see Retry-After."
+    errors["500"] = "Unexpected error (details are logged, not returned)."
+    return errors
+
+
+def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: an ``Error`` component and the statuses each
+    operation can answer with it, unless the view documents that status itself."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in _errors_for(path, method, operation).items():
+                responses.setdefault(status, _error(description))
+    return result
