@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -14,20 +16,25 @@ def test_a_cycle_of_many_rules_costs_one_query_per_distinct_leaf(store: Store) -
         store.counter("errors_total", {"service": service, "type": "db"}).add(0, 2).add(3, 1)
         store.counter("tickets_sold_total", {"service": service}).add(1, 10)
         store.gauge("queue_size", {"service": service, "queue": "mint"}, m0=[50])
+        for le in ("100", "+Inf"):
+            store.counter("http_request_duration_ms_bucket", {"service": service, "le": le})
     shapes = [
         "sum(rate(errors_total[5m])) / sum(rate(tickets_sold_total[5m])) * {n}",
         "max(queue_size) - {n}",
         'sum by (service) (increase(errors_total{{type="db"}}[5m])) + {n}',
         "sum(increase(tickets_sold_total[5m])) * {n}",
+        "histogram_quantile(0.{n}, sum by (le) (rate(http_request_duration_ms_bucket[5m])))",
     ]
     exprs = [parse(shapes[i % len(shapes)].format(n=i)) for i in range(200)]
-    # leaves: errors_total[5m], tickets_sold_total[5m], queue_size, errors_total{type="db"}[5m]
+    # leaves: errors_total[5m], tickets_sold_total[5m], queue_size, errors_total{type="db"}[5m],
+    # http_request_duration_ms_bucket[5m]
     with CaptureQueriesContext(connection) as queries:
         results = evaluate_many(exprs, at=NOW)
-    assert len(queries.captured_queries) == 4
+    assert len(queries.captured_queries) == 5
     assert len(results) == 200
     assert results[3] == Vector([Sample({}, 30 * 3.0)])
     assert results[1] == Vector([Sample({}, 49.0)])
+    assert len(results[4].samples) == 1 and math.isnan(results[4].samples[0].value)  # type: ignore[union-attr]
     by_service = {s.labels["service"]: s.value for s in results[2].samples}  # type: ignore[union-attr]
     assert by_service == {"api": 5.0, "web": 5.0, "payment": 5.0}
 
