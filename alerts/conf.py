@@ -69,6 +69,9 @@ NOTIFY_SLACK_INTERVAL_SECONDS = _env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0,
 # become due meanwhile (a paced Slack message, a short Retry-After) before it returns.
 NOTIFY_DISPATCH_BUDGET_SECONDS = _env_float("NOTIFY_DISPATCH_BUDGET_SECONDS", 50.0, minimum=1.0)
 NOTIFY_WAIT_SECONDS = _env_float("NOTIFY_WAIT_SECONDS", 5.0, minimum=0.0)
+# PostgreSQL: dispatchers commit their own bookkeeping (claims, attempts) without waiting for the
+# WAL flush; a database crash can then only cause a re-send (docs/notifications.md).
+NOTIFY_ASYNC_COMMIT = _env_bool("NOTIFY_ASYNC_COMMIT", True)
 # A channel failing (transiently) for this long raises a self-alert through the other channels.
 NOTIFY_CHANNEL_FAILING_MINUTES = env_int("NOTIFY_CHANNEL_FAILING_MINUTES", 15, minimum=1)
 # Delivered and failed outbox rows (with their attempts) are pruned after this many days.

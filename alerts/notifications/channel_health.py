@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from alerts.channels import ChannelError
@@ -78,6 +78,9 @@ def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime
     )
     try:
         with transaction.atomic():
+            if connection.vendor == "postgresql":  # durable, even inside a dispatcher's run
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO on")
             alert.save()
             record_event(alert=alert, kind=AlertEvent.Kind.FIRING, actor=ACTOR, now=now)
     except IntegrityError:  # another dispatcher opened it first

@@ -11,11 +11,13 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -46,21 +48,49 @@ def _claimable(now: datetime) -> Q:
 
 
 def claim_one(*, now: datetime | None = None) -> Notification | None:
-    """Claim the most overdue row (conditional UPDATE: one claimer wins), or None."""
+    """Claim the most overdue row under a lease (one claimer wins), or None."""
     now = now or timezone.now()
-    lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    lease_until = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    token = uuid.uuid4().hex
+    if connection.vendor == "postgresql":
+        pk = _claim_skip_locked(now, lease_until, token)
+    else:
+        pk = _claim_conditional(now, lease_until, token)
+    if pk is None:
+        return None
+    return Notification.objects.select_related("channel").get(pk=pk)
+
+
+def _claim_skip_locked(now: datetime, lease_until: datetime, token: str) -> int | None:
+    """PostgreSQL: one statement; concurrent dispatchers skip each other's rows, never wait."""
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    # The table name is ours; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET state = %s, lease_until = %s, claim = %s "  # noqa: S608
+        f"WHERE id = (SELECT id FROM {table} "
+        "WHERE state IN (%s, %s) AND due_at <= %s AND (lease_until IS NULL OR lease_until <= %s) "
+        "ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+    )
+    params = [State.SENDING, lease_until, token, State.QUEUED, State.SENDING, now, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _claim_conditional(now: datetime, lease_until: datetime, token: str) -> int | None:
+    """Any database: a conditional UPDATE per candidate; the first that matches is ours."""
     candidates = list(
         Notification.objects.filter(_claimable(now))
         .order_by("due_at", "pk")
         .values_list("pk", flat=True)[:CANDIDATES]
     )
     for pk in candidates:
-        token = uuid.uuid4().hex
         won = Notification.objects.filter(_claimable(now), pk=pk).update(
-            state=State.SENDING, lease_until=now + lease, claim=token
+            state=State.SENDING, lease_until=lease_until, claim=token
         )
         if won:
-            return Notification.objects.select_related("channel").get(pk=pk)
+            return pk
     return None
 
 
@@ -80,15 +110,39 @@ def dispatch_due(*, budget: float | None = None, wait: bool = True) -> int:
     """
     deadline = time.monotonic() + (budget or settings.NOTIFY_DISPATCH_BUDGET_SECONDS)
     done = 0
-    while time.monotonic() < deadline:
-        if dispatch_step() is not None:
-            done += 1
-            continue
-        pause = _next_due_in() if wait else None
-        if pause is None or pause > settings.NOTIFY_WAIT_SECONDS:
-            break
-        time.sleep(min(max(pause, 0.01), 0.5, max(deadline - time.monotonic(), 0)))
+    with _bookkeeping_commits():
+        while time.monotonic() < deadline:
+            if dispatch_step() is not None:
+                done += 1
+                continue
+            pause = _next_due_in() if wait else None
+            if pause is None or pause > settings.NOTIFY_WAIT_SECONDS:
+                break
+            time.sleep(min(max(pause, 0.01), 0.5, max(deadline - time.monotonic(), 0)))
     return done
+
+
+@contextmanager
+def _bookkeeping_commits() -> Iterator[None]:
+    """PostgreSQL: the dispatcher's claims and attempt records commit without waiting for the
+    WAL flush (NOTIFY_ASYNC_COMMIT). Only a crash of the database server itself can lose the
+    last few hundred milliseconds of them, and then those messages are sent again: at least
+    once, as any crash between sending and recording. The outbox rows themselves, written with
+    the alert events, stay durable; so does a self-alert (channel_health commits it durably).
+    """
+    if connection.vendor != "postgresql" or not settings.NOTIFY_ASYNC_COMMIT:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:  # the connection is gone, and its setting with it
+            logger.warning("could not reset synchronous_commit", exc_info=True)
 
 
 def _next_due_in() -> float | None:
@@ -167,16 +221,24 @@ def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float)
             detail=receipt.detail[:2000],
             duration_ms=duration_ms,
         )
-        NotificationChannel.objects.filter(pk=row.channel_id).update(
-            last_sent_at=now, failing_since=None
-        )
-    if row.kind != Notification.Kind.TEST:
+        if _channel_needs_update(row.channel, now):
+            NotificationChannel.objects.filter(pk=row.channel_id).update(
+                last_sent_at=now, failing_since=None
+            )
+    if row.kind != Notification.Kind.TEST and row.channel.failing_since is not None:
         channel_health.recovered(channel=row.channel, now=now)
     logger.info(
         "notification delivered",
         extra={"notification": row.pk, "alert": row.alert_id, "channel": row.channel.name},
     )
     return Result(row.pk, Outcome.DELIVERED if held else "lost")
+
+
+def _channel_needs_update(channel: NotificationChannel, now: datetime) -> bool:
+    """last_sent_at is kept to the second: a burst to one channel does not rewrite it per row."""
+    if channel.failing_since is not None or channel.last_sent_at is None:
+        return True
+    return now - channel.last_sent_at >= timedelta(seconds=1)
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
