@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -67,6 +68,15 @@ class Batch:
     # Series whose count decides a family's number of label sets (x, or x_count).
     primary: dict[tuple[str, str], str] = field(default_factory=dict)
     samples: int = 0
+    _keys: dict[tuple[tuple[str, str], ...], str] = field(default_factory=dict)
+
+    def key_of(self, labels: Mapping[str, str]) -> str:
+        """``labels_key(labels)``, remembered: a batch repeats few label sets many times."""
+        items = tuple(labels.items())
+        key = self._keys.get(items)
+        if key is None:
+            key = self._keys[items] = labels_key(labels)
+        return key
 
 
 def escape_label_value(value: str) -> str:
@@ -108,19 +118,43 @@ def parse_time(raw: Any) -> datetime:
         raise SampleError("timestamp: out of range") from None
 
 
-def parse_timestamp(raw: Any, now: datetime) -> datetime:
+@dataclass(frozen=True)
+class Limits:
+    """The settings a batch is validated against, read once per request."""
+
+    now: datetime
+    max_age: int
+    max_future: int
+    label_length: int
+
+    @classmethod
+    def current(cls, now: datetime) -> Limits:
+        return cls(
+            now=now,
+            max_age=settings.METRICS_MAX_SAMPLE_AGE_SECONDS,
+            max_future=settings.METRICS_MAX_SAMPLE_FUTURE_SECONDS,
+            label_length=settings.METRICS_LABEL_VALUE_MAX_LENGTH,
+        )
+
+    @cached_property
+    def oldest(self) -> datetime:
+        return self.now - timedelta(seconds=self.max_age)
+
+    @cached_property
+    def newest(self) -> datetime:
+        return self.now + timedelta(seconds=self.max_future)
+
+
+def parse_timestamp(raw: Any, now: datetime, limits: Limits | None = None) -> datetime:
     """A sample's time (default ``now``), within the accepted lateness and lead."""
     if raw is None:
         return now
+    limits = limits or Limits.current(now)
     at = parse_time(raw)
-    if at < now - timedelta(seconds=settings.METRICS_MAX_SAMPLE_AGE_SECONDS):
-        raise SampleError(
-            f"timestamp: older than {settings.METRICS_MAX_SAMPLE_AGE_SECONDS} seconds"
-        )
-    if at > now + timedelta(seconds=settings.METRICS_MAX_SAMPLE_FUTURE_SECONDS):
-        raise SampleError(
-            f"timestamp: more than {settings.METRICS_MAX_SAMPLE_FUTURE_SECONDS} seconds ahead"
-        )
+    if at < limits.oldest:
+        raise SampleError(f"timestamp: older than {limits.max_age} seconds")
+    if at > limits.newest:
+        raise SampleError(f"timestamp: more than {limits.max_future} seconds ahead")
     return at
 
 
@@ -133,12 +167,13 @@ def _number(raw: Any, where: str) -> float:
     return value
 
 
-def _labels(raw: Any, spec: MetricSpec, service: str | None, multi_service: bool) -> dict:
+def _labels(
+    raw: Any, spec: MetricSpec, service: str | None, multi_service: bool, limit: int
+) -> dict:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SampleError("labels: expected an object of label names to text values")
-    limit = settings.METRICS_LABEL_VALUE_MAX_LENGTH
     for name, value in raw.items():
         if name not in spec.labels:
             allowed = ", ".join(spec.labels) or "none"
@@ -177,7 +212,14 @@ def _values(raw: Mapping[str, Any], spec: MetricSpec) -> tuple[float, ...]:
     return (value,)
 
 
-def parse_sample(raw: Any, *, now: datetime, service: str | None, multi_service: bool) -> Sample:
+def parse_sample(
+    raw: Any,
+    *,
+    now: datetime,
+    service: str | None,
+    multi_service: bool,
+    limits: Limits | None = None,
+) -> Sample:
     """One validated :class:`Sample`, or :class:`SampleError` naming the field at fault."""
     if not isinstance(raw, dict):
         raise SampleError("expected an object with metric, labels, value")
@@ -190,9 +232,10 @@ def parse_sample(raw: Any, *, now: datetime, service: str | None, multi_service:
     spec = get_metric(name)
     if spec is None:
         raise SampleError(f"metric: unknown metric {name[:200]!r}")
-    labels = _labels(raw.get("labels"), spec, service, multi_service)
+    limits = limits or Limits.current(now)
+    labels = _labels(raw.get("labels"), spec, service, multi_service, limits.label_length)
     values = _values(raw, spec)
-    return Sample(spec, labels, values, parse_timestamp(raw.get("timestamp"), now))
+    return Sample(spec, labels, values, parse_timestamp(raw.get("timestamp"), now, limits))
 
 
 def parse_samples(
@@ -201,10 +244,13 @@ def parse_samples(
     """Validated samples and ``{index: reason}`` for the bad ones."""
     samples: list[Sample] = []
     errors: dict[str, str] = {}
+    limits = Limits.current(now)
     for index, item in enumerate(raw):
         try:
             samples.append(
-                parse_sample(item, now=now, service=service, multi_service=multi_service)
+                parse_sample(
+                    item, now=now, service=service, multi_service=multi_service, limits=limits
+                )
             )
         except SampleError as exc:
             errors[str(index)] = str(exc)
@@ -226,7 +272,7 @@ def _add(
     *,
     minute: bool = True,
 ) -> tuple[str, str]:
-    key = labels_key(labels)
+    key = batch.key_of(labels)
     series = batch.series.get((name, key))
     if series is None:
         batch.series[(name, key)] = SeriesWrite(name, spec.name, labels, key, kind, value, at)
