@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from monitoring_site.models import JobRun
@@ -180,8 +181,6 @@ def test_router_lists_answer_with_and_without_a_trailing_slash(
 def test_router_details_are_addressed_by_id_with_or_without_slash(
     viewer_client: APIClient,
 ) -> None:
-    from django.utils import timezone
-
     run = JobRun.objects.create(job="cleanup", started_at=timezone.now())
     for path in (f"/api/test/job-runs/{run.pk}", f"/api/test/job-runs/{run.pk}/"):
         response = viewer_client.get(path)
@@ -196,8 +195,6 @@ def test_no_api_path_redirects(viewer_client: APIClient) -> None:
 
 
 def test_every_list_has_one_pagination_shape(viewer_client: APIClient) -> None:
-    from django.utils import timezone
-
     now = timezone.now()
     JobRun.objects.bulk_create(JobRun(job=f"job-{i}", started_at=now) for i in range(5))
     first = viewer_client.get("/api/test/job-runs?page_size=2").json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_q.models import Schedule, Task
 
 from monitoring_site import jobs
@@ -119,8 +121,6 @@ def test_every_declared_job_of_every_app_installs() -> None:
     assert set(Schedule.objects.filter(func=WRAPPER).values_list("name", flat=True)) == declared
     for job in all_jobs():
         # Each job's function must import, or the schedule would fail every time it fires.
-        from django.utils.module_loading import import_string
-
         assert callable(import_string(job.func)), job.func
 
 
@@ -185,10 +185,6 @@ def test_a_schedule_whose_job_was_removed_records_a_failed_run(declare: Any) -> 
 
 def test_the_wrapper_runs_what_django_q_schedules_call(declare: Any) -> None:
     """The schedule's func and args, as django-q2 would call them, reach the job."""
-    import ast
-
-    from django.utils.module_loading import import_string
-
     declare(Job(name="t.succeed", func="tests.monitoring_site.test_jobs.succeed", minutes=1))
     install_schedules(now=NOW)
     schedule = Schedule.objects.get()

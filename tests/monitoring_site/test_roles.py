@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -77,8 +77,6 @@ def test_anonymous_callers_are_asked_to_authenticate(api_client: APIClient) -> N
 
 def test_the_highest_group_wins(make_user: Callable[..., User]) -> None:
     user = make_user("both", Role.VIEWER)
-    from django.contrib.auth.models import Group
-
     user.groups.add(Group.objects.get_or_create(name="admin")[0])
     fresh = User.objects.get(pk=user.pk)
     assert user_role(fresh) is Role.ADMIN
@@ -92,8 +90,6 @@ def test_an_inactive_user_has_no_role(admin: User) -> None:
 
 
 def test_groups_with_other_names_grant_nothing(make_user: Callable[..., User]) -> None:
-    from django.contrib.auth.models import Group
-
     user = make_user("ops-team")
     user.groups.add(Group.objects.create(name="ops"))
     assert user_role(User.objects.get(pk=user.pk)) is None
