@@ -323,6 +323,7 @@ if TRUSTED_PROXIES > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
+CSRF_FAILURE_VIEW = "monitoring_site.views.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 
 # --- logging -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.defaults import bad_request, page_not_found, server_error
 
@@ -35,7 +36,14 @@ def status_view(request: HttpRequest) -> JsonResponse:
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the JSON shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return json_error(request, 403, f"CSRF Failed: {reason}" if reason else "CSRF Failed.")
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -79,6 +79,27 @@ def test_404_raised_by_a_view(api_client: APIClient) -> None:
     assert body["code"] == "not_found"
 
 
+def test_404_for_the_bare_api_prefix() -> None:
+    error_of(Client().get("/api"), 404)
+
+
+def test_403_for_a_csrf_failure_on_a_plain_api_view_is_json() -> None:
+    response = Client(enforce_csrf_checks=True).post("/api/test/plain-form", {"a": "1"})
+    body = error_of(response, 403)
+    assert body["message"].startswith("CSRF Failed")
+
+
+def test_a_csrf_failure_on_a_page_stays_html() -> None:
+    response = Client(enforce_csrf_checks=True).post("/admin/login/", {"username": "x"})
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_406_for_an_unacceptable_response_format(viewer_client: APIClient) -> None:
+    body = error_of(viewer_client.get("/api/test/viewer", HTTP_ACCEPT="application/xml"), 406)
+    assert body["code"] == "not_acceptable"
+
+
 def test_unknown_pages_outside_the_api_stay_html() -> None:
     response = Client().get("/no-such-page")
     assert response.status_code == 404

@@ -114,6 +114,11 @@ def plain_body(request: HttpRequest) -> HttpResponse:
     return HttpResponse(str(len(request.body)), content_type="text/plain")
 
 
+def plain_form(request: HttpRequest) -> HttpResponse:
+    """A plain Django view with CSRF protection, as a session-authenticated form post."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 def plain_crash(request: HttpRequest) -> HttpResponse:
     """A plain Django view (not DRF) that fails: the 500 must still be JSON under /api/."""
     raise RuntimeError("plain view failure")
@@ -132,6 +137,7 @@ urlpatterns = [
     api_path("api/test/throttled", ThrottledView.as_view()),
     api_path("api/test/plain-crash", plain_crash),
     api_path("api/test/plain-body", plain_body),
+    api_path("api/test/plain-form", plain_form),
     *router.urls,
     *site_urlpatterns,
 ]
