@@ -168,10 +168,18 @@ def _registered() -> dict[str, MetricSpec]:
     with _lock:
         if _cached is not None and now - _cached_at < _CACHE_SECONDS:
             return _cached
+    from django.db import DatabaseError
+
     from metrics_app.models import MetricDefinition
 
     specs = {}
-    for row in MetricDefinition.objects.filter(enabled=True):
+    try:
+        rows = list(MetricDefinition.objects.filter(enabled=True))
+    except DatabaseError:
+        # Before the first migration (or with the database down) only the catalogue is known;
+        # nothing is cached, so the registered metrics appear as soon as they can be read.
+        return {}
+    for row in rows:
         if row.name in _BUILTIN:
             continue
         specs[row.name] = spec_from_definition(row)
