@@ -1,4 +1,8 @@
-"""gunicorn settings: bind to $PORT, Prometheus multiprocess bookkeeping for request metrics."""
+"""gunicorn settings: bind to $PORT, Prometheus multiprocess bookkeeping for request metrics.
+
+Values come from the environment through the same readers as the Django settings, so a bad
+``WEB_CONCURRENCY`` stops start-up with a message naming it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,21 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '3017')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "1"))
-timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+from monitoring_site.env import env_int, env_str
+
+bind = f"0.0.0.0:{env_int('PORT', 3017, minimum=1, maximum=65535)}"
+workers = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+threads = env_int("WEB_THREADS", 1, minimum=1, maximum=64)
+timeout = env_int("WEB_TIMEOUT", 60, minimum=1)
 graceful_timeout = 10
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn would believe X-Forwarded-Proto from these peers on its own; like Django's
+# SECURE_PROXY_SSL_HEADER, only when TRUSTED_PROXIES says a proxy is in front.
+forwarded_allow_ips = env_str(
+    "FORWARDED_ALLOW_IPS",
+    "*" if env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10) > 0 else "",
+)
 # Heartbeat files in memory, not on a possibly slow disk.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
 
