@@ -102,6 +102,7 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
     from monitoring_site.models import JobRun
 
     started = timezone.now()
+    _close_abandoned_runs(name, started)
     run = JobRun.objects.create(
         job=name, started_at=started, host=socket.gethostname()[:255], pid=os.getpid()
     )
@@ -116,6 +117,23 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
         raise
     _finish(run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000])
     return result
+
+
+ABANDONED = "did not finish: the worker was killed or timed out"
+
+
+def _close_abandoned_runs(name: str, now: datetime) -> int:
+    """Mark runs of ``name`` still "running" past the task timeout as failures.
+
+    django-q2 kills a task that exceeds ``Q_CLUSTER["timeout"]``; its row would otherwise say
+    "running" forever.
+    """
+    from monitoring_site.models import JobRun
+
+    cutoff = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    return JobRun.objects.filter(
+        job=name, outcome=JobRun.Outcome.RUNNING, started_at__lt=cutoff
+    ).update(outcome=JobRun.Outcome.FAILURE, finished_at=now, error=ABANDONED)
 
 
 def _finish(run: Any, clock: float, outcome: str, *, error: str = "", result: str = "") -> None:

@@ -16,6 +16,7 @@ from django_q.models import Schedule, Task
 
 from monitoring_site import jobs
 from monitoring_site.jobs import (
+    ABANDONED,
     CLEANUPS,
     WRAPPER,
     Cleanup,
@@ -172,6 +173,24 @@ def test_the_wrapper_records_a_failure_and_reraises_for_the_worker(
     assert run.error == "ValueError: the upstream answered 502"
     assert run.finished_at is not None
     assert any(getattr(record, "job", None) == "t.explode" for record in caplog.records)
+
+
+def test_a_run_the_worker_abandoned_is_closed_as_a_failure_by_the_next_run(
+    declare: Any, settings: Any
+) -> None:
+    declare(Job(name="t.succeed", func="tests.monitoring_site.test_jobs.succeed", minutes=1))
+    timeout = settings.Q_CLUSTER["timeout"]
+    now = timezone.now()
+    killed = JobRun.objects.create(job="t.succeed", started_at=now - timedelta(seconds=timeout + 5))
+    in_flight = JobRun.objects.create(job="t.succeed", started_at=now - timedelta(seconds=5))
+    other = JobRun.objects.create(job="other", started_at=now - timedelta(days=1))
+    run_job("t.succeed")
+    killed.refresh_from_db()
+    assert (killed.outcome, killed.error) == (JobRun.Outcome.FAILURE, ABANDONED)
+    assert killed.finished_at is not None
+    in_flight.refresh_from_db()
+    other.refresh_from_db()
+    assert in_flight.outcome == other.outcome == JobRun.Outcome.RUNNING
 
 
 def test_a_schedule_whose_job_was_removed_records_a_failed_run(declare: Any) -> None:
