@@ -130,10 +130,30 @@ def _exception_code(exc: Exception, status_code: int) -> str:
 
 
 def _validation_message(details: dict[str, Any]) -> str:
-    for field, problems in details.items():
-        first = _message_of(problems)
-        return first if field == "non_field_errors" else f"{field}: {first}"
-    return "Invalid input."
+    """The first problem, prefixed by where it is: ``samples.3.value: A valid number...``."""
+    found = _first_problem(details, ())
+    if found is None:
+        return "Invalid input."
+    path, message = found
+    where = ".".join(part for part in path if part not in ("non_field_errors", "detail"))
+    return f"{where}: {message}" if where else message
+
+
+def _first_problem(detail: Any, path: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
+    if isinstance(detail, dict):
+        items = [(str(key), value) for key, value in detail.items()]
+    elif isinstance(detail, list):
+        # A list of strings is one field's problems; a list of dicts, one entry per list item.
+        if detail and not isinstance(detail[0], dict | list):
+            return path, str(detail[0])
+        items = [(str(index), value) for index, value in enumerate(detail)]
+    else:
+        return path, str(detail)
+    for key, value in items:
+        found = _first_problem(value, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def json_error(request: HttpRequest, status_code: int, message: str) -> JsonResponse:

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from monitoring_site.api.errors import _validation_message
 from monitoring_site.models import JobRun
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.monitoring_site.urls_testing")]
@@ -231,3 +232,22 @@ def test_every_list_has_one_pagination_shape(viewer_client: APIClient) -> None:
 def test_an_out_of_range_page_is_a_json_404(viewer_client: APIClient) -> None:
     body = error_of(viewer_client.get("/api/test/job-runs?page=99"), 404)
     assert body["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("details", "message"),
+    [
+        ({"name": ["This field is required."]}, "name: This field is required."),
+        ({"non_field_errors": ["Dates are reversed."]}, "Dates are reversed."),
+        (
+            {"samples": [{}, {"value": ["A valid number is required."]}]},
+            "samples.1.value: A valid number is required.",
+        ),
+        ({"labels": {"env": ["Too long."]}}, "labels.env: Too long."),
+        ({}, "Invalid input."),
+    ],
+)
+def test_the_validation_message_points_at_the_first_problem(
+    details: dict[str, Any], message: str
+) -> None:
+    assert _validation_message(details) == message
