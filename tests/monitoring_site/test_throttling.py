@@ -91,6 +91,14 @@ def test_status_is_never_throttled(api_client: APIClient) -> None:
     assert statuses == {200}
 
 
+@pytest.mark.parametrize("path", ["/health", "/metrics"])
+def test_probe_and_scrape_paths_are_never_throttled(api_client: APIClient, path: str) -> None:
+    # More requests than the anonymous rate (60/min) allows, from one address.
+    statuses = [api_client.get(path, REMOTE_ADDR="127.0.0.1").status_code for _ in range(70)]
+    assert 429 not in statuses
+    assert statuses[-1] == statuses[0]
+
+
 @pytest.mark.parametrize(
     ("hops", "forwarded", "expected"),
     [
