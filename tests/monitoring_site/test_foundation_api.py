@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 from monitoring_site.models import JobRun
@@ -90,3 +91,12 @@ def test_one_job_run_by_id(viewer_client: APIClient, runs: list[JobRun]) -> None
 def test_job_history_needs_a_role(api_client: APIClient, client_for: Any, nobody: User) -> None:
     assert api_client.get("/api/v1/monitoring/jobs/runs").status_code == 401
     assert client_for(nobody).get("/api/v1/monitoring/jobs/runs").status_code == 403
+
+
+def test_the_browsable_api_works_with_the_admin_session(viewer: User) -> None:
+    client = Client()
+    client.force_login(viewer)
+    response = client.get("/api/v1/monitoring/jobs/runs", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Job Run List" in response.content
