@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from alerts.channels import ChannelError, Receipt
 from alerts.models import Notification, NotificationAttempt, NotificationChannel
-from alerts.notifications import channel_health
+from alerts.notifications import channel_health, postgres
 from alerts.notifications.messages import from_payload
 
 logger = logging.getLogger(__name__)
@@ -53,29 +53,11 @@ def claim_one(*, now: datetime | None = None) -> Notification | None:
     lease_until = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
     token = uuid.uuid4().hex
     if connection.vendor == "postgresql":
-        pk = _claim_skip_locked(now, lease_until, token)
-    else:
-        pk = _claim_conditional(now, lease_until, token)
+        return postgres.claim(now=now, lease_until=lease_until, token=token)
+    pk = _claim_conditional(now, lease_until, token)
     if pk is None:
         return None
     return Notification.objects.select_related("channel").get(pk=pk)
-
-
-def _claim_skip_locked(now: datetime, lease_until: datetime, token: str) -> int | None:
-    """PostgreSQL: one statement; concurrent dispatchers skip each other's rows, never wait."""
-    table = connection.ops.quote_name(Notification._meta.db_table)
-    # The table name is ours; every value is a parameter.
-    sql = (
-        f"UPDATE {table} SET state = %s, lease_until = %s, claim = %s "  # noqa: S608
-        f"WHERE id = (SELECT id FROM {table} "
-        "WHERE state IN (%s, %s) AND due_at <= %s AND (lease_until IS NULL OR lease_until <= %s) "
-        "ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
-    )
-    params = [State.SENDING, lease_until, token, State.QUEUED, State.SENDING, now, now]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def _claim_conditional(now: datetime, lease_until: datetime, token: str) -> int | None:
@@ -203,28 +185,14 @@ def _take_pace_slot(row: Notification, channel: NotificationChannel) -> bool:
 
 def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float) -> Result:
     now = timezone.now()
-    with transaction.atomic():
-        held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
-            state=State.DELIVERED,
-            delivered_at=now,
-            lease_until=None,
-            attempts=F("attempts") + 1,
-            last_error="",
+    if connection.vendor == "postgresql":
+        held = postgres.record_delivery(row=row, receipt=receipt, now=now, duration_ms=duration_ms)
+    else:
+        held = _record_delivery_orm(row, receipt, now=now, duration_ms=duration_ms)
+    if _channel_needs_update(row.channel, now):
+        NotificationChannel.objects.filter(pk=row.channel_id).update(
+            last_sent_at=now, failing_since=None
         )
-        NotificationAttempt.objects.create(
-            notification=row,
-            channel=row.channel,
-            at=now,
-            outcome=Outcome.DELIVERED,
-            status=receipt.status,
-            receipt=str(receipt.message_id)[:300],
-            detail=receipt.detail[:2000],
-            duration_ms=duration_ms,
-        )
-        if _channel_needs_update(row.channel, now):
-            NotificationChannel.objects.filter(pk=row.channel_id).update(
-                last_sent_at=now, failing_since=None
-            )
     if row.kind != Notification.Kind.TEST and row.channel.failing_since is not None:
         channel_health.recovered(channel=row.channel, now=now)
     logger.info(
@@ -232,6 +200,30 @@ def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float)
         extra={"notification": row.pk, "alert": row.alert_id, "channel": row.channel.name},
     )
     return Result(row.pk, Outcome.DELIVERED if held else "lost")
+
+
+@transaction.atomic
+def _record_delivery_orm(
+    row: Notification, receipt: Receipt, *, now: datetime, duration_ms: float
+) -> bool:
+    held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
+        state=State.DELIVERED,
+        delivered_at=now,
+        lease_until=None,
+        attempts=F("attempts") + 1,
+        last_error="",
+    )
+    NotificationAttempt.objects.create(
+        notification=row,
+        channel=row.channel,
+        at=now,
+        outcome=Outcome.DELIVERED,
+        status=receipt.status,
+        receipt=str(receipt.message_id)[:300],
+        detail=receipt.detail[:2000],
+        duration_ms=duration_ms,
+    )
+    return bool(held)
 
 
 def _channel_needs_update(channel: NotificationChannel, now: datetime) -> bool:
