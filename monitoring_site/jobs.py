@@ -19,7 +19,7 @@ from typing import Any
 from croniter import croniter
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -151,11 +151,17 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
     from django_q.models import Schedule
 
     now = now or timezone.now()
+    _lock_schedules()
     report: dict[str, list[str]] = {"created": [], "updated": [], "deleted": [], "unchanged": []}
     declared = {job.name: job for job in all_jobs()}
     for job in declared.values():
         wanted = _schedule_fields(job)
-        schedule = Schedule.objects.filter(name=job.name).first()
+        same_name = list(Schedule.objects.filter(name=job.name).order_by("id"))
+        schedule = same_name[0] if same_name else None
+        if len(same_name) > 1:
+            # django-q2 does not make names unique; a duplicate would run the job twice.
+            Schedule.objects.filter(pk__in=[extra.pk for extra in same_name[1:]]).delete()
+            report["deleted"].append(job.name)
         if schedule is None:
             Schedule.objects.create(name=job.name, next_run=now, **wanted)
             report["created"].append(job.name)
@@ -167,9 +173,24 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
         else:
             report["unchanged"].append(job.name)
     stale = Schedule.objects.filter(func=WRAPPER).exclude(name__in=declared)
-    report["deleted"] = sorted(stale.values_list("name", flat=True))
+    report["deleted"] = sorted([*report["deleted"], *stale.values_list("name", flat=True)])
     stale.delete()
     return report
+
+
+def _lock_schedules() -> None:
+    """Serialise concurrent installs (several web hosts starting at once) until commit.
+
+    SQLite transactions here are IMMEDIATE, which already serialises writers; PostgreSQL takes
+    a transaction-scoped advisory lock.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK])
+
+
+# An arbitrary constant: the advisory lock id of install_schedules.
+_SCHEDULE_LOCK = 0x6D6F6E5F6A6F6273
 
 
 def _schedule_fields(job: Job) -> dict[str, Any]:

@@ -115,6 +115,18 @@ def test_a_removed_job_loses_its_schedule_but_hand_made_schedules_stay(declare: 
     assert sorted(Schedule.objects.values_list("name", flat=True)) == ["a.job", "by hand"]
 
 
+def test_duplicate_schedules_of_one_job_are_reduced_to_one(declare: Any) -> None:
+    declare(Job(name="a.job", func="x.tasks.a", minutes=5))
+    install_schedules(now=NOW)
+    first = Schedule.objects.get()
+    Schedule.objects.create(
+        name="a.job", func=WRAPPER, args="'a.job'", schedule_type="I", minutes=5
+    )
+    report = install_schedules(now=NOW)
+    assert report["deleted"] == ["a.job"]
+    assert list(Schedule.objects.values_list("pk", flat=True)) == [first.pk]
+
+
 def test_every_declared_job_of_every_app_installs() -> None:
     declared = {job.name for job in all_jobs()}
     assert "cleanup" in declared
