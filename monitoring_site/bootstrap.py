@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.db import connection, transaction
 
 from monitoring_site.jobs import PROJECT_APPS, install_schedules
 from monitoring_site.models import SeedRecord
@@ -26,6 +27,32 @@ _EXTRA_VIEW_APPS = ("django_q",)
 
 
 def run(log: Log) -> None:
+    with _one_at_a_time():
+        _run(log)
+
+
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Hosts starting together bootstrap one after the other (PostgreSQL session lock).
+
+    With SQLite there is one machine, and its IMMEDIATE transactions serialise the writes.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [_BOOTSTRAP_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_BOOTSTRAP_LOCK])
+
+
+_BOOTSTRAP_LOCK = 0x6D6F6E5F626F6F74  # an arbitrary constant
+
+
+def _run(log: Log) -> None:
     seed_roles(log)
     report = install_schedules()
     log(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
+from django.db import connection
 from django_q.models import Schedule
 
 from monitoring_site.bootstrap import first_time
 from monitoring_site.jobs import WRAPPER, all_jobs
 from monitoring_site.models import JobRun
+from tests.monitoring_site.conftest import BASE_DIR, production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +178,54 @@ def test_first_time_is_true_once_per_key() -> None:
     assert first_time("service:auth") is True
     assert first_time("service:auth") is False
     assert first_time("service:venue") is True
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_hosts_bootstrapping_at_the_same_time_leave_one_of_everything(tmp_path: Path) -> None:
+    """Three processes run `bootstrap` at once against one database (as web hosts starting
+    together would): all succeed, and every role and schedule exists once."""
+    env = production_env(tmp_path, HTTPS="false")
+    if connection.vendor == "postgresql":
+        db = connection.settings_dict
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert migrate.returncode == 0, migrate.stderr[-2000:]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "bootstrap"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+    counts = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.db.models import Count;"
+            "from django.contrib.auth.models import Group; from django_q.models import Schedule;"
+            "print(max(Schedule.objects.values('name').annotate(n=Count('id'))"
+            ".values_list('n', flat=True)), Group.objects.count())",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert counts.stdout.split() == ["1", "3"], counts.stderr[-2000:]
