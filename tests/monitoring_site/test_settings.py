@@ -130,6 +130,25 @@ def test_defaults_are_sqlite_with_wal_local_memory_cache_and_the_orm_broker(
     assert (values["ACCESS"], values["REFRESH"]) == (15 * 60, 7 * 24 * 3600)
 
 
+def test_good_values_from_the_environment_are_used(run_django: Run) -> None:
+    values = probe(
+        run_django,
+        PORT="8080",
+        TRUSTED_PROXIES="2",
+        JWT_ACCESS_MINUTES="5",
+        JWT_REFRESH_DAYS="1",
+        DEBUG="no",
+        HTTPS="on",
+        HSTS_SECONDS="600",
+    )
+    assert values["PORT"] == 8080
+    assert values["TRUSTED_PROXIES"] == values["NUM_PROXIES"] == 2
+    assert (values["ACCESS"], values["REFRESH"]) == (5 * 60, 24 * 3600)
+    assert values["DEBUG"] is False
+    assert values["SECURE_SSL_REDIRECT"] is True
+    assert values["SECURE_HSTS_SECONDS"] == 600
+
+
 def test_database_and_redis_urls_switch_to_postgres_and_redis(run_django: Run) -> None:
     values = probe(
         run_django,
