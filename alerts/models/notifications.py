@@ -204,7 +204,12 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
-            models.Index(fields=["state", "due_at"], name="notification_due"),
+            # Dispatchers read the most overdue pending row: delivered rows stay out of the index.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(state__in=["queued", "sending"]),
+                name="notification_pending_due",
+            ),
             models.Index(fields=["alert", "channel"], name="notification_alert_channel"),
         ]
 
