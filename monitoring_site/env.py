@@ -15,12 +15,15 @@ from urllib.parse import urlparse
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _raw(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The stripped value, or None when unset or blank: ``NAME=`` in an env file is unset."""
     value = (environ if environ is not None else os.environ).get(name)
-    return None if value is None else value.strip()
+    if value is None or not value.strip():
+        return None
+    return value.strip()
 
 
 def env_str(name: str, default: str = "", *, environ: Mapping[str, str] | None = None) -> str:

@@ -24,7 +24,7 @@ from monitoring_site.env import (
     ("raw", "expected"),
     [
         *[("true", True), ("1", True), ("YES", True), (" on ", True)],
-        *[("false", False), ("0", False), ("No", False), ("off", False), ("", False)],
+        *[("false", False), ("0", False), ("No", False), ("off", False)],
     ],
 )
 def test_env_bool_reads_the_usual_spellings(raw: str, expected: bool) -> None:
@@ -78,7 +78,19 @@ def test_env_list_splits_on_commas_and_drops_blanks() -> None:
         "b.com",
     ]
     assert env_list("ALLOWED_HOSTS", ["x"], environ={}) == ["x"]
-    assert env_list("ALLOWED_HOSTS", ["x"], environ={"ALLOWED_HOSTS": ""}) == []
+    assert env_list("ALERT_TO_EMAIL", ["x"], environ={"ALERT_TO_EMAIL": " , "}) == []
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_value_means_unset_so_the_default_applies(blank: str) -> None:
+    """``HTTPS=`` copied from .env.example must not switch HTTPS off."""
+    assert env_bool("HTTPS", True, environ={"HTTPS": blank}) is True
+    assert env_int("PORT", 3017, environ={"PORT": blank}) == 3017
+    assert env_float("DEADLINE", 5.0, environ={"DEADLINE": blank}) == 5.0
+    assert env_str("TIME_ZONE", "UTC", environ={"TIME_ZONE": blank}) == "UTC"
+    assert env_list("ALLOWED_HOSTS", ["a"], environ={"ALLOWED_HOSTS": blank}) == ["a"]
+    assert env_url("SITE_URL", "http://x", environ={"SITE_URL": blank}) == "http://x"
+    assert env_secret("JWT_SECRET", "d", environ={"JWT_SECRET": blank}) == "d"
 
 
 def test_env_str_strips_and_defaults() -> None:

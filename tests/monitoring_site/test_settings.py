@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.monitoring_site.conftest import Run
+from tests.monitoring_site.conftest import BASE_DIR, Run
 
 PROBE = """
 import json, django
@@ -210,3 +210,30 @@ def test_check_deploy_fails_when_https_is_off(run_django: Run) -> None:
     result = run_django("check", "--deploy", "--fail-level", "WARNING", HTTPS="false")
     assert result.returncode != 0
     assert "security.W008" in result.stderr + result.stdout
+
+
+def _example_env() -> dict[str, str]:
+    values = {}
+    for line in (BASE_DIR / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_the_example_environment_starts_and_passes_the_deploy_check(run_django: Run) -> None:
+    """Copying .env.example (blank values included) plus two secrets gives a sound service."""
+    example = {**_example_env(), "SECRET_KEY": "s" * 20 + "ecret-key-0123456789-abcdefghij-XYZ"}
+    example["JWT_SECRET"] = "j" * 40
+    example.pop("VAR_DIR", None)
+    result = run_django("check", "--deploy", "--fail-level", "WARNING", **example)
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = probe(run_django, **example)
+    assert values["SECURE_SSL_REDIRECT"] is True  # HTTPS= is blank: the secure default holds
+    assert values["Q_BROKER"] == "default"
+    email = run_django(
+        code="import django; django.setup(); from django.conf import settings as s;"
+        "print(s.EMAIL_BACKEND, s.TIME_ZONE)",
+        **example,
+    )
+    assert email.stdout.split() == ["django.core.mail.backends.console.EmailBackend", "UTC"]
