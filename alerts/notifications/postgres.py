@@ -21,14 +21,36 @@ def _table(model: type) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-# The channel travels with the claimed row, so a claim is one round trip.
+# What a dispatcher needs of the claimed row and of its channel, read in the claim itself.
+_ROW_COLUMNS = (
+    "id",
+    "alert_id",
+    "event_id",
+    "channel_id",
+    "kind",
+    "escalation_level",
+    "state",
+    "due_at",
+    "lease_until",
+    "claim",
+    "attempts",
+    "created_at",
+)
 _CHANNEL_COLUMNS = ("id", "name", "kind", "enabled", "last_sent_at", "failing_since")
 
 
 def claim(*, now: datetime, lease_until: datetime, token: str) -> Notification | None:
-    """Lease the most overdue claimable row to ``token``; the row with its channel, or None."""
+    """Lease the most overdue claimable row to ``token``; the row with its channel, or None.
+
+    The returned objects carry only the columns dispatching reads; they are never saved.
+    """
     table, channels = _table(Notification), _table(NotificationChannel)
-    extra = ", ".join(f"c.{column} AS ch_{column}" for column in _CHANNEL_COLUMNS)
+    columns = ", ".join(
+        [f"n.{c}" for c in _ROW_COLUMNS]
+        + ["n.payload::text"]
+        + [f"c.{c}" for c in _CHANNEL_COLUMNS]
+        + ["c.config::text"]
+    )
     # Table names are ours; every value is a parameter.
     sql = (
         f"UPDATE {table} AS n SET state = %s, lease_until = %s, claim = %s "  # noqa: S608
@@ -36,16 +58,21 @@ def claim(*, now: datetime, lease_until: datetime, token: str) -> Notification |
         f"WHERE n.id = (SELECT id FROM {table} WHERE state IN (%s, %s) AND due_at <= %s "
         "AND (lease_until IS NULL OR lease_until <= %s) "
         "ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) AND c.id = n.channel_id "
-        f"RETURNING n.*, {extra}, c.config::text AS ch_config"
+        f"RETURNING {columns}"
     )
     state = Notification.State
     params = [state.SENDING, lease_until, token, state.QUEUED, state.SENDING, now, now]
-    rows = list(Notification.objects.raw(sql, params))
-    if not rows:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    if found is None:
         return None
-    row = rows[0]
-    fields = {column: getattr(row, f"ch_{column}") for column in _CHANNEL_COLUMNS}
-    row.channel = NotificationChannel(**fields, config=json.loads(row.ch_config))
+    values = list(found)
+    row = Notification(**dict(zip(_ROW_COLUMNS, values[: len(_ROW_COLUMNS)], strict=True)))
+    row.payload = json.loads(values[len(_ROW_COLUMNS)])
+    rest = values[len(_ROW_COLUMNS) + 1 :]
+    channel = dict(zip(_CHANNEL_COLUMNS, rest[: len(_CHANNEL_COLUMNS)], strict=True))
+    row.channel = NotificationChannel(**channel, config=json.loads(rest[-1]))
     return row
 
 
