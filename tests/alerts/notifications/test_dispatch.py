@@ -12,7 +12,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from alerts.models import Alert, Notification, NotificationAttempt, NotificationChannel
-from alerts.notifications.dispatch import backoff, claim_one, dispatch_step
+from alerts.notifications.dispatch import backoff, claim_one, dispatch_due, dispatch_step
 from tests.alerts.notifications.conftest import drain, rows
 from tests.support.fake_vendors import SlackServer, WebhookReceiver
 from tests.support.smtp import SmtpServer
@@ -262,3 +262,21 @@ def test_a_channel_failing_for_fifteen_minutes_raises_a_self_alert_and_recovery_
     assert [b["status"] for b in webhook_receiver.bodies] == ["firing", "resolved"]
     slack.refresh_from_db()
     assert slack.failing_since is None
+
+
+def test_one_dispatch_task_waits_for_paced_slack_messages_instead_of_leaving_them(
+    fire: Callable[..., Alert], slack: NotificationChannel, slack_server: SlackServer
+) -> None:
+    with override_settings(NOTIFY_SLACK_INTERVAL_SECONDS=0.3):
+        for n in range(3):
+            fire(channels=["slack"], labels={"queue": f"q{n}"})
+
+        processed = dispatch_due(budget=10)  # sends, and puts back rows whose slot is taken
+
+    assert processed >= 5
+
+    assert set(Notification.objects.values_list("state", flat=True)) == {"delivered"}
+    assert NotificationAttempt.objects.count() == 3  # a row put back is not an attempt
+    times = [r.at for r in slack_server.requests]
+    assert len(times) == 3
+    assert all(b - a >= timedelta(seconds=0.3) for a, b in pairwise(times))
