@@ -72,7 +72,7 @@ def test_two_overlapping_dispatchers_send_each_notification_once(
     sent = [pk for ids in claimed.values() for pk in ids[1:]]
     if postgres:
         assert len(pids) == 2  # two server connections
-    assert all(len(ids) > 1 for ids in claimed.values())  # each dispatcher sent some
+        assert all(len(ids) > 1 for ids in claimed.values())  # each dispatcher sent some
     assert sorted(sent) == sorted(Notification.objects.values_list("pk", flat=True))
     assert len(webhook_receiver.requests) == 30
     received = sorted(b["alerts"][0]["labels"]["queue"] for b in webhook_receiver.bodies)
