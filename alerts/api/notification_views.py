@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -53,12 +54,23 @@ class NotificationRowSerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "channel_kind", "kind", "state", "due_at"]
 
 
+class TestAlertResponseSerializer(serializers.Serializer):
+    alert = serializers.IntegerField(help_text="The synthetic alert (source self, closed at once).")
+    fingerprint = serializers.CharField()
+    notifications = NotificationRowSerializer(many=True)
+
+
 class TestAlertView(APIView):
     """Queue a test message to each (or each named) channel; dispatchers deliver it at once."""
 
     permission_classes = [IsAdmin]
     serializer_class = TestAlertRequestSerializer
 
+    @extend_schema(
+        request=TestAlertRequestSerializer,
+        responses={202: TestAlertResponseSerializer},
+        tags=["alerts"],
+    )
     def post(self, request: Request) -> Response:
         body = TestAlertRequestSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
