@@ -18,14 +18,9 @@ from alerts.models import (
     NotificationAttempt,
     NotificationChannel,
 )
-from alerts.notifications.metrics import NOTIFICATION_COLLECTOR
 from alerts.notifications.testing import send_channel_test
-from metrics_app.exposition import register_collector
 
 RECENT_ATTEMPTS = 20
-
-# Notification figures on /metrics (the admin is loaded in every web process).
-register_collector(NOTIFICATION_COLLECTOR)
 
 
 class NotificationChannelForm(forms.ModelForm):

@@ -29,6 +29,8 @@ class AlertsConfig(AppConfig):
 
     def _register_collector(self) -> None:
         from alerts.metrics import EVALUATION_COLLECTOR
+        from alerts.notifications.metrics import NOTIFICATION_COLLECTOR
         from metrics_app.exposition import register_collector
 
         register_collector(EVALUATION_COLLECTOR)
+        register_collector(NOTIFICATION_COLLECTOR)

@@ -35,8 +35,7 @@ os.environ.update(
     REDIS_URL=REDIS_URL,
     CACHE_KEY_PREFIX="bench-notify",
     # Under TESTING the cluster name gets this suffix: the broker queue is "monitoring-bench",
-    # apart from test runs sharing the Redis database. (Q_CLUSTER_NAME itself cannot be used
-    # with TESTING: django-q2 reads it too and fails when it differs from Q_CLUSTER["name"].)
+    # apart from test runs sharing the Redis database.
     PYTEST_XDIST_WORKER="bench",
     WEBHOOK_ALLOW_PRIVATE="true",
     ALLOW_HTTP_WEBHOOKS="true",

@@ -220,7 +220,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 Q_CLUSTER = {
-    "name": env_str("Q_CLUSTER_NAME", "monitoring") + _TEST_WORKER,
+    "name": env_str("WORKER_CLUSTER_NAME", "monitoring") + _TEST_WORKER,
     "workers": env_int("Q_WORKERS", 2, minimum=1, maximum=64),
     "timeout": env_int("Q_TIMEOUT", 240, minimum=10),
     "retry": env_int("Q_TIMEOUT", 240, minimum=10) + 60,

@@ -109,7 +109,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "multiproc"),
         "REDIS_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": f"metrics-e2e-{uuid.uuid4().hex[:8]}",
-        "Q_CLUSTER_NAME": f"metrics-e2e-{uuid.uuid4().hex[:8]}",
+        "WORKER_CLUSTER_NAME": f"metrics-e2e-{uuid.uuid4().hex[:8]}",
         "Q_WORKERS": "1",
         "METRICS_HOST_SAMPLING": "false",
         "LOG_LEVEL": "WARNING",
