@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from health.models import CheckResult, Service, StateChange, UptimeHour
+from health.models import ROUND_FIELDS, CheckResult, Service, StateChange, UptimeHour
 from health.probes.base import redact
 from health.services import run_round
 
@@ -29,18 +29,7 @@ class ServiceAdmin(SimpleHistoryAdmin):
     list_filter = ("state", "kind", "critical", "enabled")
     search_fields = ("slug", "name", "target")
     filter_horizontal = ("depends_on",)
-    readonly_fields = (
-        "state",
-        "state_since",
-        "impacted_by",
-        "consecutive_failures",
-        "consecutive_successes",
-        "last_checked_at",
-        "last_outcome",
-        "last_latency_ms",
-        "last_status_code",
-        "last_error",
-    )
+    readonly_fields = ROUND_FIELDS
     actions = ("run_round_now", "enable", "disable")
 
     @admin.display(description="last error")

@@ -33,6 +33,22 @@ class Transition:
     cause: str
 
 
+# What every health round writes on a Service: read-only in the API and the admin, and left out of
+# the edit history (it is state, not an edit).
+ROUND_FIELDS = (
+    "state",
+    "state_since",
+    "impacted_by",
+    "consecutive_failures",
+    "consecutive_successes",
+    "last_checked_at",
+    "last_outcome",
+    "last_latency_ms",
+    "last_status_code",
+    "last_error",
+)
+
+
 class Service(models.Model):
     """A platform service, datastore or one of the monitor's own dependencies, probed each round."""
 
@@ -79,21 +95,7 @@ class Service(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(
-        excluded_fields=[
-            "state",
-            "state_since",
-            "impacted_by",
-            "consecutive_failures",
-            "consecutive_successes",
-            "last_checked_at",
-            "last_outcome",
-            "last_latency_ms",
-            "last_status_code",
-            "last_error",
-            "updated_at",
-        ]
-    )
+    history = HistoricalRecords(excluded_fields=[*ROUND_FIELDS, "updated_at"])
 
     class Meta:
         ordering = ["name"]

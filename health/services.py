@@ -17,7 +17,15 @@ from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
 from health import hooks
-from health.models import CheckResult, Service, State, StateChange, UptimeHour, hour_of
+from health.models import (
+    ROUND_FIELDS,
+    CheckResult,
+    Service,
+    State,
+    StateChange,
+    UptimeHour,
+    hour_of,
+)
 from health.probes import ProbeResult, ProbeTarget
 from health.rounds import run_probes
 
@@ -33,18 +41,6 @@ MONITOR_SERVICES: tuple[dict[str, Any], ...] = (
     {"slug": "monitor-redis", "name": "Monitor Redis", "target": "redis", "critical": False},
     {"slug": "monitor-workers", "name": "Monitor workers", "target": "workers", "critical": False},
 )
-_ROUND_FIELDS = [
-    "state",
-    "state_since",
-    "impacted_by",
-    "consecutive_failures",
-    "consecutive_successes",
-    "last_checked_at",
-    "last_outcome",
-    "last_latency_ms",
-    "last_status_code",
-    "last_error",
-]
 
 
 @dataclass
@@ -222,7 +218,7 @@ def record_round(*, results: dict[int, ProbeResult], checked_at: datetime) -> li
         service.last_status_code = result.status_code
         service.last_error = result.error
     _mark_impacted(services)
-    Service.objects.bulk_update(services.values(), _ROUND_FIELDS)
+    Service.objects.bulk_update(services.values(), list(ROUND_FIELDS))
     changes = StateChange.objects.bulk_create(
         StateChange(
             service=service,

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from health.models import Service
+from health.models import ROUND_FIELDS, Service
 from health.probes import PROBES
 from health.probes.base import redact
 from health.selectors import iso, would_create_cycle
@@ -61,20 +61,7 @@ class ServiceSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = [
-            "state",
-            "state_since",
-            "impacted_by",
-            "consecutive_failures",
-            "consecutive_successes",
-            "last_checked_at",
-            "last_outcome",
-            "last_latency_ms",
-            "last_status_code",
-            "last_error",
-            "created_at",
-            "updated_at",
-        ]
+        read_only_fields = [*ROUND_FIELDS, "created_at", "updated_at"]
 
     def to_representation(self, instance: Service) -> dict[str, Any]:
         data = super().to_representation(instance)
