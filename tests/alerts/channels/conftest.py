@@ -10,13 +10,16 @@ import pytest
 from django.test.utils import override_settings
 
 from alerts.channels.base import AlertMessage
-from tests.support.fake_vendors import PagerDutyServer, SlackServer, WebhookReceiver
-from tests.support.smtp import SmtpServer
+
+# The fake vendors' fixtures, shared with the other notification tests.
+from tests.support.vendor_fixtures import pagerduty_server as pagerduty_server
+from tests.support.vendor_fixtures import slack_server as slack_server
+from tests.support.vendor_fixtures import smtp_server as smtp_server
+from tests.support.vendor_fixtures import webhook_receiver as webhook_receiver
 
 STARTED = datetime(2026, 11, 2, 9, 15, tzinfo=UTC)
 RESOLVED = datetime(2026, 11, 2, 9, 47, 30, tzinfo=UTC)
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
-SECRET = "s3cret-webhook-signing-key"
 
 
 @pytest.fixture(autouse=True)
@@ -72,40 +75,3 @@ def allow_private() -> Iterator[None]:
     """Loopback receivers: the fake vendors listen on 127.0.0.1 over plain http."""
     with override_settings(WEBHOOK_ALLOW_PRIVATE=True, ALLOW_HTTP_WEBHOOKS=True):
         yield
-
-
-@pytest.fixture
-def slack_server() -> Iterator[SlackServer]:
-    with SlackServer() as server:
-        yield server
-
-
-@pytest.fixture
-def pagerduty_server() -> Iterator[PagerDutyServer]:
-    with PagerDutyServer() as server, override_settings(PAGERDUTY_EVENTS_URL=server.events_url):
-        yield server
-
-
-@pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secret=SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """aiosmtpd on 127.0.0.1 and the SMTP backend pointed at it (pytest-django sets locmem)."""
-    with (
-        SmtpServer() as server,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST=server.host,
-            EMAIL_PORT=server.port,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            EMAIL_TIMEOUT=5,
-        ),
-    ):
-        yield server

@@ -14,8 +14,7 @@ from alerts.channels.netguard import refusal_reason
 from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel
 from tests.support.fake_vendors import SlackServer, WebhookReceiver
-
-from .conftest import SECRET
+from tests.support.vendor_fixtures import WEBHOOK_SECRET as SECRET
 
 
 def webhook_to(url: str) -> WebhookChannel:

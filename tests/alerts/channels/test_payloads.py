@@ -13,8 +13,9 @@ from alerts.channels.email import EmailChannel
 from alerts.channels.pagerduty import PagerDutyChannel, dedup_key
 from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel
+from tests.support.vendor_fixtures import WEBHOOK_SECRET as SECRET
 
-from .conftest import RESOLVED, ROUTING_KEY, SECRET
+from .conftest import RESOLVED, ROUTING_KEY
 
 FIRING_TEXT = """Firing: High payment error rate (critical)
 

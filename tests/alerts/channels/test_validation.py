@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.test.utils import override_settings
 
 from alerts.channels.base import CHANNEL_KINDS, get_channel_class
+from tests.support.vendor_fixtures import WEBHOOK_SECRET as SECRET
 
-from .conftest import ROUTING_KEY, SECRET
+from .conftest import ROUTING_KEY
 
 
 def errors_of(kind: str, config: Any) -> dict[str, list[str]]:

@@ -7,8 +7,7 @@ import pytest
 from alerts.channels.base import AlertMessage, ChannelError
 from alerts.channels.webhook import WebhookChannel
 from tests.support.fake_vendors import WebhookReceiver
-
-from .conftest import SECRET
+from tests.support.vendor_fixtures import WEBHOOK_SECRET as SECRET
 
 
 @pytest.fixture

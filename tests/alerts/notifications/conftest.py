@@ -22,9 +22,14 @@ from alerts.models import (
 from alerts.notifications.dispatch import Result, dispatch_step
 from alerts.services import open_alert
 from tests.support.fake_vendors import PagerDutyServer, SlackServer, WebhookReceiver
-from tests.support.smtp import SmtpServer
+from tests.support.vendor_fixtures import WEBHOOK_SECRET as SECRET
 
-SECRET = "s3cret-webhook-signing-key"
+# The fake vendors' fixtures, shared with the other notification tests.
+from tests.support.vendor_fixtures import pagerduty_server as pagerduty_server
+from tests.support.vendor_fixtures import slack_server as slack_server
+from tests.support.vendor_fixtures import smtp_server as smtp_server
+from tests.support.vendor_fixtures import webhook_receiver as webhook_receiver
+
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 SITE = "https://monitor.example.com"
 
@@ -62,42 +67,6 @@ def make_channel(db: Any) -> Callable[..., NotificationChannel]:
         return channel
 
     return make
-
-
-@pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secret=SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-def slack_server() -> Iterator[SlackServer]:
-    with SlackServer() as server:
-        yield server
-
-
-@pytest.fixture
-def pagerduty_server() -> Iterator[PagerDutyServer]:
-    with PagerDutyServer() as server, override_settings(PAGERDUTY_EVENTS_URL=server.events_url):
-        yield server
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    with (
-        SmtpServer() as server,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST=server.host,
-            EMAIL_PORT=server.port,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            EMAIL_TIMEOUT=5,
-        ),
-    ):
-        yield server
 
 
 @pytest.fixture
