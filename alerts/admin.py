@@ -44,6 +44,8 @@ class RuleForm(forms.ModelForm):
             "labels",
             "annotations",
             "channels",
+            "notification_channels",
+            "escalation_policy",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -87,13 +89,26 @@ class RuleAdmin(SimpleHistoryAdmin):
             "Timing",
             {"fields": ("for_seconds", "keep_firing_for_seconds", "cooldown_seconds")},
         ),
-        ("Alert", {"fields": ("severity", "labels", "annotations", "channels")}),
+        ("Alert", {"fields": ("severity", "labels", "annotations")}),
+        (
+            "Notification",
+            {
+                "fields": ("notification_channels", "channels", "escalation_policy"),
+                "description": (
+                    "The rule reaches its channels plus every enabled channel of the kinds "
+                    "listed (those reached by rules naming their kind); without a policy of "
+                    "its own it follows the policy of its severity (Critical, Error)."
+                ),
+            },
+        ),
         (
             "Last evaluation",
             {"fields": ("last_evaluated_at", "last_value", "last_error", "last_error_at")},
         ),
     )
-    history_list_display = ("expression", "threshold", "enabled")
+    filter_horizontal = ("notification_channels",)
+    autocomplete_fields = ("escalation_policy",)
+    history_list_display = ("expression", "threshold", "enabled", "escalation_policy")
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)

@@ -9,7 +9,7 @@ from django.utils.text import slugify
 from rest_framework import serializers
 
 from alerts.api.fields import DurationSecondsField
-from alerts.models import Alert, AlertEvent, Rule
+from alerts.models import Alert, AlertEvent, EscalationPolicy, NotificationChannel, Rule
 from alerts.validation import rule_problems
 
 # API name -> model field, for the three durations ("for" is a Python keyword).
@@ -31,6 +31,22 @@ class StrictFloatField(serializers.FloatField):
         return float(data)
 
 
+class EnabledChannelField(serializers.PrimaryKeyRelatedField):
+    """A channel id: unknown and disabled channels are refused alike, with the id named."""
+
+    default_error_messages = {
+        "does_not_exist": "No enabled notification channel has id {pk_value}.",
+        "incorrect_type": "Expected a channel id (an integer), got {data_type}.",
+    }
+
+
+class PolicyField(serializers.PrimaryKeyRelatedField):
+    default_error_messages = {
+        "does_not_exist": "No escalation policy has id {pk_value}.",
+        "incorrect_type": "Expected a policy id (an integer) or null, got {data_type}.",
+    }
+
+
 class RuleSerializer(serializers.ModelSerializer):
     threshold = StrictFloatField(required=False)
     min_volume = StrictFloatField(required=False, allow_null=True)
@@ -39,6 +55,18 @@ class RuleSerializer(serializers.ModelSerializer):
         child=serializers.CharField(allow_blank=True), required=False
     )
     channels = serializers.ListField(child=serializers.CharField(), required=False)
+    notification_channels = EnabledChannelField(
+        many=True,
+        required=False,
+        queryset=NotificationChannel.objects.filter(enabled=True),
+        help_text="Ids of channels notified when the rule fires, besides the kinds in channels.",
+    )
+    escalation_policy = PolicyField(
+        required=False,
+        allow_null=True,
+        queryset=EscalationPolicy.objects.all(),
+        help_text="Id of the rule's escalation policy; null: the policy of its severity.",
+    )
     slug = serializers.SlugField(max_length=200, required=False)
 
     class Meta:
@@ -55,6 +83,8 @@ class RuleSerializer(serializers.ModelSerializer):
             "labels",
             "annotations",
             "channels",
+            "notification_channels",
+            "escalation_policy",
             "no_data",
             "min_volume_expression",
             "min_volume",

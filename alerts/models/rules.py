@@ -11,7 +11,8 @@ from django.db import models
 from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
-# Channel kinds a rule may name until the notification step turns them into channel references.
+# Channel kinds a rule may name: a shorthand for "every enabled channel of this kind that accepts
+# rules by kind" (NotificationChannel.for_rule_kinds), beside the explicit notification_channels.
 CHANNEL_KINDS = ("email", "slack", "pagerduty", "webhook")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 LABEL_PLACEHOLDER_RE = re.compile(r"^labels\.([a-zA-Z_][a-zA-Z0-9_]*)$")
@@ -77,7 +78,27 @@ class Rule(models.Model):
         help_text="summary and description; placeholders {value}, {threshold}, {labels.NAME}.",
     )
     channels = models.JSONField(
-        default=list, blank=True, help_text=f"Channel kinds: {', '.join(CHANNEL_KINDS)}."
+        "channel kinds",
+        default=list,
+        blank=True,
+        help_text=(
+            f"Shorthand: every enabled channel of these kinds ({', '.join(CHANNEL_KINDS)}) "
+            "that is reached by rules naming its kind."
+        ),
+    )
+    notification_channels = models.ManyToManyField(
+        "alerts.NotificationChannel",
+        blank=True,
+        related_name="rules",
+        help_text="Channels notified when the rule fires, besides those named by kind.",
+    )
+    escalation_policy = models.ForeignKey(
+        "alerts.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rules",
+        help_text="Empty: the policy of the rule's severity (Critical, Error) if there is one.",
     )
     no_data = models.CharField(max_length=10, choices=NoData.choices, default=NoData.OK)
     min_volume_expression = models.TextField(
@@ -98,7 +119,9 @@ class Rule(models.Model):
     last_error = models.TextField(blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=list(RUNTIME_FIELDS))
+    history = HistoricalRecords(
+        excluded_fields=list(RUNTIME_FIELDS), m2m_fields=["notification_channels"]
+    )
 
     class Meta:
         ordering = ["name"]
