@@ -153,7 +153,7 @@ class RuleViewSet(viewsets.ModelViewSet):
 
     permission_classes = [ViewerReadsAdminWrites]
     serializer_class = RuleSerializer
-    queryset = Rule.objects.all().order_by("name")
+    queryset = Rule.objects.prefetch_related("notification_channels").order_by("name")
     lookup_value_regex = "[0-9]+"
 
     def perform_update(self, serializer: RuleSerializer) -> None:

@@ -34,7 +34,8 @@ class NotificationChannel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     config = models.JSONField(default=dict, blank=True, help_text="Validated per kind on save.")
     enabled = models.BooleanField(default=True)
-    # Rules still name channel kinds; a channel meant only for an escalation level opts out.
+    # Rules reach channels by reference or by kind; a channel meant only for an escalation level
+    # opts out of the kind shorthand.
     for_rule_kinds = models.BooleanField(
         "reached by rules naming its kind",
         default=True,
