@@ -266,4 +266,4 @@ class EvaluationCycleAdmin(admin.ModelAdmin):
         return False
 
 
-from alerts import admin_notifications  # noqa: E402,F401 (channels, policies, outbox)
+from alerts import admin_notifications, admin_silences  # noqa: E402,F401 (notifications, silences)

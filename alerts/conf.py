@@ -86,3 +86,7 @@ TEAM_LEAD_EMAIL = _env_list("TEAM_LEAD_EMAIL", [])
 ENG_MANAGER_EMAIL = _env_list("ENG_MANAGER_EMAIL", [])
 # Bootstrap creates the default channels (Email, Slack, PagerDuty, role emails) from the above.
 NOTIFY_BOOTSTRAP_CHANNELS = _env_bool("NOTIFY_BOOTSTRAP_CHANNELS", True)
+
+# --- silences and maintenance windows (alerts/silences.py; documented in docs/silences.md) -------
+# The longest a silence or maintenance window may last (days); a longer one is refused (400).
+SILENCE_MAX_DAYS = env_int("SILENCE_MAX_DAYS", 30, minimum=1, maximum=366)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("alerts.api.urls_language")),
     path("", include("alerts.api.urls")),
     path("", include("alerts.api.urls_notifications")),
+    path("", include("alerts.api.urls_silences")),
 ]

@@ -19,3 +19,4 @@ __all__ = [
     "Rule",
 ]
 from alerts.models.notifications import *  # noqa: F403 (channels, outbox, escalation)
+from alerts.models.silences import MaintenanceWindow, Silence  # noqa: F401

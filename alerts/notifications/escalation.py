@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertEscalation, Notification
 from alerts.notifications.outbox import queue
+from alerts.silences import hold_or_release
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ def escalate_due(*, now: datetime | None = None) -> int:
     due = AlertEscalation.objects.filter(
         stopped_at__isnull=True, next_at__lte=now, alert__state=Alert.State.FIRING
     ).order_by("next_at", "pk")
-    return sum(1 for escalation in due if step(escalation, now=now))
+    # A silenced alert's step is held, and resumed or announced when the silence ends.
+    return sum(
+        1
+        for escalation in due
+        if not hold_or_release(escalation, now=now) and step(escalation, now=now)
+    )
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ from alerts.models.alerts import fingerprint_for
 from alerts.notifications import links
 from alerts.notifications.messages import message_for, to_payload
 from alerts.notifications.routing import route_for
+from alerts.silences import silenced_by, suppress_firing
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ ANNOUNCING = ACKABLE
 def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
     """The rows an alert event sends (call inside the event's transaction)."""
     if event.kind == AlertEvent.Kind.FIRING:
+        muting = silenced_by(alert, event.at)  # a silence defers the announcement (silences.py)
+        if muting is not None:
+            return suppress_firing(alert=alert, event=event, muting=muting)
         return _firing(alert=alert, event=event)
     if event.kind in (AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.RESOLVED):
         stop_escalation(alert=alert, now=event.at, reason=event.kind)

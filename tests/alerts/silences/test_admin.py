@@ -1,0 +1,91 @@
+"""The silence console: readable matchers, the state filter, "expire now", creation checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+from django.utils.html import escape
+
+from alerts.models import Silence
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/admin/alerts/silence/"
+
+
+@pytest.fixture
+def console(clock: Any) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-123456789"))
+    return client
+
+
+def test_the_list_shows_matchers_readably_and_filters_by_state(
+    console: Client, silence: Callable[..., Silence], clock: Any
+) -> None:
+    active = silence(("service", "=", "payment"), ("alertname", "=~", "High.*"))
+    ended = silence(("service", "=", "order"), minutes=5)
+    clock.shift(600)
+
+    everything = console.get(PAGE)
+    only_active = console.get(PAGE, {"state": "active"})
+    only_expired = console.get(PAGE, {"state": "expired"})
+
+    assert everything.status_code == 200
+    assert escape('{service="payment", alertname=~"High.*"}') in everything.content.decode()
+    assert [row.pk for row in only_active.context["cl"].result_list] == [active.pk]
+    assert [row.pk for row in only_expired.context["cl"].result_list] == [ended.pk]
+
+
+def test_expire_now_ends_the_selected_silences_through_the_service(
+    console: Client, silence: Callable[..., Silence], clock: Any
+) -> None:
+    first = silence(("service", "=", "payment"))
+    second = silence(("service", "=", "order"), minutes=5)
+    clock.shift(600)  # the second has ended by itself
+
+    response = console.post(
+        PAGE, {"action": "expire_now", "_selected_action": [first.pk, second.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "1 expired; 1 had already ended." in response.content.decode()
+    first.refresh_from_db()
+    assert first.ends_at == timezone.now()
+    assert first.expired_by.username == "root"
+    assert first.history.first().history_change_reason == "expired by root"
+
+
+def test_a_silence_made_in_the_admin_is_checked_and_credited_to_its_author(
+    console: Client, clock: Any
+) -> None:
+    now = timezone.now()
+    form = {
+        "starts_at_0": now.strftime("%Y-%m-%d"),
+        "starts_at_1": now.strftime("%H:%M:%S"),
+        "ends_at_0": (now + timedelta(hours=1)).strftime("%Y-%m-%d"),
+        "ends_at_1": (now + timedelta(hours=1)).strftime("%H:%M:%S"),
+        "comment": "rolling restart",
+    }
+
+    refused = console.post(
+        PAGE + "add/", {**form, "matchers": '[{"name": "service", "op": "=~", "value": "(a+)+"}]'}
+    )
+    accepted = console.post(
+        PAGE + "add/", {**form, "matchers": '[{"name": "service", "value": "payment"}]'}
+    )
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["matchers"] == [
+        "0.value: regex a repetition inside a repetition can take exponential time"
+    ]
+    assert accepted.status_code == 302
+    silence = Silence.objects.get()
+    assert silence.matchers == [{"name": "service", "value": "payment", "op": "="}]
+    assert silence.created_by.username == "root"
