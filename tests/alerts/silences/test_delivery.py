@@ -222,3 +222,21 @@ def test_the_silence_ending_last_is_the_one_recorded(
 
     assert silenced_by(alert, timezone.now()) == longer
     assert events(alert)[1][1]["suppressed"] == f"silence:{longer.pk}"
+
+
+def test_the_cooldown_counts_from_the_last_message_sent_not_from_a_silenced_firing(
+    fire: Callable[..., Alert], ops_email: NotificationChannel, silence: Any, clock: Any
+) -> None:
+    first = fire(labels={"service": "payment"}, cooldown_seconds=10 * 60)
+    resolve_alert(alert=first, actor="engine")
+    silence(("service", "=", "payment"), minutes=20)
+    clock.shift(12 * 60)  # past the cooldown, inside the silence
+    muted = fire(rule=first.rule, labels={"service": "payment"})
+    resolve_alert(alert=muted, actor="engine")
+
+    clock.shift(9 * 60)  # 21 minutes after the only message sent, 9 after the silenced firing
+    loud = fire(rule=first.rule, labels={"service": "payment"})
+
+    assert events(muted)[1][1]["suppressed"].startswith("silence:")
+    assert rows(alert=muted) == []
+    assert rows(alert=loud) == [("Ops email", "firing", None)]
