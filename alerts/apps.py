@@ -10,8 +10,8 @@ logger = logging.getLogger(__name__)
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = "Alerts"
-    # Operators acknowledge and resolve (bootstrap grants these to the operator group).
-    operator_permissions: tuple[str, ...] = ("acknowledge_alert",)
+    # Operators acknowledge, resolve and silence (bootstrap grants these to the operator group).
+    operator_permissions: tuple[str, ...] = ("acknowledge_alert", "add_silence", "change_silence")
 
     def ready(self) -> None:
         self._register_health_handler()

@@ -44,3 +44,20 @@ CLEANUPS += [
         setting="NOTIFY_RETENTION_DAYS",
     ),
 ]
+
+# --- silences and maintenance windows (alerts/silences.py) ---
+# Ended ones are kept as long as resolved alerts, so an alert's suppression can still be traced.
+CLEANUPS += [
+    Cleanup(
+        name="ended silences",
+        model="alerts.Silence",
+        field="ends_at",
+        setting="ALERT_RETENTION_DAYS",
+    ),
+    Cleanup(
+        name="ended maintenance windows",
+        model="alerts.MaintenanceWindow",
+        field="ends_at",
+        setting="ALERT_RETENTION_DAYS",
+    ),
+]
