@@ -146,7 +146,8 @@ def process(row: Notification, *, pace: bool = True) -> Result:
     if not channel.enabled:
         error = ChannelError("the channel is disabled", permanent=True)
         return _record_failure(row, error, duration_ms=0.0, count_for_channel=False)
-    if pace and not _take_pace_slot(row, channel):
+    paced = pace and _is_paced(channel)
+    if paced and not _take_pace_slot(row, channel):
         return Result(row.pk, "deferred")
     started = time.monotonic()
     try:
@@ -157,6 +158,9 @@ def process(row: Notification, *, pace: bool = True) -> Result:
         logger.exception("notification send crashed", extra={"notification": row.pk})
         error = ChannelError(f"{type(exc).__name__}: {exc}", permanent=True)
         return _record_failure(row, error, duration_ms=_ms(started))
+    finally:
+        if paced:
+            _hold_pace_slot(channel)
     return _record_delivery(row, receipt, duration_ms=_ms(started))
 
 
@@ -164,21 +168,38 @@ def _ms(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 3)
 
 
+def _is_paced(channel: NotificationChannel) -> bool:
+    interval = settings.NOTIFY_SLACK_INTERVAL_SECONDS
+    return channel.kind == NotificationChannel.Kind.SLACK and interval > 0
+
+
+def _hold_pace_slot(channel: NotificationChannel) -> None:
+    """The interval counts from the end of a send, so Slack sees messages at least that far apart
+    whatever the time between taking the slot and the request reaching it."""
+    until = timezone.now() + timedelta(seconds=settings.NOTIFY_SLACK_INTERVAL_SECONDS)
+    NotificationChannel.objects.filter(pk=channel.pk).update(paced_until=until)
+
+
 def _take_pace_slot(row: Notification, channel: NotificationChannel) -> bool:
     """Slack: at most one message per second per channel, across all dispatchers."""
-    interval = settings.NOTIFY_SLACK_INTERVAL_SECONDS
-    if channel.kind != NotificationChannel.Kind.SLACK or interval <= 0:
-        return True
     now = timezone.now()
+    # Reserved for the longest a send can take; _hold_pace_slot sets the real end once it is over.
+    reserve = (
+        settings.NOTIFY_SLACK_INTERVAL_SECONDS
+        + settings.CHANNEL_CONNECT_TIMEOUT
+        + settings.CHANNEL_READ_TIMEOUT
+    )
     free = Q(paced_until__isnull=True) | Q(paced_until__lte=now)
     taken = NotificationChannel.objects.filter(free, pk=channel.pk).update(
-        paced_until=now + timedelta(seconds=interval)
+        paced_until=now + timedelta(seconds=reserve)
     )
     if taken:
         return True
     slot = NotificationChannel.objects.values_list("paced_until", flat=True).get(pk=channel.pk)
+    # A slot reserved by a send in flight usually frees well before its reservation ends.
+    retry_at = min(slot or now, now + timedelta(seconds=settings.NOTIFY_SLACK_INTERVAL_SECONDS))
     Notification.objects.filter(pk=row.pk, claim=row.claim).update(
-        state=State.QUEUED, due_at=max(slot or now, row.due_at), lease_until=None
+        state=State.QUEUED, due_at=max(retry_at, row.due_at), lease_until=None
     )
     return False
 
