@@ -129,12 +129,12 @@ class Evaluation:
         self.memo: dict[Expr, float | list[Sample]] = {}
 
     def result(self, expr: Expr) -> Result:
-        value = self.eval(expr)
+        value = self.value_of(expr)
         if isinstance(value, list):
             return Vector([Sample(dict(s.labels), s.value) for s in value])
         return Scalar(value)
 
-    def eval(self, expr: Expr) -> float | list[Sample]:
+    def value_of(self, expr: Expr) -> float | list[Sample]:
         if isinstance(expr, NumberLiteral):
             return expr.value
         try:
@@ -154,7 +154,7 @@ class Evaluation:
             samples = self.vector(expr.expr)
             return fn.aggregate(expr.op, samples, expr.grouping, expr.without)
         if isinstance(expr, UnaryOp):
-            value = self.eval(expr.expr)
+            value = self.value_of(expr.expr)
             if isinstance(value, list):
                 return [Sample(s.labels, -s.value) for s in value]
             return -value
@@ -166,13 +166,13 @@ class Evaluation:
         return self.leaves.get(selector.leaf_key(), [])
 
     def vector(self, expr: Expr) -> list[Sample]:
-        value = self.eval(expr)
+        value = self.value_of(expr)
         if not isinstance(value, list):
             raise RuleError("expected an instant vector, got a scalar")
         return value
 
     def scalar(self, expr: Expr) -> float:
-        value = self.eval(expr)
+        value = self.value_of(expr)
         if isinstance(value, list):
             raise RuleError("expected a scalar, got an instant vector")
         return value
@@ -187,7 +187,7 @@ class Evaluation:
                 Sample(s.labels, fn.clamp(s.value, bound, low=low)) for s in self.vector(args[0])
             ]
         if name == "abs":
-            value = self.eval(args[0])
+            value = self.value_of(args[0])
             if isinstance(value, list):
                 return [Sample(s.labels, abs(s.value)) for s in value]
             return abs(value)
@@ -200,7 +200,7 @@ class Evaluation:
         ]
 
     def binary(self, expr: BinaryOp) -> float | list[Sample]:
-        lhs, rhs = self.eval(expr.lhs), self.eval(expr.rhs)
+        lhs, rhs = self.value_of(expr.lhs), self.value_of(expr.rhs)
         if not isinstance(lhs, list) and not isinstance(rhs, list):
             return fn.apply(expr.op, lhs, rhs)
         if not isinstance(rhs, list):
