@@ -49,7 +49,8 @@ class RuleForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         values = {field.name: getattr(self.instance, field.name) for field in Rule._meta.fields}
         values.update(cleaned)
         for field, problems in rule_problems(values, builtin=self.instance.builtin).items():

@@ -33,8 +33,9 @@ class StateFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in State.values:
-            return by_state(queryset, [self.value()], timezone.now())
+        state = self.value()
+        if state is not None and state in State.values:
+            return by_state(queryset, [state], timezone.now())
         return queryset
 
 

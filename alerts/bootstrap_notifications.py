@@ -54,7 +54,8 @@ def channel_specs() -> list[tuple[str, str, dict[str, Any], bool]]:
 
 @transaction.atomic
 def seed(log: Log) -> None:
-    created, skipped = [], []
+    created: list[str] = []
+    skipped: list[str] = []
     if settings.NOTIFY_BOOTSTRAP_CHANNELS:
         for name, kind, config, for_rules in channel_specs():
             if NotificationChannel.objects.filter(name=name).exists():

@@ -294,7 +294,8 @@ def scheduled_boundary(now: datetime) -> datetime:
     """The interval boundary ``now`` belongs to (what the schedule meant to start at)."""
     interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
     epoch = int(now.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % interval, tz=now.tzinfo or timezone.utc)
+    # A naive ``now`` is read on the local clock by timestamp(), so it comes back on that clock.
+    return datetime.fromtimestamp(epoch - epoch % interval, tz=now.tzinfo)
 
 
 def run_cycle(*, now: datetime | None = None) -> EvaluationCycle:
@@ -363,7 +364,8 @@ def open_alerts_by_rule() -> dict[int, dict[str, Alert]]:
     """Every open rule alert, by rule and fingerprint (one query, no lock)."""
     found: dict[int, dict[str, Alert]] = {}
     for alert in Alert.objects.filter(source=Alert.Source.RULE, state__in=Alert.OPEN_STATES):
-        found.setdefault(alert.rule_id, {})[alert.fingerprint] = alert
+        if alert.rule_id is not None:  # the alerts of a deleted rule belong to no rule
+            found.setdefault(alert.rule_id, {})[alert.fingerprint] = alert
     return found
 
 
@@ -429,7 +431,7 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
     exprs: list[Any] = []
     slots: list[tuple[Any, Any]] = []
     for rule in rules:
-        slot = []
+        slot: list[int | RuleError | None] = []
         for text in (rule.expression, rule.min_volume_expression if rule.has_guard() else None):
             if text is None:
                 slot.append(None)
@@ -441,7 +443,7 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
                 slot.append(exc)
         slots.append((slot[0], slot[1]))
     values = evaluate_many(exprs, at=now) if exprs else []
-    return [tuple(_pick(values, item) for item in slot) for slot in slots]  # type: ignore[misc]
+    return [tuple(_pick(values, item) for item in slot) for slot in slots]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
 from django.db.models import Count, Q, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from alerts.models import Alert
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class EvaluationCollector:
             )
         yield self._open_alerts(Alert)
 
-    def _open_alerts(self, alert_model: type) -> Metric:
+    def _open_alerts(self, alert_model: type[Alert]) -> Metric:
         family = GaugeMetricFamily(
             "alerts_open", "Open alerts by state and severity.", labels=["state", "severity"]
         )

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -76,7 +76,7 @@ def record_event(
     kind: str,
     actor: str,
     now: datetime,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     details: dict[str, Any] | None = None,
 ) -> AlertEvent:
     """Write one AlertEvent (inside the caller's transaction) and hand it to the notifier."""
@@ -172,7 +172,7 @@ def _locked(alert: Alert | int) -> Alert:
 def acknowledge_alert(
     *,
     alert: Alert | int,
-    user: AbstractBaseUser | None,
+    user: User | AnonymousUser | None,
     actor: str | None = None,
     now: datetime | None = None,
 ) -> Alert:
@@ -186,7 +186,7 @@ def acknowledge_alert(
     name = actor or getattr(user, "username", "") or "unknown"
     row.state = Alert.State.ACKNOWLEDGED
     row.acknowledged_at = now
-    row.acknowledged_by = user if user is not None and user.pk else None
+    row.acknowledged_by = user if user is not None and user.is_authenticated and user.pk else None
     row.acknowledged_by_name = name[:200]
     row.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "acknowledged_by_name"])
     record_event(
@@ -199,7 +199,7 @@ def acknowledge_alert(
 def resolve_alert(
     *,
     alert: Alert | int,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     actor: str | None = None,
     now: datetime | None = None,
     reason: str = "manual",
@@ -210,9 +210,8 @@ def resolve_alert(
     if not row.can_resolve():
         raise InvalidTransition("This alert is already resolved.", state=row.state)
     name = actor or getattr(user, "username", "") or ENGINE
-    _close(
-        row, now=now, actor=name, user=user if user is not None and user.pk else None, reason=reason
-    )
+    stored = user if user is not None and user.is_authenticated and user.pk else None
+    _close(row, now=now, actor=name, user=stored, reason=reason)
     return row
 
 
@@ -222,7 +221,7 @@ def _close(
     now: datetime,
     actor: str,
     reason: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
     alert.state = Alert.State.RESOLVED

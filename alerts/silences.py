@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -88,8 +88,8 @@ def silenced_by(
 # --- services ---------------------------------------------------------------------------------
 
 
-def _user_row(user: AbstractBaseUser | None) -> Any:
-    return user if user is not None and user.pk else None
+def _user_row(user: User | AnonymousUser | None) -> User | None:
+    return user if user is not None and user.is_authenticated and user.pk else None
 
 
 @transaction.atomic
@@ -99,7 +99,7 @@ def silence_create(
     starts_at: datetime | None,
     ends_at: datetime | None,
     comment: str,
-    user: AbstractBaseUser | None,
+    user: User | AnonymousUser | None,
     now: datetime | None = None,
 ) -> Silence:
     """A checked silence; a start in the past (or none) is now. Raises ValidationError."""
@@ -130,7 +130,7 @@ def maintenance_window_create(
     starts_at: datetime | None,
     ends_at: datetime | None,
     comment: str,
-    user: AbstractBaseUser | None,
+    user: User | AnonymousUser | None,
     now: datetime | None = None,
 ) -> MaintenanceWindow:
     """A checked maintenance window over known service slugs. Raises ValidationError."""
@@ -165,21 +165,21 @@ def _check_services_exist(slugs: list[str]) -> None:
 
 
 def silence_expire(
-    *, silence: Silence, user: AbstractBaseUser | None, now: datetime | None = None
+    *, silence: Silence, user: User | AnonymousUser | None, now: datetime | None = None
 ) -> Silence:
     """End a silence now (a pending one never starts); held escalations resume at once."""
     return _expire(silence, user=user, now=now or timezone.now())  # type: ignore[return-value]
 
 
 def maintenance_window_expire(
-    *, window: MaintenanceWindow, user: AbstractBaseUser | None, now: datetime | None = None
+    *, window: MaintenanceWindow, user: User | AnonymousUser | None, now: datetime | None = None
 ) -> MaintenanceWindow:
     """End a maintenance window now; held escalations resume at once."""
     return _expire(window, user=user, now=now or timezone.now())  # type: ignore[return-value]
 
 
 @transaction.atomic
-def _expire(muting: Muting, *, user: AbstractBaseUser | None, now: datetime) -> Muting:
+def _expire(muting: Muting, *, user: User | AnonymousUser | None, now: datetime) -> Muting:
     row = type(muting).objects.select_for_update().get(pk=muting.pk)
     if row.ends_at <= now:
         raise AlreadyExpired(f"It already ended at {row.ends_at.isoformat()}.")
@@ -187,7 +187,8 @@ def _expire(muting: Muting, *, user: AbstractBaseUser | None, now: datetime) -> 
     row.ends_at = now
     row.expired_at = now
     row.expired_by = _user_row(user)
-    row._change_reason = f"expired by {_name(user)}"  # type: ignore[attr-defined]
+    # simple_history (no type stubs) reads this attribute when it writes the history row.
+    row._change_reason = f"expired by {_name(user)}"  # type: ignore[union-attr]
     row.save()
     release_held(row, now=now)
     logger.info("silence expired", extra={"silence": row.suppression_key(), "by": _name(user)})
@@ -201,7 +202,7 @@ def release_held(muting: Muting, *, now: datetime) -> int:
     ).update(next_at=max(muting.ends_at, now))
 
 
-def _name(user: AbstractBaseUser | None) -> str:
+def _name(user: User | AnonymousUser | None) -> str:
     return getattr(user, "username", "") or "system"
 
 

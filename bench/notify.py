@@ -23,6 +23,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported at run time only once Django is set up
+    from alerts.models import NotificationChannel
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -80,7 +84,7 @@ def reset() -> None:
             cursor.execute(f"VACUUM ANALYZE alerts_{model}")
 
 
-def make_channel(receiver_url: str) -> object:
+def make_channel(receiver_url: str) -> NotificationChannel:
     from alerts.models import NotificationChannel
 
     channel = NotificationChannel(
@@ -91,7 +95,7 @@ def make_channel(receiver_url: str) -> object:
     return channel
 
 
-def queue_batch(channel: object) -> list[object]:
+def queue_batch(channel: NotificationChannel) -> list[object]:
     """1,000 queued rows (one alert, one wake-up) and the exact requests they will send."""
     from django.utils import timezone
 
@@ -113,7 +117,7 @@ def queue_batch(channel: object) -> list[object]:
     rows = queue(
         alert=alert, kind=Notification.Kind.FIRING, targets=[(channel, 1)] * COUNT, now=now
     )
-    transport = channel.transport()  # type: ignore[attr-defined]
+    transport = channel.transport()
     return [transport.build(from_payload(row.payload)) for row in rows]
 
 

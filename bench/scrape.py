@@ -85,12 +85,13 @@ def reference_seconds() -> float:
     for family, kind, second in FAMILIES:
         names = ["service"] + ([second] if second else [])
         if kind == "counter":
-            metric = Counter(family.removesuffix("_total"), "help", names, registry=registry)
+            counter = Counter(family.removesuffix("_total"), "help", names, registry=registry)
+            for labels in label_sets(second):
+                counter.labels(**labels).inc(123.5)
         else:
-            metric = Gauge(family, "help", names, registry=registry)
-        for labels in label_sets(second):
-            child = metric.labels(**labels)
-            child.inc(123.5) if kind == "counter" else child.set(123.5)
+            gauge = Gauge(family, "help", names, registry=registry)
+            for labels in label_sets(second):
+                gauge.labels(**labels).set(123.5)
     generate_latest(registry)
     timings = []
     for _ in range(RUNS):

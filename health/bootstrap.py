@@ -50,7 +50,8 @@ def _seed_one(
             critical=critical,
             health_path="/health" if kind == "http" else "",
         )
-        service._change_reason = f"{REASON}: seeded from {variable}"
+        # simple_history (no type stubs) reads this attribute when it writes the history row.
+        service._change_reason = f"{REASON}: seeded from {variable}"  # type: ignore[attr-defined]
         service.save()
         return True
     if service.target == url:
@@ -63,7 +64,7 @@ def _seed_one(
     )
     if seeded is not None and service.target == seeded:
         service.target = url
-        service._change_reason = f"{REASON}: {variable} changed"
+        service._change_reason = f"{REASON}: {variable} changed"  # type: ignore[attr-defined]
         service.save()
         log(f"health: {slug} target updated from {variable}")
     else:

@@ -109,6 +109,7 @@ class Service(models.Model):
 
     def next_state(self, outcome: str, error: str = "") -> Transition:
         """Apply one result: the state moves only after enough failures or successes in a row."""
+        wanted: str
         if outcome == Outcome.DOWN:
             failures, successes = self.consecutive_failures + 1, 0
             wanted, needed, streak = State.DOWN, self.failure_threshold, failures

@@ -173,7 +173,8 @@ def latency_percentiles(
         outcome__in=("up", "degraded"),
     ).values_list("service_id", "latency_ms")
     for pk, latency in rows:
-        latencies[pk].append(latency)
+        if latency is not None:  # the filter excludes it; the column type allows it
+            latencies[pk].append(latency)
     return {
         pk: {"p50": percentile(latencies[pk], 0.5), "p95": percentile(latencies[pk], 0.95)}
         for pk in service_ids

@@ -59,7 +59,8 @@ class MetricDefinitionForm(forms.ModelForm):
         return numbers
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, buckets = data.get("type"), data.get("buckets") or []
         if kind == HISTOGRAM and not buckets:
             self.add_error("buckets", "A histogram needs its bucket bounds.")
@@ -103,10 +104,10 @@ class IngestTokenAdmin(admin.ModelAdmin):
             kwargs["form"] = IngestTokenForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", "service", "multi_service"]
-        return [
+            return ("name", "service", "multi_service")
+        return (
             "name",
             "service",
             "multi_service",
@@ -115,7 +116,7 @@ class IngestTokenAdmin(admin.ModelAdmin):
             "created_at",
             "last_used_at",
             "revoked_at",
-        ]
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:

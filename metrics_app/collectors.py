@@ -50,7 +50,7 @@ class JobRunCollector:
             if row["outcome"] == JobRun.Outcome.SUCCESS and row["finished"] is not None:
                 last_success.add_metric([row["job"]], row["finished"].timestamp())
         for job, (count, seconds) in sorted(totals.items()):
-            duration.add_metric([job], count_value=count, sum_value=seconds)
+            duration.add_metric([job], count_value=int(count), sum_value=seconds)
         yield runs
         yield duration
         yield last_success

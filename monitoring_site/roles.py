@@ -25,9 +25,8 @@ def user_role(user: Any) -> Role | None:
         return None
     if user.is_superuser:
         return Role.ADMIN
-    cached = getattr(user, "_monitoring_role", False)
-    if cached is not False:
-        return cached
+    if hasattr(user, "_monitoring_role"):
+        return user._monitoring_role
     names = user.groups.filter(name__in=ROLE_BY_GROUP).values_list("name", flat=True)
     role = max((ROLE_BY_GROUP[name] for name in names), default=None)
     user._monitoring_role = role

@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -157,7 +158,7 @@ _SQLITE_OPTIONS = {
 _DATABASE_EXPECTED = "expected postgres://user:pass@host:port/name or sqlite:////absolute/path"
 
 
-def _database_from_url(url: str) -> dict:
+def _database_from_url(url: str) -> dj_database_url.DBConfig:
     if not url.startswith(("postgres://", "postgresql://", "sqlite://")):
         raise ImproperlyConfigured(f"DATABASE_URL: {_DATABASE_EXPECTED}")
     try:
@@ -191,7 +192,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django_prometheus.db.backends.sqlite3",
-            "NAME": VAR_DIR / "monitoring.sqlite3",
+            "NAME": str(VAR_DIR / "monitoring.sqlite3"),
             "OPTIONS": dict(_SQLITE_OPTIONS),
             # Named explicitly: pytest-xdist would otherwise derive per-worker file names from
             # the path (the instrumented engine hides that this is SQLite).
@@ -219,7 +220,25 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-Q_CLUSTER = {
+
+class _QCluster(TypedDict, total=False):
+    """The django-q2 options this project sets (``settings.Q_CLUSTER["timeout"]`` is an int)."""
+
+    name: str
+    workers: int
+    timeout: int
+    retry: int
+    max_attempts: int
+    catch_up: bool
+    save_limit: int
+    ack_failures: bool
+    poll: float
+    label: str
+    redis: str
+    orm: str
+
+
+Q_CLUSTER: _QCluster = {
     "name": env_str("WORKER_CLUSTER_NAME", "monitoring") + _TEST_WORKER,
     "workers": env_int("Q_WORKERS", 2, minimum=1, maximum=64),
     "timeout": env_int("Q_TIMEOUT", 240, minimum=10),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -69,7 +69,7 @@ def _instant(request: Request, name: str) -> datetime | None:
     value = parse_datetime(raw.replace(" ", "+"))
     if value is None:
         raise serializers.ValidationError({name: ["Expected an ISO 8601 date-time."]})
-    return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 class AlertListView(generics.ListAPIView):
@@ -156,8 +156,9 @@ class RuleViewSet(viewsets.ModelViewSet):
     queryset = Rule.objects.prefetch_related("notification_channels").order_by("name")
     lookup_value_regex = "[0-9]+"
 
-    def perform_update(self, serializer: RuleSerializer) -> None:
-        was_enabled = serializer.instance.enabled
+    def perform_update(self, serializer: serializers.BaseSerializer[Rule]) -> None:
+        before = serializer.instance
+        was_enabled = before is not None and before.enabled
         rule = serializer.save()
         if was_enabled and not rule.enabled:
             resolve_rule_alerts(rule=rule, actor=self.request.user.get_username())

@@ -100,7 +100,7 @@ def checked_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
     if not guard_enabled():
         return infos
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         reason = refusal_reason(address)
         if reason is not None:
             raise BlockedAddress(host, str(address), reason)

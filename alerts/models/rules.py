@@ -122,6 +122,8 @@ class Rule(models.Model):
     history = HistoricalRecords(
         excluded_fields=list(RUNTIME_FIELDS), m2m_fields=["notification_channels"]
     )
+    # Set by the admin's rule list for its "current value" column; never stored.
+    current_value_text: str
 
     class Meta:
         ordering = ["name"]

@@ -40,9 +40,8 @@ def ack_url(*, alert_id: int, channel_id: int, notification_id: int) -> str:
 
 def read_token(token: str) -> AckClaim:
     """The claim of a valid, unexpired token; raises LinkInvalid or LinkExpired."""
-    max_age = settings.ACK_LINK_TTL.total_seconds()
     try:
-        value = signing.loads(token, salt=SALT, max_age=max_age)
+        value = signing.loads(token, salt=SALT, max_age=settings.ACK_LINK_TTL)
     except signing.SignatureExpired:
         raise LinkExpired from None
     except signing.BadSignature:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
@@ -14,6 +15,9 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+
+if TYPE_CHECKING:
+    from alerts.models import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +61,16 @@ class NotificationCollector:
             "Outbox rows by channel kind and state.",
             labels=["kind", "state"],
         )
-        for row in (
+        for counted in (
             Notification.objects.values("channel__kind", "state")
             .annotate(n=Count("pk"))
             .order_by("channel__kind", "state")
         ):
-            states.add_metric([row["channel__kind"], row["state"]], row["n"])
+            states.add_metric([counted["channel__kind"], counted["state"]], counted["n"])
         yield states
         yield self._latency(Notification)
 
-    def _latency(self, model: type) -> Metric:
+    def _latency(self, model: type[Notification]) -> Metric:
         family = HistogramMetricFamily(
             "alert_notification_delivery_seconds",
             "Time from the alert event to the vendor accepting the message.",
@@ -79,7 +83,8 @@ class NotificationCollector:
             f"le{i}": Count("pk", filter=Q(latency__lte=timedelta(seconds=bound)))
             for i, bound in enumerate(LATENCY_BUCKETS)
         }
-        rows = (
+        # The bucket counts are annotated under computed names, which the row type cannot list.
+        rows: Iterable[Mapping[str, Any]] = (
             model.objects.filter(state="delivered", delivered_at__isnull=False)
             .alias(latency=latency)
             .values("channel__kind")

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -156,7 +156,7 @@ def _enqueue_dispatch() -> None:
 
 @transaction.atomic
 def send_test_alert(
-    *, user: AbstractBaseUser | None, channels: list[NotificationChannel]
+    *, user: User | AnonymousUser | None, channels: list[NotificationChannel]
 ) -> tuple[Alert, list[Notification]]:
     """A synthetic alert through the outbox and dispatchers: a test message per channel.
 
@@ -179,7 +179,7 @@ def send_test_alert(
         fired_at=now,
         last_evaluated_at=now,
     )
-    user_row = user if user is not None and user.pk else None
+    user_row = user if user is not None and user.is_authenticated and user.pk else None
     event = AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.FIRING,

@@ -12,12 +12,13 @@ import json
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Model
 
 from alerts.channels import Receipt
 from alerts.models import Notification, NotificationAttempt, NotificationChannel
 
 
-def _table(model: type) -> str:
+def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
@@ -61,7 +62,15 @@ def claim(*, now: datetime, lease_until: datetime, token: str) -> Notification |
         f"RETURNING {columns}"
     )
     state = Notification.State
-    params = [state.SENDING, lease_until, token, state.QUEUED, state.SENDING, now, now]
+    params: list[str | datetime] = [
+        state.SENDING,
+        lease_until,
+        token,
+        state.QUEUED,
+        state.SENDING,
+        now,
+        now,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
@@ -91,7 +100,7 @@ def record_delivery(
         "VALUES (%s, %s, %s, %s, %s, '', %s, %s, %s, NULL) "
         "RETURNING (SELECT count(*) FROM done)"
     )
-    params = [
+    params: list[str | int | float | datetime | None] = [
         Notification.State.DELIVERED,
         now,
         row.pk,

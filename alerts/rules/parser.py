@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -69,6 +69,11 @@ def _tag(kind: str, *values: Any) -> _Tagged:
     return _Tagged((kind, *values))
 
 
+def _at(token: Token) -> int:
+    # lark's lexer sets every token's position; only a hand-made Token lacks one.
+    return token.start_pos or 0
+
+
 class _BuildError(Exception):
     """Raised while building a node; turned into a located RuleError by :func:`parse_tree`."""
 
@@ -87,7 +92,7 @@ class Builder(Transformer):
 
     def number(self, children: list[Token]) -> NumberLiteral:
         token = children[0]
-        return NumberLiteral(float(token), pos=token.start_pos)
+        return NumberLiteral(float(token), pos=_at(token))
 
     def paren(self, children: list[Any]) -> Expr:
         return children[1]
@@ -136,7 +141,7 @@ class Builder(Transformer):
             problem = regex_problem(value)
             if problem:
                 raise self.error(f"regular expression {value!r}: {problem}", raw.start_pos)
-        return Matcher(str(label), str(op), value, pos=label.start_pos)
+        return Matcher(str(label), str(op), value, pos=_at(label))
 
     def _unquote(self, token: Token) -> str:
         body, out, i = token[1:-1], [], 0
@@ -145,7 +150,7 @@ class Builder(Transformer):
             if char == "\\" and i + 1 < len(body):
                 nxt = body[i + 1]
                 if nxt not in _ESCAPES:
-                    raise self.error(f"unknown escape \\{nxt} in string", token.start_pos + i + 1)
+                    raise self.error(f"unknown escape \\{nxt} in string", _at(token) + i + 1)
                 out.append(_ESCAPES[nxt])
                 i += 2
                 continue
@@ -232,7 +237,8 @@ def parse_tree(text: str) -> Expr:
         )
     _check_nesting(text)
     try:
-        tree = _parser().parse(text)
+        # With a transformer attached, lark returns what the Builder built, not a lark Tree.
+        tree = cast(Expr, _parser().parse(text))
     except _BuildError as exc:
         raise located(exc.cls, exc.message, text, exc.pos) from None
     except UnexpectedInput as exc:
@@ -280,9 +286,10 @@ def _check_depth(tree: Expr, text: str) -> None:
 def _syntax_error(exc: UnexpectedInput, text: str) -> RuleError:
     expected = sorted({EXPECTED_NAMES.get(name, name) for name in _expected_of(exc)})
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
+        char = text[pos] if pos < len(text) else ""
         message = f"unexpected character {char!r}"
-        return located(RuleSyntaxError, message, text, exc.pos_in_stream, expected)
+        return located(RuleSyntaxError, message, text, pos, expected)
     if isinstance(exc, UnexpectedEOF) or (
         isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     ):

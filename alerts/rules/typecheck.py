@@ -166,7 +166,7 @@ class Checker:
         left = self.arithmetic_operand(expr.lhs, expr.op)
         right = self.arithmetic_operand(expr.rhs, expr.op)
         if expr.matching is not None and SCALAR in (left, right):
-            keyword = "on" if expr.matching.on else "ignoring"  # type: ignore[union-attr]
+            keyword = "on" if expr.matching.on else "ignoring"
             raise self.error(f"{keyword}(...) is only allowed between two vectors", expr)
         return VECTOR if VECTOR in (left, right) else SCALAR
 

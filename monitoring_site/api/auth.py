@@ -9,10 +9,14 @@ from monitoring_site.api.throttling import LoginThrottle
 
 
 class TokenObtainView(TokenObtainPairView):
-    permission_classes = (AllowAny,)
+    # simplejwt's base sets an unannotated ``()``, so mypy types it as an empty tuple; AllowAny
+    # (same access) makes the OpenAPI schema say that no authentication is needed.
+    permission_classes = (AllowAny,)  # type: ignore[assignment]
     throttle_classes = (LoginThrottle,)
 
 
 class TokenRefreshRotatingView(TokenRefreshView):
-    permission_classes = (AllowAny,)
+    # simplejwt's base sets an unannotated ``()``, so mypy types it as an empty tuple; AllowAny
+    # (same access) makes the OpenAPI schema say that no authentication is needed.
+    permission_classes = (AllowAny,)  # type: ignore[assignment]
     throttle_classes = (LoginThrottle,)

@@ -91,7 +91,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
-    if response is None:
+    # DRF answers exactly the APIExceptions (Http404 and PermissionDenied were converted above).
+    if response is None or not isinstance(exc, exceptions.APIException):
         logger.exception("unhandled API error", extra={"path": context["request"].path})
         return Response(error_body(500, "Internal server error."), status=500)
     code = None

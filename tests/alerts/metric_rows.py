@@ -11,9 +11,12 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from metrics_app.catalogue import get_metric
 from metrics_app.models import Bucket, Rollup, Series
+
+_Row = TypeVar("_Row", Bucket, Rollup)
 
 
 def floor_minute(moment: datetime) -> datetime:
@@ -113,14 +116,14 @@ class Store:
 
 
 def _row(
-    model: type,
+    model: type[_Row],
     series: Series,
     start: datetime,
     values: list[float],
     kind: str,
     last_at: datetime,
     **extra: int,
-) -> object:
+) -> _Row:
     count = len(values)
     return model(
         series=series,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -95,7 +96,7 @@ def test_the_alert_list_filters(
 def test_the_alert_list_filters_by_time_and_pages(
     viewer_client: APIClient, firing: Alert, resolved: Alert, clock: Any
 ) -> None:
-    after = (firing.started_at + timezone.timedelta(seconds=30)).isoformat()
+    after = (firing.started_at + timedelta(seconds=30)).isoformat()
     response = viewer_client.get("/api/v1/monitoring/alerts", {"since": after})
     assert [item["id"] for item in response.json()["results"]] == []
     response = viewer_client.get("/api/v1/monitoring/alerts", {"page_size": 1})
@@ -103,6 +104,22 @@ def test_the_alert_list_filters_by_time_and_pages(
     assert body["count"] == 2
     assert len(body["results"]) == 1
     assert body["next"] is not None
+
+
+def test_a_time_filter_without_an_offset_is_read_as_utc(
+    viewer_client: APIClient, firing: Alert
+) -> None:
+    # Found by mypy: the naive branch called timezone.utc, which Django 5 removed (a 500).
+    started = firing.started_at.astimezone(UTC).replace(tzinfo=None)
+    ids = {}
+    for name, moment in (
+        ("just_before", started - timedelta(seconds=1)),
+        ("just_after", started + timedelta(seconds=1)),
+    ):
+        response = viewer_client.get("/api/v1/monitoring/alerts", {"since": moment.isoformat()})
+        assert response.status_code == 200
+        ids[name] = [item["id"] for item in response.json()["results"]]
+    assert ids == {"just_before": [firing.pk], "just_after": []}
 
 
 @pytest.mark.parametrize(

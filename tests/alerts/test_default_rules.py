@@ -190,7 +190,9 @@ def test_a_default_rule_stays_quiet_just_below_its_threshold(
 def test_a_default_rule_stays_quiet_under_its_volume_guard(
     slug: str, rules: dict[str, Rule], clock: Any
 ) -> None:
-    write(slug, CASES[slug][3])
+    guarded = CASES[slug][3]
+    assert guarded is not None
+    write(slug, guarded)
     run_cycle()
     rule = Rule.objects.get(pk=rules[slug].pk)
     assert rule.holds(rule.last_value)  # the condition crosses: only the guard holds it back

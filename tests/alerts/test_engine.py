@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 
-from alerts.engine import apply_evaluation, claim_lease, run_cycle
+from alerts.engine import apply_evaluation, claim_lease, run_cycle, scheduled_boundary
 from alerts.jobs import JOBS
 from alerts.metrics import EvaluationCollector
 from alerts.models import Alert, AlertEvent, EvaluationCycle, Rule
@@ -79,6 +79,12 @@ def test_runtime_fields_written_by_a_cycle_add_no_edit_history(
 
 
 @pytest.mark.django_db
+def test_the_boundary_of_a_time_without_a_zone_is_on_the_same_clock(settings: Any) -> None:
+    # Found by mypy: the naive branch fell back to timezone.utc, which Django 5 removed.
+    settings.RULE_EVALUATION_INTERVAL_MINUTES = 1
+    assert scheduled_boundary(datetime(2024, 1, 1, 12, 7, 30)) == datetime(2024, 1, 1, 12, 7)
+
+
 def test_a_cycle_that_starts_while_the_previous_still_runs_is_skipped_and_counted(
     make_rule: Callable[..., Rule], clock: Any
 ) -> None:
@@ -111,6 +117,7 @@ def test_the_collector_exports_duration_lag_and_skipped_cycles_from_the_rows(
     last = EvaluationCycle.objects.filter(skipped=False).get()
     assert "alert_evaluation_cycles_total 1.0" in text
     assert "alert_evaluation_skipped_cycles_total 1.0" in text
+    assert last.duration_ms is not None
     assert f"alert_evaluation_duration_seconds {last.duration_ms / 1000}" in text
     assert "alert_evaluation_lag_seconds 30.0" in text
     assert 'alerts_open{severity="error",state="pending"} 1.0' in text

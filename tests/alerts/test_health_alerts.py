@@ -90,7 +90,9 @@ def test_the_alert_resolves_when_the_service_is_back(
     round_of({payment: UP})
     [alert] = health_alerts()
     assert alert.state == "resolved"
-    assert alert.events.last().details["reason"] == "service recovered"
+    last_event = alert.events.last()
+    assert last_event is not None
+    assert last_event.details["reason"] == "service recovered"
 
 
 def test_a_non_critical_service_going_down_raises_no_alert(

@@ -14,10 +14,23 @@ from tests.health.servers import PlatformServer, free_port
 
 
 def probe(
-    kind: str, target: str, *, timeout: float = 2.0, deadline: float = 3.0, **extra: object
+    kind: str,
+    target: str,
+    *,
+    timeout: float = 2.0,
+    deadline: float = 3.0,
+    health_path: str = "",
+    expected_status: int = 200,
 ) -> ProbeResult:
-    fields = {"health_path": "", "timeout": timeout, **extra}
-    one = ProbeTarget(service_id=1, slug="svc", kind=kind, target=target, **fields)
+    one = ProbeTarget(
+        service_id=1,
+        slug="svc",
+        kind=kind,
+        target=target,
+        health_path=health_path,
+        timeout=timeout,
+        expected_status=expected_status,
+    )
     return run_probes([one], deadline=deadline, max_body_bytes=65_536)[1]
 
 
@@ -26,6 +39,7 @@ def test_a_healthy_http_service_is_up_with_its_status_code_and_latency(
 ) -> None:
     result = probe("http", platform.url("/ok", "ok"))
     assert (result.outcome, result.status_code, result.error) == ("up", 200, "")
+    assert result.latency_ms is not None
     assert 0 < result.latency_ms < 1000
 
 
@@ -130,6 +144,7 @@ def test_a_tls_error_is_down_and_named_as_such(platform: PlatformServer) -> None
 def test_postgres_answers_select_1() -> None:
     result = probe("postgres", POSTGRES_URL)
     assert (result.outcome, result.error) == ("up", "")
+    assert result.latency_ms is not None
     assert result.latency_ms > 0
 
 

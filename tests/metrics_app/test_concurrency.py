@@ -14,8 +14,9 @@ import sys
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
@@ -104,10 +105,11 @@ def release_when_all_wait(
     waiting = 0
     while waiting < WRITERS:
         assert time.monotonic() < deadline, f"only {waiting} writers waiting at once"
-        waiting = db.execute(
+        waiting = scalar(
+            db,
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
             [DB_NAME],
-        ).fetchone()[0]
+        )
         time.sleep(0.02)
     holder.commit()
     return waiting
@@ -122,12 +124,19 @@ def outcomes(processes: list[subprocess.Popen[str]]) -> Counter[str]:
     return results
 
 
+def scalar(db: psycopg.Connection, sql: LiteralString, params: Sequence[object] = ()) -> Any:
+    """The first column of the query's one row."""
+    row = db.execute(sql, params).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def value(db: psycopg.Connection, name: str, labels_key: str) -> float:
-    row = db.execute(
+    return scalar(
+        db,
         "SELECT value FROM metrics_app_series WHERE name = %s AND labels_key = %s",
         [name, labels_key],
-    ).fetchone()
-    return row[0]
+    )
 
 
 def test_overlapping_writers_lose_no_increment(
@@ -176,7 +185,5 @@ def test_overlapping_writers_cannot_exceed_the_series_limit_together(
         )
         assert release_when_all_wait(db, holder, tmp_path) == WRITERS
     assert outcomes(writers) == Counter(ok=limit, series_limit=WRITERS * rounds - limit)
-    stored = db.execute(
-        "SELECT count(*) FROM metrics_app_series WHERE name = 'errors_total'"
-    ).fetchone()[0]
+    stored = scalar(db, "SELECT count(*) FROM metrics_app_series WHERE name = 'errors_total'")
     assert stored == limit

@@ -7,7 +7,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from django.test import Client
@@ -25,7 +25,12 @@ from tests.support.components import require_binary
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 
-def scrape(client: Client, remote: str = "127.0.0.1", **headers: str) -> Any:
+class _Headers(TypedDict, total=False):
+    HTTP_X_FORWARDED_FOR: str
+    HTTP_AUTHORIZATION: str
+
+
+def scrape(client: Client, remote: str = "127.0.0.1", **headers: Unpack[_Headers]) -> Any:
     return client.get("/metrics", REMOTE_ADDR=remote, **headers)
 
 
@@ -242,7 +247,7 @@ def test_job_runs_are_exported_from_rows(client: Client, clock: Any) -> None:
 def _every_metric_once(now: Any) -> list[Any]:
     from metrics_app.ingest import parse_samples
 
-    raw = []
+    raw: list[dict[str, object]] = []
     for spec in CATALOGUE:
         labels = {name: "x" for name in spec.labels if name != "service"}
         if spec.type in ("histogram", "summary"):

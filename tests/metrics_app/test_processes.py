@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
+_T = TypeVar("_T")
 
 
 def free_port() -> int:
@@ -39,17 +41,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
+def wait_for(check: Callable[[], _T], timeout: float, what: str) -> _T:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
-            last = check()
+            value = check()
         except (requests.RequestException, OSError, ValueError) as exc:
             last = exc
         else:
-            if last:
-                return last
+            if value:
+                return value
+            last = value
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
@@ -244,7 +247,7 @@ def test_a_real_prometheus_scrapes_the_service_and_reports_the_ingested_totals(
             30,
             "the revenue total",
         )
-        assert list(revenue.values()) == [5000.0]  # type: ignore[union-attr]
+        assert list(revenue.values()) == [5000.0]
         count = values('payment_processing_duration_ms_count{service="payment"}')
         assert list(count.values()) == [3.0]
         under_a_second = values('payment_processing_duration_ms_bucket{le="1000"}')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,11 +14,17 @@ from monitoring_site.net import client_ip
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.monitoring_site.urls_testing")]
 
-LOGIN_LIMIT = LoginThrottle().num_requests
+# DRF sets num_requests in SimpleRateThrottle.__init__; its stubs do not declare it.
+LOGIN_LIMIT = LoginThrottle().num_requests  # type: ignore[attr-defined]
+
+
+class _Environ(TypedDict, total=False):
+    REMOTE_ADDR: str
+    HTTP_X_FORWARDED_FOR: str
 
 
 def attempt_login(client: APIClient, remote: str, forwarded: str | None = None) -> int:
-    headers = {"REMOTE_ADDR": remote}
+    headers: _Environ = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
     response = client.post(

@@ -129,7 +129,7 @@ class SmtpServer:
         with self._lock:
             queue_id = f"Q{len(self._messages) + 1:05d}"
             self._messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, queue_id)  # type: ignore[arg-type]
+                Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, queue_id)
             )
         return f"250 2.0.0 Ok: queued as {queue_id}"
 

@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from alerts.channels.base import AlertMessage, get_channel_class
 from alerts.channels.email import EmailChannel
@@ -387,7 +388,7 @@ def test_a_resolved_webhook_has_status_resolved_and_ends_at(message: AlertMessag
 
 
 def test_building_twice_gives_identical_payloads_for_every_kind(message: AlertMessage) -> None:
-    configs = {
+    configs: dict[str, dict[str, Any]] = {
         "email": {"to": ["oncall@example.com"]},
         "slack": {"token": "xoxb-1234", "channel": "#alerts"},
         "pagerduty": {"routing_key": ROUTING_KEY},

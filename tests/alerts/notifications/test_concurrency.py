@@ -142,7 +142,7 @@ def test_a_dispatcher_killed_mid_send_is_replaced_after_its_lease_and_pagerduty_
             "attempts": [],
             "claimed": True,
         }
-        outcomes = []
+        outcomes: list[str] = []
         while not outcomes or outcomes[-1] != "delivered":
             assert time.monotonic() - killed_at < 30
             outcomes.append(_run(url, "step", env=env))

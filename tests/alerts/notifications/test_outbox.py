@@ -58,6 +58,7 @@ def test_a_firing_critical_alert_queues_the_rules_channels_and_level_one(
         ("queued", timezone.now(), timezone.now())
     }
     escalation = AlertEscalation.objects.get(alert=alert)
+    assert escalation.policy is not None
     assert (escalation.policy.name, escalation.level, escalation.next_at) == (
         "Critical",
         1,
@@ -110,6 +111,7 @@ def test_the_payload_is_the_alert_message_with_links(
     assert message.labels == {"service": "payment"}
     assert message.summary == "queue at 250 (over 100)"
     assert message.url == f"{SITE}/admin/alerts/alert/{alert.pk}/change/"
+    assert message.ack_url is not None
     assert message.ack_url.startswith(f"{SITE}/alerts/ack/")
     assert message.started_at == alert.started_at
 
@@ -131,7 +133,9 @@ def test_acknowledging_notifies_every_channel_that_was_told_and_stops_escalation
         ("PagerDuty", "acknowledged", None),
         ("On-call engineer email", "acknowledged", None),
     ]
-    acked = from_payload(Notification.objects.filter(kind="acknowledged").first().payload)
+    acked_row = Notification.objects.filter(kind="acknowledged").first()
+    assert acked_row is not None
+    acked = from_payload(acked_row.payload)
     assert (acked.acknowledged_by, acked.ack_url) == ("otto-operator", None)
     escalation = AlertEscalation.objects.get(alert=alert)
     assert (escalation.stopped_at, escalation.stopped_reason, escalation.next_at) == (
@@ -149,7 +153,9 @@ def test_resolving_notifies_every_channel_that_was_told(
     resolve_alert(alert=alert, actor="engine")
 
     assert rows(kind="resolved") == [("Email", "resolved", None), ("PagerDuty", "resolved", None)]
-    message = from_payload(Notification.objects.filter(kind="resolved").first().payload)
+    resolved_row = Notification.objects.filter(kind="resolved").first()
+    assert resolved_row is not None
+    message = from_payload(resolved_row.payload)
     assert message.resolved_at == timezone.now()
 
 

@@ -124,7 +124,8 @@ def test_aggregations_fold_all_series_into_one(
     users: Store, aggregation: str, expected: float
 ) -> None:
     result = evaluate(f"{aggregation}(active_users)", at=NOW)
-    assert result == Vector([Sample({}, pytest.approx(expected))])
+    assert isinstance(result, Vector)
+    assert [(s.labels, s.value) for s in result.samples] == [({}, pytest.approx(expected))]
 
 
 def test_aggregation_by_keeps_the_named_labels_and_without_drops_them(store: Store) -> None:

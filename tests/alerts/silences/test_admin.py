@@ -58,6 +58,7 @@ def test_expire_now_ends_the_selected_silences_through_the_service(
     assert "1 expired; 1 had already ended." in response.content.decode()
     first.refresh_from_db()
     assert first.ends_at == timezone.now()
+    assert first.expired_by is not None
     assert first.expired_by.username == "root"
     assert first.history.first().history_change_reason == "expired by root"
 
@@ -88,4 +89,5 @@ def test_a_silence_made_in_the_admin_is_checked_and_credited_to_its_author(
     assert accepted.status_code == 302
     silence = Silence.objects.get()
     assert silence.matchers == [{"name": "service", "value": "payment", "op": "="}]
+    assert silence.created_by is not None
     assert silence.created_by.username == "root"

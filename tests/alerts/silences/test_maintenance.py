@@ -73,6 +73,7 @@ def test_a_service_back_within_the_window_resolves_quietly(
     service_down: Rule, payment: Service, window: MaintenanceWindow, clock: Any
 ) -> None:
     alert = raise_service_down(rule=service_down, service=payment, at=timezone.now())
+    assert alert is not None
     clock.shift(600)
 
     resolve_service_down(rule=service_down, service=payment, at=timezone.now())
