@@ -103,6 +103,7 @@ class NotificationChannelAdmin(SimpleHistoryAdmin):
         for channel in queryset.filter(enabled=True):
             channel.enabled = False
             channel.disabled_reason = reason
+            # simple_history (no type stubs) reads this attribute for the history row.
             channel._change_reason = reason  # type: ignore[attr-defined]
             channel.save()
             count += 1

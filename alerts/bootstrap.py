@@ -189,6 +189,7 @@ def seed(log: Log) -> None:
         if Rule.objects.filter(Q(slug=slug) | Q(name=fields["name"])).exists():
             continue
         rule = Rule(slug=slug, **fields)
+        # simple_history (no type stubs) reads this attribute for the history row.
         rule._change_reason = "seeded by bootstrap"  # type: ignore[attr-defined]
         rule.save()
         created.append(slug)

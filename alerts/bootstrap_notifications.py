@@ -80,6 +80,7 @@ def _create_channel(name: str, kind: str, config: dict[str, Any], for_rules: boo
     except ValidationError as exc:
         # Say which setting is wrong without echoing it (a webhook URL holds a secret).
         return f" (invalid configuration: {', '.join(sorted(exc.message_dict))})"
+    # simple_history (no type stubs) reads this attribute for the history row.
     channel._change_reason = "seeded by bootstrap"  # type: ignore[attr-defined]
     channel.save()
     return ""
@@ -100,6 +101,7 @@ def _seed_policy(name: str, levels: tuple[tuple[str, int], ...]) -> bool:
     ):
         return False
     policy = EscalationPolicy(name=name, description=f"Seeded: alerts of severity {name.lower()}.")
+    # simple_history (no type stubs) reads this attribute for the history row.
     policy._change_reason = "seeded by bootstrap"  # type: ignore[attr-defined]
     policy.save()
     for position, (level_name, wait) in enumerate(levels, start=1):

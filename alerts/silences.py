@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
@@ -41,6 +41,7 @@ from alerts.models.silences import LabelValue
 logger = logging.getLogger(__name__)
 
 Muting = Silence | MaintenanceWindow
+_M = TypeVar("_M", Silence, MaintenanceWindow)
 HELD = "held by "
 DEFERRED_LEVEL = 0  # an escalation row whose firing was never announced
 ACTOR = "silences"
@@ -168,18 +169,18 @@ def silence_expire(
     *, silence: Silence, user: User | AnonymousUser | None, now: datetime | None = None
 ) -> Silence:
     """End a silence now (a pending one never starts); held escalations resume at once."""
-    return _expire(silence, user=user, now=now or timezone.now())  # type: ignore[return-value]
+    return _expire(silence, user=user, now=now or timezone.now())
 
 
 def maintenance_window_expire(
     *, window: MaintenanceWindow, user: User | AnonymousUser | None, now: datetime | None = None
 ) -> MaintenanceWindow:
     """End a maintenance window now; held escalations resume at once."""
-    return _expire(window, user=user, now=now or timezone.now())  # type: ignore[return-value]
+    return _expire(window, user=user, now=now or timezone.now())
 
 
 @transaction.atomic
-def _expire(muting: Muting, *, user: User | AnonymousUser | None, now: datetime) -> Muting:
+def _expire(muting: _M, *, user: User | AnonymousUser | None, now: datetime) -> _M:
     row = type(muting).objects.select_for_update().get(pk=muting.pk)
     if row.ends_at <= now:
         raise AlreadyExpired(f"It already ended at {row.ends_at.isoformat()}.")
@@ -188,7 +189,7 @@ def _expire(muting: Muting, *, user: User | AnonymousUser | None, now: datetime)
     row.expired_at = now
     row.expired_by = _user_row(user)
     # simple_history (no type stubs) reads this attribute when it writes the history row.
-    row._change_reason = f"expired by {_name(user)}"  # type: ignore[union-attr]
+    row._change_reason = f"expired by {_name(user)}"  # type: ignore[attr-defined]
     row.save()
     release_held(row, now=now)
     logger.info("silence expired", extra={"silence": row.suppression_key(), "by": _name(user)})

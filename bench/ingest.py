@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 import requests
@@ -54,8 +55,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def samples(rng: random.Random, now: datetime) -> list[dict[str, object]]:
-    batch: list[dict[str, object]] = []
+class PushedSample(TypedDict):
+    """One sample of the ingest API's body."""
+
+    metric: str
+    labels: dict[str, str]
+    value: float
+    timestamp: float
+
+
+def samples(rng: random.Random, now: datetime) -> list[PushedSample]:
+    batch: list[PushedSample] = []
     for i in range(BATCH):
         series = rng.randrange(SERIES)
         at = (now - timedelta(seconds=rng.uniform(0, 600))).timestamp()
@@ -126,8 +136,8 @@ def measure_copy() -> float:
                 (
                     sample["metric"],
                     json.dumps(sample["labels"]),
-                    float(sample["value"]),  # type: ignore[arg-type]
-                    datetime.fromtimestamp(sample["timestamp"], UTC),  # type: ignore[arg-type]
+                    float(sample["value"]),
+                    datetime.fromtimestamp(sample["timestamp"], UTC),
                 )
             )
     with psycopg.connect(DATABASE_URL) as conn:

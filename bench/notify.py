@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported at run time only once Django is set up
+    from multiprocessing.synchronize import Event
+
+    from alerts.channels.webhook import WebhookRequest
     from alerts.models import NotificationChannel
+    from tests.support.fake_vendors import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -95,7 +99,7 @@ def make_channel(receiver_url: str) -> NotificationChannel:
     return channel
 
 
-def queue_batch(channel: NotificationChannel) -> list[object]:
+def queue_batch(channel: NotificationChannel) -> list[WebhookRequest]:
     """1,000 queued rows (one alert, one wake-up) and the exact requests they will send."""
     from django.utils import timezone
 
@@ -121,14 +125,14 @@ def queue_batch(channel: NotificationChannel) -> list[object]:
     return [transport.build(from_payload(row.payload)) for row in rows]
 
 
-def _dispatcher_process(start: object) -> None:
+def _dispatcher_process(start: Event) -> None:
     """One worker process: connect, wait for the start, deliver until nothing is due."""
     from django.db import connection, connections
 
     from alerts.notifications.dispatch import dispatch_due
 
     connection.ensure_connection()
-    start.wait()  # type: ignore[attr-defined]
+    start.wait()
     try:
         dispatch_due(wait=False, budget=600)
     finally:
@@ -160,36 +164,36 @@ def dispatch_all() -> float:
     return elapsed
 
 
-def floor(requests_to_send: list[object]) -> float:
+def floor(requests_to_send: list[WebhookRequest]) -> float:
     import requests
 
     session = requests.Session()
     started = time.perf_counter()
     for request in requests_to_send:
-        response = session.post(request.url, data=request.body, headers=request.headers, timeout=10)  # type: ignore[attr-defined]
+        response = session.post(request.url, data=request.body, headers=request.headers, timeout=10)
         response.raise_for_status()
     elapsed = time.perf_counter() - started
     session.close()
     return elapsed
 
 
-def throughput(receiver: object) -> tuple[float, float]:
+def throughput(receiver: WebhookReceiver) -> tuple[float, float]:
     from alerts.models import Notification
 
     ours, floors = [], []
     for _ in range(RUNS):
         reset()
-        channel = make_channel(receiver.url + "/hook")  # type: ignore[attr-defined]
+        channel = make_channel(receiver.url + "/hook")
         built = queue_batch(channel)
         purge_broker()
-        receiver.reset()  # type: ignore[attr-defined]
+        receiver.reset()
         ours.append(dispatch_all())
         delivered = Notification.objects.filter(state="delivered").count()
         assert delivered == COUNT, f"only {delivered} of {COUNT} delivered"
-        assert len(receiver.answered(200)) == COUNT  # type: ignore[attr-defined]
-        receiver.reset()  # type: ignore[attr-defined]
+        assert len(receiver.answered(200)) == COUNT
+        receiver.reset()
         floors.append(floor(built))
-        assert len(receiver.answered(200)) == COUNT  # type: ignore[attr-defined]
+        assert len(receiver.answered(200)) == COUNT
     return statistics.median(ours), statistics.median(floors)
 
 
@@ -234,7 +238,7 @@ def stop_worker(worker: subprocess.Popen) -> None:
         os.killpg(worker.pid, signal.SIGKILL)
 
 
-def latency(receiver: object) -> list[float]:
+def latency(receiver: WebhookReceiver) -> list[float]:
     """Evaluation that fires an alert -> the receiver has its message, TRIALS times."""
     from django.utils import timezone
 
@@ -243,7 +247,7 @@ def latency(receiver: object) -> list[float]:
     from alerts.rules import Sample, Vector
 
     reset()
-    make_channel(receiver.url + "/hook")  # type: ignore[attr-defined]
+    make_channel(receiver.url + "/hook")
     rule = Rule.objects.create(
         name="Bench queue",
         expression="max(queue_size)",
@@ -252,7 +256,7 @@ def latency(receiver: object) -> list[float]:
         channels=["webhook"],
         annotations={"summary": "queue at {value}"},
     )
-    receiver.reset()  # type: ignore[attr-defined]
+    receiver.reset()
     delays = []
     for trial in range(TRIALS):
         labels = {"trial": str(trial)}
@@ -268,10 +272,10 @@ def latency(receiver: object) -> list[float]:
     return delays
 
 
-def wait_for(receiver: object, trial: int) -> float:
+def wait_for(receiver: WebhookReceiver, trial: int) -> float:
     deadline = time.time() + 30
     while time.time() < deadline:
-        for request in receiver.answered(200):  # type: ignore[attr-defined]
+        for request in receiver.answered(200):
             body = request.json()
             alert = body["alerts"][0]
             if body["status"] == "firing" and alert["labels"].get("trial") == str(trial):

@@ -15,6 +15,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # apps.py loads this module before the models are ready
+    from metrics_app.models import MetricDefinition
 
 COUNTER = "counter"
 GAUGE = "gauge"
@@ -188,15 +192,15 @@ def _registered() -> dict[str, MetricSpec]:
     return specs
 
 
-def spec_from_definition(row: object) -> MetricSpec:
+def spec_from_definition(row: MetricDefinition) -> MetricSpec:
     """The :class:`MetricSpec` of an admin-registered ``MetricDefinition`` row."""
     buckets = tuple(sorted(float(bound) for bound in (getattr(row, "buckets", None) or [])))
     return MetricSpec(
-        name=row.name,  # type: ignore[attr-defined]
-        type=row.type,  # type: ignore[attr-defined]
-        help=row.help,  # type: ignore[attr-defined]
-        unit=row.unit or "",  # type: ignore[attr-defined]
-        labels=tuple(row.label_names or ()),  # type: ignore[attr-defined]
+        name=row.name,
+        type=row.type,
+        help=row.help,
+        unit=row.unit or "",
+        labels=tuple(row.label_names or ()),
         buckets=buckets,
     )
 

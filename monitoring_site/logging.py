@@ -7,6 +7,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -43,7 +44,7 @@ class DailyFileHandler(logging.Handler):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.prefix = prefix
         self._day = ""
-        self._stream: object | None = None
+        self._stream: TextIO | None = None
         self._lock = threading.Lock()
 
     def _path_for(self, day: str) -> Path:
@@ -58,14 +59,14 @@ class DailyFileHandler(logging.Handler):
                     self._close_stream()
                     self._stream = open(self._path_for(day), "a", encoding="utf-8")
                     self._day = day
-                self._stream.write(line)  # type: ignore[attr-defined]
-                self._stream.flush()  # type: ignore[attr-defined]
+                self._stream.write(line)
+                self._stream.flush()
         except Exception:
             self.handleError(record)
 
     def _close_stream(self) -> None:
         if self._stream is not None:
-            self._stream.close()  # type: ignore[attr-defined]
+            self._stream.close()
             self._stream = None
 
     def close(self) -> None:

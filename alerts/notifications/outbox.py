@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
@@ -118,7 +118,7 @@ def queue(
 
 
 def start_escalation(
-    *, alert: Alert, policy: EscalationPolicy | None, first_wait: object, now: datetime
+    *, alert: Alert, policy: EscalationPolicy | None, first_wait: timedelta, now: datetime
 ) -> None:
     AlertEscalation.objects.update_or_create(
         alert=alert,
@@ -126,7 +126,7 @@ def start_escalation(
             "policy": policy,
             "level": 1,
             "level_notified_at": now,
-            "next_at": now + first_wait,  # type: ignore[operator]
+            "next_at": now + first_wait,
             "reminders_sent": 0,
             "stopped_at": None,
             "stopped_reason": "",

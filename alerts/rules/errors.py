@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 
 class RuleError(Exception):
@@ -54,13 +54,16 @@ class RuleTypeError(RuleError):
     kind = "type"
 
 
+_E = TypeVar("_E", bound=RuleError)
+
+
 def located(
-    cls: type[RuleError],
+    cls: type[_E],
     message: str,
     text: str,
     position: int | None,
     expected: list[str] | None = None,
-) -> RuleError:
+) -> _E:
     """A ``cls`` error at the 0-based ``position`` of ``text``, with its line and column."""
     if position is None:
         return cls(message, expected=expected)

@@ -201,13 +201,13 @@ class Evaluation:
 
     def binary(self, expr: BinaryOp) -> float | list[Sample]:
         lhs, rhs = self.value_of(expr.lhs), self.value_of(expr.rhs)
-        if not isinstance(lhs, list) and not isinstance(rhs, list):
-            return fn.apply(expr.op, lhs, rhs)
-        if not isinstance(rhs, list):
-            return [Sample(s.labels, fn.apply(expr.op, s.value, rhs)) for s in lhs]  # type: ignore[union-attr]
-        if not isinstance(lhs, list):
+        if isinstance(lhs, list):
+            if isinstance(rhs, list):
+                return _match(expr.op, lhs, rhs, expr.matching)
+            return [Sample(s.labels, fn.apply(expr.op, s.value, rhs)) for s in lhs]
+        if isinstance(rhs, list):
             return [Sample(s.labels, fn.apply(expr.op, lhs, s.value)) for s in rhs]
-        return _match(expr.op, lhs, rhs, expr.matching)
+        return fn.apply(expr.op, lhs, rhs)
 
 
 def _instant(row: SeriesData) -> float:

@@ -60,7 +60,7 @@ class Checker:
 
     def error(self, message: str, node: object, expected: list[str] | None = None) -> RuleTypeError:
         pos = getattr(node, "pos", None)
-        return located(RuleTypeError, message, self.text, pos, expected)  # type: ignore[return-value]
+        return located(RuleTypeError, message, self.text, pos, expected)
 
     def check(self, expr: Expr) -> ExprInfo:
         kind = self.type_of(expr)
@@ -130,7 +130,8 @@ class Checker:
 
     def check_kind(self, call: Call, kind: str) -> None:
         selector = call.args[0]
-        actual = self.kinds.get(getattr(selector, "name", ""))
+        metric = getattr(selector, "name", "")
+        actual = self.kinds.get(metric)
         if actual is None or actual == kind:
             return
         if kind == "counter":
@@ -138,7 +139,7 @@ class Checker:
         else:
             hint = "use rate() or increase() for a counter"
         raise self.error(
-            f"{call.func}() needs a {kind}, but {selector.name} is a {actual}; {hint}",  # type: ignore[union-attr]
+            f"{call.func}() needs a {kind}, but {metric} is a {actual}; {hint}",
             selector,
         )
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import psutil
 import pytest
+from pytest_django.fixtures import Settings
 
 from health.models import CheckResult, Service
 from health.services import run_round
@@ -41,9 +42,9 @@ def test_a_round_with_a_hung_and_a_dripping_service_ends_at_the_deadline(
 
 
 def test_the_monitors_own_dependencies_are_checked_every_round(
-    settings: object, make_service: Callable[..., Service]
+    settings: Settings, make_service: Callable[..., Service]
 ) -> None:
-    settings.REDIS_URL = REDIS_URL  # type: ignore[attr-defined]
+    settings.REDIS_URL = REDIS_URL
     run_round(deadline=3)
     own = {s.target: (s.last_outcome, s.last_error) for s in Service.objects.filter(kind="monitor")}
     assert own["database"] == ("up", "")

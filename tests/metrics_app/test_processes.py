@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import pytest
 import requests
@@ -33,6 +33,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
 _T = TypeVar("_T")
+
+
+class PromSample(TypedDict):
+    """One series of an instant query's answer (Prometheus HTTP API)."""
+
+    metric: dict[str, str]
+    value: tuple[float, str]
 
 
 def free_port() -> int:
@@ -230,13 +237,13 @@ def test_a_real_prometheus_scrapes_the_service_and_reports_the_ingested_totals(
     )
     api = f"http://127.0.0.1:{port}/api/v1/query"
 
-    def query(expression: str) -> list[dict[str, object]]:
+    def query(expression: str) -> list[PromSample]:
         body = requests.get(api, params={"query": expression}, timeout=5).json()
         return body["data"]["result"]
 
     def values(expression: str) -> dict[str, float]:
         return {
-            json.dumps(row["metric"], sort_keys=True): float(row["value"][1])  # type: ignore[index]
+            json.dumps(row["metric"], sort_keys=True): float(row["value"][1])
             for row in query(expression)
         }
 

@@ -73,7 +73,7 @@ def test_an_instant_counter_selector_is_its_cumulative_total_at_the_instant(
 
 def test_a_counter_created_after_the_instant_is_absent(store: Store) -> None:
     store.counter("nft_minted_total", API, created=NOW - timedelta(minutes=2)).add(0, 1)
-    assert evaluate("nft_minted_total", at=NOW).samples[0].value == 1.0  # type: ignore[union-attr]
+    assert single(evaluate("nft_minted_total", at=NOW)) == 1.0
     assert evaluate("nft_minted_total offset 10m", at=NOW) == Vector([])
 
 
@@ -158,7 +158,7 @@ def test_label_matchers_select_series_exactly_by_regex_and_by_absence(users: Sto
         1000,
     ]
     assert single(evaluate('active_users{service=""}', at=NOW)) == 1000.0
-    assert len(evaluate('active_users{service!="web"}', at=NOW).samples) == 3  # type: ignore[union-attr]
+    assert len(values(evaluate('active_users{service!="web"}', at=NOW))) == 3
     assert evaluate('active_users{service=~"ap"}', at=NOW) == Vector([])  # anchored
 
 
@@ -262,18 +262,21 @@ def test_histogram_quantile_without_an_infinite_bucket_or_observations_is_nan(
     store.counter("db_query_duration_ms_bucket", {"service": "b", "le": "100"})
     store.counter("db_query_duration_ms_bucket", {"service": "b", "le": "+Inf"})
     result = evaluate("histogram_quantile(0.5, rate(db_query_duration_ms_bucket[5m]))", at=NOW)
-    assert len(result.samples) == 2  # type: ignore[union-attr]
-    assert all(math.isnan(s.value) for s in result.samples)  # type: ignore[union-attr]
+    quantiles = values(result)
+    assert len(quantiles) == 2
+    assert all(math.isnan(value) for value in quantiles.values())
 
 
 def test_division_by_zero_gives_infinities_and_nan_as_in_promql(users: Store) -> None:
     assert evaluate("1 / 0", at=NOW) == Scalar(math.inf)
     assert evaluate("-1 / 0", at=NOW) == Scalar(-math.inf)
-    assert math.isnan(evaluate("0 / 0", at=NOW).value)  # type: ignore[union-attr]
+    nan = evaluate("0 / 0", at=NOW)
+    assert isinstance(nan, Scalar) and math.isnan(nan.value)
     result = values(evaluate("active_users / 0", at=NOW))
     assert result[(("service", "web"),)] == math.inf
     assert result[(("service", "scanning"),)] == -math.inf
-    assert math.isnan(evaluate("(active_users - active_users) / 0", at=NOW).samples[0].value)  # type: ignore[union-attr]
+    zeros = values(evaluate("(active_users - active_users) / 0", at=NOW))
+    assert zeros and all(math.isnan(value) for value in zeros.values())
 
 
 def test_no_data_is_an_empty_vector_through_every_function(db: None, frozen: object) -> None:

@@ -37,7 +37,8 @@ def test_a_selector_parses_with_every_matcher_kind_window_and_offset() -> None:
 )
 def test_windows_are_read_in_seconds(text: str, seconds: int) -> None:
     tree = parse(f"increase(tickets_sold_total[{text}])")
-    assert tree.args[0].window == seconds  # type: ignore[union-attr]
+    assert isinstance(tree, Call) and isinstance(tree.args[0], Selector)
+    assert tree.args[0].window == seconds
 
 
 def test_aggregations_take_by_or_without_before_or_after_the_argument() -> None:
@@ -46,14 +47,17 @@ def test_aggregations_take_by_or_without_before_or_after_the_argument() -> None:
     assert before == after
     assert isinstance(before, Aggregation) and before.grouping == ("service",)
     without = parse("max without (queue) (queue_size)")
-    assert without.without is True and without.grouping == ("queue",)  # type: ignore[union-attr]
+    assert isinstance(without, Aggregation)
+    assert without.without is True and without.grouping == ("queue",)
 
 
 def test_multiplication_binds_tighter_than_addition_and_parentheses_override() -> None:
     tree = parse("1 + 2 * 3")
-    assert isinstance(tree, BinaryOp) and tree.op == "+" and tree.rhs.op == "*"  # type: ignore[union-attr]
+    assert isinstance(tree, BinaryOp) and isinstance(tree.rhs, BinaryOp)
+    assert tree.op == "+" and tree.rhs.op == "*"
     grouped = parse("(1 + 2) * 3")
-    assert grouped.op == "*" and grouped.lhs.op == "+"  # type: ignore[union-attr]
+    assert isinstance(grouped, BinaryOp) and isinstance(grouped.lhs, BinaryOp)
+    assert grouped.op == "*" and grouped.lhs.op == "+"
 
 
 def test_numbers_include_decimals_exponents_negative_values_inf_and_nan() -> None:
@@ -65,9 +69,11 @@ def test_numbers_include_decimals_exponents_negative_values_inf_and_nan() -> Non
 
 def test_vector_matching_keywords_are_parsed_on_the_operator() -> None:
     tree = parse("sum by (service) (queue_size) / on (service) sum by (service) (active_users)")
-    assert tree.matching.on is True and tree.matching.labels == ("service",)  # type: ignore[union-attr]
+    assert isinstance(tree, BinaryOp) and tree.matching is not None
+    assert tree.matching.on is True and tree.matching.labels == ("service",)
     tree = parse("queue_size / ignoring (queue) active_users")
-    assert tree.matching.on is False and tree.matching.labels == ("queue",)  # type: ignore[union-attr]
+    assert isinstance(tree, BinaryOp) and tree.matching is not None
+    assert tree.matching.on is False and tree.matching.labels == ("queue",)
 
 
 def test_keywords_inside_longer_names_stay_names() -> None:

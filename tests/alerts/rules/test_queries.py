@@ -7,7 +7,7 @@ import math
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from alerts.rules import Sample, Vector, evaluate_many, parse
+from alerts.rules import RuleError, Sample, Vector, evaluate_many, parse
 from tests.alerts.rules.conftest import NOW, Store
 
 
@@ -34,8 +34,10 @@ def test_a_cycle_of_many_rules_costs_one_query_per_distinct_leaf(store: Store) -
     assert len(results) == 200
     assert results[3] == Vector([Sample({}, 30 * 3.0)])
     assert results[1] == Vector([Sample({}, 49.0)])
-    assert len(results[4].samples) == 1 and math.isnan(results[4].samples[0].value)  # type: ignore[union-attr]
-    by_service = {s.labels["service"]: s.value for s in results[2].samples}  # type: ignore[union-attr]
+    quantile, by_service_result = results[4], results[2]
+    assert isinstance(quantile, Vector) and isinstance(by_service_result, Vector)
+    assert len(quantile.samples) == 1 and math.isnan(quantile.samples[0].value)
+    by_service = {s.labels["service"]: s.value for s in by_service_result.samples}
     assert by_service == {"api": 5.0, "web": 5.0, "payment": 5.0}
 
 
@@ -49,11 +51,17 @@ def test_the_same_selector_spelled_differently_is_one_leaf(store: Store) -> None
     with CaptureQueriesContext(connection) as queries:
         results = evaluate_many(exprs, at=NOW)
     assert len(queries.captured_queries) == 1
-    assert [r.samples[0].value for r in results] == [2 / 300, 2 / 300 * 60, 2.0]  # type: ignore[union-attr]
+    assert all(isinstance(r, Vector) for r in results)
+    assert [r.samples[0].value for r in results if isinstance(r, Vector)] == [
+        2 / 300,
+        2 / 300 * 60,
+        2.0,
+    ]
 
 
 def test_an_invalid_text_among_expressions_is_returned_in_its_slot(store: Store) -> None:
     store.gauge("queue_size", {"service": "q", "queue": "a"}, m0=[3])
     ok, bad = evaluate_many(["queue_size", "queue_size +"], at=NOW)
     assert ok == Vector([Sample({"service": "q", "queue": "a"}, 3.0)])
-    assert bad.as_dict()["message"] == "unexpected end of input"  # type: ignore[union-attr]
+    assert isinstance(bad, RuleError)
+    assert bad.as_dict()["message"] == "unexpected end of input"
