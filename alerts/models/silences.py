@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from alerts.rules.regex import regex_problem
+from alerts.rules.regex import regex_matches, regex_problem
 
 __all__ = ["MaintenanceWindow", "Silence", "matcher_matches", "validate_matchers"]
 
@@ -44,17 +43,12 @@ class State(models.TextChoices):
     EXPIRED = "expired"
 
 
-@lru_cache(maxsize=1024)
-def _anchored(pattern: str) -> re.Pattern[str]:
-    # Used with fullmatch: "=~pay" does not match "payment" (as in Alertmanager and PromQL).
-    return re.compile(f"(?:{pattern})")
-
-
 def _one_matches(op: str, expected: str, value: str) -> bool:
     """The positive form of ``op`` (``=`` or ``=~``) against one value."""
     if op in ("=", "!="):
         return value == expected
-    return _anchored(expected).fullmatch(value) is not None
+    # fully anchored: "=~pay" does not match "payment" (as in Alertmanager and PromQL)
+    return regex_matches(expected, value)
 
 
 def matcher_matches(matcher: Mapping[str, str], value: LabelValue | None) -> bool:
