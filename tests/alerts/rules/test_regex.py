@@ -19,6 +19,7 @@ from tests.alerts.rules.conftest import MINUTE0, NOW, Store
 
 QUERY = "/api/v1/monitoring/query"
 LONG = 10_000
+LOOK_AROUND = "look-ahead and look-behind are not supported (RE2 syntax)"
 
 
 @contextmanager
@@ -92,8 +93,8 @@ def test_nested_repetition_that_re2_makes_safe_is_accepted(pattern: str) -> None
     [
         # (where the mistake is in the expression below: the pattern starts at column 20)
         (r"(a)\\1", "back-references are not supported (RE2 syntax) at character 4", 23),
-        ("pay(?=ment)", "look-ahead and look-behind are not supported (RE2 syntax) at character 4", 23),
-        ("(?<!x)y", "look-ahead and look-behind are not supported (RE2 syntax) at character 1", 20),
+        ("pay(?=ment)", f"{LOOK_AROUND} at character 4", 23),
+        ("(?<!x)y", f"{LOOK_AROUND} at character 1", 20),
         ("a**", "bad repetition operator: ** at character 2", 21),
         ("x{1001}", "invalid repetition size: {1001} at character 2", 21),
         ("pay(", "missing ): pay(", 19),
@@ -110,8 +111,9 @@ def test_what_re2_cannot_do_is_refused_with_the_reason_and_its_position(
 
 
 def test_a_pattern_whose_automaton_is_huge_is_refused_as_too_complex() -> None:
-    with pytest.raises(RegexError, match=r"too complex \(9004 automaton steps; the limit is 4096\)"):
+    with pytest.raises(RegexError) as caught:
         compile_label_regex("(.?){1000}a{1000}")
+    assert caught.value.reason.startswith("too complex (9004 automaton steps; the limit is 4096)")
 
 
 @pytest.mark.parametrize(

@@ -74,9 +74,8 @@ def test_a_silence_made_in_the_admin_is_checked_and_credited_to_its_author(
         "comment": "rolling restart",
     }
 
-    refused = console.post(
-        PAGE + "add/", {**form, "matchers": '[{"name": "service", "op": "=~", "value": "(a)\\\\1"}]'}
-    )
+    back_reference = '[{"name": "service", "op": "=~", "value": "(a)\\\\1"}]'
+    refused = console.post(PAGE + "add/", {**form, "matchers": back_reference})
     accepted = console.post(
         PAGE + "add/", {**form, "matchers": '[{"name": "service", "value": "payment"}]'}
     )
