@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
 from metrics_app.catalogue import COUNTER, GAUGE, HISTOGRAM, SUMMARY, MetricSpec, get_metric
+from monitoring_site.api.params import ParameterError, parse_datetime
 
 SAMPLE_KEYS = frozenset({"metric", "labels", "value", "observations", "timestamp"})
 
@@ -100,22 +100,11 @@ def format_bound(bound: float) -> str:
 
 def parse_time(raw: Any) -> datetime:
     """RFC 3339 text with an offset, or epoch seconds, as an aware UTC datetime."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise SampleError("timestamp: expected RFC 3339 text or epoch seconds")
-    if isinstance(raw, str):
-        try:
-            at = parse_datetime(raw.strip())
-        except ValueError:
-            at = None
-        if at is None or at.tzinfo is None:
-            raise SampleError("timestamp: expected RFC 3339 with a UTC offset, or epoch seconds")
-        return at.astimezone(UTC)
-    if not math.isfinite(raw):
-        raise SampleError("timestamp: must be a finite number")
     try:
-        return datetime.fromtimestamp(raw, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise SampleError("timestamp: out of range") from None
+        return parse_datetime(raw)
+    except ParameterError as exc:
+        message = str(exc)
+        raise SampleError(f"timestamp: {message[:1].lower()}{message[1:]}") from None
 
 
 @dataclass(frozen=True)

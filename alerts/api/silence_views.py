@@ -23,6 +23,7 @@ from alerts import silences
 from alerts.models import MaintenanceWindow, Silence
 from alerts.models.silences import MATCH_OPS, State
 from monitoring_site.api.errors import Conflict
+from monitoring_site.api.params import DateTimeField
 from monitoring_site.api.permissions import IsAdmin, IsOperator, IsViewer
 from monitoring_site.roles import Role, has_role
 
@@ -107,16 +108,16 @@ class MaintenanceWindowSerializer(_WindowSerializer):
 
 class SilenceCreateSerializer(serializers.Serializer):
     matchers = serializers.JSONField(help_text='[{"name": "service", "op": "=", "value": "x"}]')
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField()
+    starts_at = DateTimeField(required=False, allow_null=True)
+    ends_at = DateTimeField()
     comment = serializers.CharField(max_length=2000)
 
 
 class MaintenanceWindowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     services = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField()
+    starts_at = DateTimeField(required=False, allow_null=True)
+    ends_at = DateTimeField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
