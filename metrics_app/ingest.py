@@ -18,6 +18,7 @@ from django.conf import settings
 
 from metrics_app.catalogue import COUNTER, GAUGE, HISTOGRAM, SUMMARY, MetricSpec, get_metric
 from monitoring_site.api.params import ParameterError, parse_datetime
+from monitoring_site.text import unstorable_text
 
 SAMPLE_KEYS = frozenset({"metric", "labels", "value", "observations", "timestamp"})
 
@@ -171,6 +172,9 @@ def _labels(
             raise SampleError(f"labels.{name}: expected text")
         if not value:
             raise SampleError(f"labels.{name}: must not be empty")
+        problem = unstorable_text(value)
+        if problem:
+            raise SampleError(f"labels.{name}: {problem}")
         if len(value) > limit:
             raise SampleError(f"labels.{name}: longer than {limit} characters")
     labels = dict(raw)
@@ -319,6 +323,21 @@ def aggregate(samples: Iterable[Sample]) -> Batch:
     return batch
 
 
+def overflowing(batch: Batch) -> set[tuple[str, str]]:
+    """Series whose total or a minute's sum within the batch alone is not finite."""
+    over = {key for key, write in batch.series.items() if not math.isfinite(write.value)}
+    over |= {(n, k) for (n, k, _), write in batch.minutes.items() if not math.isfinite(write.sum)}
+    return over
+
+
+def series_of(sample: Sample) -> list[tuple[str, str]]:
+    """The (series name, labels key) a sample adds to, but for histogram buckets."""
+    key = labels_key(sample.labels)
+    if sample.spec.type in (HISTOGRAM, SUMMARY):
+        return [(f"{sample.spec.name}_sum", key), (f"{sample.spec.name}_count", key)]
+    return [(sample.spec.name, key)]
+
+
 __all__ = [
     "GAUGE",
     "Batch",
@@ -329,5 +348,7 @@ __all__ = [
     "aggregate",
     "format_bound",
     "labels_key",
+    "overflowing",
     "parse_samples",
+    "series_of",
 ]

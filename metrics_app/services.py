@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics_app import storage
-from metrics_app.ingest import Sample, aggregate
+from metrics_app.ingest import Sample, aggregate, overflowing, series_of
 from metrics_app.models import IngestToken
 from monitoring_site.api.errors import CodedValidationError
 
@@ -34,16 +34,39 @@ def store_samples(*, samples: Sequence[Sample], now: datetime | None = None) -> 
     batch = aggregate(samples)
     if not batch.series:
         return 0
-    with transaction.atomic():
-        existing = storage.existing_keys(batch.primary)
-        new = {key: family for key, family in batch.primary.items() if key not in existing}
-        if new:
-            storage.lock_families(new.values())
-        ids = storage.upsert_series(batch, now=now)
-        if new:
-            _check_series_limit(new)
-        storage.upsert_buckets(batch, ids)
+    over = overflowing(batch)
+    if over:
+        raise _overflow_error(samples, over)
+    try:
+        with transaction.atomic():
+            existing = storage.existing_keys(batch.primary)
+            new = {key: family for key, family in batch.primary.items() if key not in existing}
+            if new:
+                storage.lock_families(new.values())
+            ids = storage.upsert_series(batch, now=now)
+            if new:
+                _check_series_limit(new)
+            storage.upsert_buckets(batch, ids)
+    except storage.Overflow as exc:
+        raise _overflow_error(samples, exc.keys or storage.overflowing_keys(batch)) from None
     return batch.samples
+
+
+def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> CodedValidationError:
+    """400 naming, for each series that would overflow, the last sample adding to it."""
+    last: dict[tuple[str, str], int] = {}
+    for index, sample in enumerate(samples):
+        for series in series_of(sample):
+            if series in over:
+                last[series] = index
+    details = {
+        str(index): f"value: the total of {name}{{{key}}} would overflow"
+        for (name, key), index in sorted(last.items(), key=lambda item: item[1])
+    } or {str(len(samples) - 1): "value: a stored total would overflow"}
+    where, problem = next(iter(details.items()))
+    return CodedValidationError(
+        f"samples.{where}: {problem}", code="invalid", details={"samples": details}
+    )
 
 
 def _check_series_limit(new: dict[tuple[str, str], str]) -> None:
