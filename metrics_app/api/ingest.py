@@ -70,7 +70,7 @@ def _samples_of(request: Request) -> list[Any]:
         )
     limit = settings.METRICS_INGEST_MAX_BYTES
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > limit):
         raise PayloadTooLarge(f"The body is over {limit} bytes.")
     body = request.body
     if len(body) > limit:
