@@ -69,6 +69,8 @@ class Batch:
     # Series whose count decides a family's number of label sets (x, or x_count).
     primary: dict[tuple[str, str], str] = field(default_factory=dict)
     samples: int = 0
+    # The pushing token's service: new series count against its share ("" for other pushers).
+    service: str = ""
     _keys: dict[tuple[tuple[str, str], ...], str] = field(default_factory=dict)
 
     def key_of(self, labels: Mapping[str, str]) -> str:
@@ -307,9 +309,9 @@ def _add_observation(batch: Batch, sample: Sample, value: float) -> None:
     batch.primary[key] = spec.name
 
 
-def aggregate(samples: Iterable[Sample]) -> Batch:
+def aggregate(samples: Iterable[Sample], *, service: str = "") -> Batch:
     """Fold validated samples into one write per series and per (series, minute)."""
-    batch = Batch()
+    batch = Batch(service=service)
     for sample in samples:
         batch.samples += 1
         spec = sample.spec

@@ -24,14 +24,19 @@ _PUBLIC_CHARS = 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def store_samples(*, samples: Sequence[Sample], now: datetime | None = None) -> int:
+def store_samples(
+    *, samples: Sequence[Sample], now: datetime | None = None, service: str | None = None
+) -> int:
     """Store validated samples: series totals and minute buckets, a constant number of queries.
 
+    ``service`` is the pushing ingest token's: the label sets it creates count against its share.
     Raises ``CodedValidationError(code="series_limit")`` (and stores nothing) when the batch
-    would give a metric more label sets than ``METRICS_SERIES_LIMIT``.
+    would give a metric more label sets than ``METRICS_SERIES_LIMIT``, or the service more of a
+    metric's label sets than ``METRICS_MAX_SERIES_PER_SERVICE``; and ``code="invalid"`` when a
+    stored total would overflow to infinity.
     """
     now = now or timezone.now()
-    batch = aggregate(samples)
+    batch = aggregate(samples, service=service or "")
     if not batch.series:
         return 0
     over = overflowing(batch)
@@ -45,7 +50,7 @@ def store_samples(*, samples: Sequence[Sample], now: datetime | None = None) -> 
                 storage.lock_families(new.values())
             ids = storage.upsert_series(batch, now=now)
             if new:
-                _check_series_limit(new)
+                _check_series_limits(new, service=service)
             storage.upsert_buckets(batch, ids)
     except storage.Overflow as exc:
         raise _overflow_error(samples, exc.keys or storage.overflowing_keys(batch)) from None
@@ -69,23 +74,48 @@ def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> Co
     )
 
 
-def _check_series_limit(new: dict[tuple[str, str], str]) -> None:
+def _check_series_limits(new: dict[tuple[str, str], str], *, service: str | None) -> None:
     """Under the family lock, so two writers cannot both take the last free label set."""
-    limit = storage.series_limit()
     names = {name: family for (name, _key), family in new.items()}
-    over = {
-        names[name]: count for name, count in storage.count_series(names).items() if count > limit
-    }
+    limit = storage.series_limit()
+    counts = storage.count_series(names)
+    over = {names[name]: count for name, count in counts.items() if count > limit}
     if over:
-        details = {
-            family: f"{family} would have {count} label sets; the limit is {limit}"
+        raise _limit_error(over, setting="METRICS_SERIES_LIMIT", limit=limit)
+    if not service:
+        return
+    limit = storage.service_series_limit()
+    counts = storage.count_series(names, service=service)
+    over = {names[name]: count for name, count in counts.items() if count > limit}
+    if over:
+        raise _limit_error(
+            over, setting="METRICS_MAX_SERIES_PER_SERVICE", limit=limit, service=service
+        )
+
+
+def _limit_error(
+    over: dict[str, int], *, setting: str, limit: int, service: str | None = None
+) -> CodedValidationError:
+    families = ", ".join(sorted(over))
+    if service is None:
+        message = f"Too many label sets for {families} ({setting} is {limit})."
+        metrics = {
+            family: f"{family} would have {count} label sets; the limit is {limit} ({setting})"
             for family, count in sorted(over.items())
         }
-        raise CodedValidationError(
-            f"Too many label sets for {', '.join(sorted(over))} (limit {limit}).",
-            code="series_limit",
-            details={"metrics": details},
+    else:
+        message = (
+            f"Too many label sets for {families} from service {service} ({setting} is {limit})."
         )
+        metrics = {
+            family: f"{service} would have {count} label sets of {family}; "
+            f"the limit per service is {limit} ({setting})"
+            for family, count in sorted(over.items())
+        }
+    details: dict[str, Any] = {"metrics": metrics, "limit": setting, "limit_value": limit}
+    if service is not None:
+        details["service"] = service
+    return CodedValidationError(message, code="series_limit", details=details)
 
 
 def hash_token(raw: str) -> str:

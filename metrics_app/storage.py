@@ -110,6 +110,7 @@ SERIES_COLUMNS = (
     ("value_at", "timestamptz"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("service", "text"),
 )
 BUCKET_COLUMNS = (
     ("series_id", "bigint"),
@@ -187,16 +188,19 @@ def lock_families(families: Iterable[str]) -> None:
         )
 
 
-def count_series(names: Iterable[str]) -> dict[str, int]:
-    """Label sets stored per series name (the family's primary series)."""
+def count_series(names: Iterable[str], *, service: str | None = None) -> dict[str, int]:
+    """Label sets stored per series name (the family's primary series), of ``service`` if given."""
     names = sorted(set(names))
     if not names:
         return {}
     marks = ", ".join(["%s"] * len(names))
+    of_service = "" if service is None else " AND service = %s"
+    params = [*names] if service is None else [*names, service]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT name, count(*) FROM {SERIES} WHERE name IN ({marks}) GROUP BY name",  # noqa: S608
-            names,
+            f"SELECT name, count(*) FROM {SERIES} WHERE name IN ({marks}){of_service} "  # noqa: S608
+            "GROUP BY name",
+            params,
         )
         return dict(cursor.fetchall())
 
@@ -219,6 +223,7 @@ def upsert_series(batch: Batch, *, now: datetime) -> dict[tuple[str, str], int]:
                 "value_at": as_db(write.value_at),
                 "created_at": stamp,
                 "updated_at": stamp,
+                "service": batch.service,
             }
         )
     if not rows:
@@ -291,3 +296,7 @@ def overflowing_keys(batch: Batch) -> set[tuple[str, str]]:
 
 def series_limit() -> int:
     return settings.METRICS_SERIES_LIMIT
+
+
+def service_series_limit() -> int:
+    return settings.METRICS_MAX_SERIES_PER_SERVICE

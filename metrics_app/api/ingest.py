@@ -58,7 +58,7 @@ class IngestView(APIView):
             raise PayloadTooLarge(
                 f"At most {settings.METRICS_INGEST_MAX_SAMPLES} values (observations) a request."
             )
-        accepted = store_samples(samples=samples, now=now)
+        accepted = store_samples(samples=samples, now=now, service=token.service if token else None)
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)
 
 
