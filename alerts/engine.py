@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -294,7 +294,7 @@ def scheduled_boundary(now: datetime) -> datetime:
     """The interval boundary ``now`` belongs to (what the schedule meant to start at)."""
     interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
     epoch = int(now.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % interval, tz=now.tzinfo or timezone.utc)
+    return datetime.fromtimestamp(epoch - epoch % interval, tz=now.tzinfo or UTC)
 
 
 def run_cycle(*, now: datetime | None = None) -> EvaluationCycle:
