@@ -23,11 +23,9 @@ from alerts import silences
 from alerts.models import MaintenanceWindow, Silence
 from alerts.models.silences import MATCH_OPS, State
 from monitoring_site.api.errors import Conflict
-from monitoring_site.api.params import DateTimeField
+from monitoring_site.api.params import DateTimeField, path_id
 from monitoring_site.api.permissions import IsAdmin, IsOperator, IsViewer
 from monitoring_site.roles import Role, has_role
-
-MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
 
 
 class ViewerReadsOperatorWrites(BasePermission):
@@ -224,9 +222,7 @@ class MaintenanceWindowListView(_ListCreate):
 
 
 def _get(model: type[Silence] | type[MaintenanceWindow], pk: str) -> Any:
-    if int(pk) > MAX_ID:
-        raise Http404
-    row = model.objects.select_related("created_by", "expired_by").filter(pk=int(pk)).first()
+    row = model.objects.select_related("created_by", "expired_by").filter(pk=path_id(pk)).first()
     if row is None:
         raise Http404
     return row

@@ -34,6 +34,7 @@ from monitoring_site.api.params import (
     format_duration,
     parse_datetime,
     parse_duration,
+    path_id,
     query_value,
 )
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
@@ -133,7 +134,7 @@ class _AlertTransitionView(APIView):
 
     @extend_schema(request=None, responses={200: AlertDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        alert = get_object_or_404(Alert, pk=pk)
+        alert = get_object_or_404(Alert, pk=path_id(str(pk)))
         try:
             alert = self.change(alert, request)
         except InvalidTransition as exc:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 
 MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
@@ -50,6 +50,14 @@ def parse_id(raw: str) -> int:
     if not _ID.fullmatch(text) or int(text) > MAX_ID:
         raise ParameterError(f"Expected an id (a whole number from 0 to {MAX_ID}).")
     return int(text)
+
+
+def path_id(raw: str) -> int:
+    """An id from the URL: 404 when no row can have it (the path names a thing, not a field)."""
+    try:
+        return parse_id(raw)
+    except ParameterError:
+        raise exceptions.NotFound() from None
 
 
 def parse_duration(text: str) -> int:

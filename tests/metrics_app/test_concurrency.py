@@ -203,4 +203,3 @@ def test_overlapping_writers_of_one_service_cannot_exceed_its_share_together(
         "SELECT count(*) FROM metrics_app_series WHERE name = 'errors_total' AND service = 'w'"
     ).fetchone()[0]
     assert stored == share
-

@@ -249,3 +249,21 @@ def test_silence_times_without_offset_or_impossible_are_a_400_naming_them(
     assert response.status_code == 400, response.content[:300]
     assert list(response.json()["details"]) == [field]
     assert Silence.objects.count() == 0
+
+
+@pytest.mark.parametrize("pk", ["9" * 5000, "9" * 25, "0"])
+def test_no_route_answers_an_absurd_id_with_a_server_error(
+    client_for: Callable[[User], APIClient], superuser: User, pk: str
+) -> None:
+    client = client_for(superuser)
+    tried = 0
+    for route in sorted(set(_api_routes())):
+        if "pk>" not in route or route.startswith("admin"):
+            continue
+        path = "/" + route.strip("^$").replace("\\", "").replace("/?", "")
+        path = path.replace("(?P<pk>[0-9]+)", pk).replace("<int:pk>", pk)
+        for method in ("get", "post", "put", "patch", "delete"):
+            response = getattr(client, method)(path, {}, format="json")
+            assert response.status_code < 500, (method, path[:80], response.content[:200])
+            tried += 1
+    assert tried > 40
