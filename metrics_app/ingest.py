@@ -21,6 +21,8 @@ from monitoring_site.api.params import ParameterError, parse_datetime
 from monitoring_site.text import unstorable_text
 
 SAMPLE_KEYS = frozenset({"metric", "labels", "value", "observations", "timestamp"})
+# Series.labels_key holds 2,000 characters; a histogram's bucket series add le="...".
+MAX_LABELS_KEY = 1950
 
 
 class SampleError(ValueError):
@@ -186,7 +188,15 @@ def _labels(
             raise SampleError(
                 f"labels.service: this token pushes for {service!r} only, not {given!r}"
             )
+    if _key_too_long(labels):
+        raise SampleError(f"labels: longer than {MAX_LABELS_KEY} characters together")
     return labels
+
+
+def _key_too_long(labels: Mapping[str, str]) -> bool:
+    # Escaping at most doubles a value, so the exact key is built only for very long label sets.
+    rough = sum(len(name) + len(value) + 4 for name, value in labels.items())
+    return 2 * rough > MAX_LABELS_KEY and len(labels_key(labels)) > MAX_LABELS_KEY
 
 
 def _values(raw: Mapping[str, Any], spec: MetricSpec) -> tuple[float, ...]:

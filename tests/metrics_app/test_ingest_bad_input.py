@@ -108,3 +108,12 @@ def test_an_error_quoting_a_lone_surrogate_is_still_sent(push: Push) -> None:
     assert response.status_code == 400
     assert b"\\ud800" in response.content
     assert refusal(response)["0"].startswith("labels.\ud800: not allowed for errors_total")
+
+
+def test_label_values_too_long_together_to_be_stored_are_refused(push: Push, settings: Any) -> None:
+    """A raised METRICS_LABEL_VALUE_MAX_LENGTH cannot make the label set outgrow its column."""
+    settings.METRICS_LABEL_VALUE_MAX_LENGTH = 5000
+    long = {"metric": "errors_total", "labels": {"type": "x" * 1940}, "value": 1}
+    assert refusal(push([long])) == {"0": "labels: longer than 1950 characters together"}
+    fits = {"metric": "errors_total", "labels": {"type": "x" * 1900}, "value": 1}
+    assert push([fits]).status_code == 202
