@@ -113,11 +113,14 @@ def _from_text(text: str) -> datetime:
         raise ParameterError(
             f"Give a UTC offset: a time without one is ambiguous (e.g. {EXAMPLE_TIME})."
         )
-    parts = [int(match[name] or 0) for name in ("year", "month", "day", "hour", "minute", "second")]
+    year, month, day, hour, minute = (
+        int(match[n]) for n in ("year", "month", "day", "hour", "minute")
+    )
+    second = int(match["second"] or 0)
     micro = int((match["fraction"] or "0")[:6].ljust(6, "0"))
     try:
-        moment = datetime(*parts, micro, tzinfo=_offset(match["offset"]))  # type: ignore[misc]
-        return moment.astimezone(UTC)
+        offset = _offset(match["offset"])
+        return datetime(year, month, day, hour, minute, second, micro, offset).astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise ParameterError(f"Not a valid date-time ({exc}).") from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 from typing import Any
 
+from django.conf import settings
 from rest_framework import exceptions, parsers
 from rest_framework.utils import json
 
@@ -32,7 +33,8 @@ def loads_json(text: str | bytes, *, strict: bool = True) -> Any:
     for a caller that reports them against the field that holds them.
     """
     try:
-        data = json.loads(text) if strict else json.loads(text, parse_constant=float)
+        decoded = text if isinstance(text, str) else text.decode("utf-8")
+        data = json.loads(decoded) if strict else json.loads(decoded, parse_constant=float)
     except RecursionError:
         data = None
         deep = True
@@ -71,9 +73,9 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with a nesting limit and a 400 (never a 500) for any malformed body."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
             text = codecs.getreader(encoding)(stream).read()
-        except UnicodeDecodeError as exc:
+        except (UnicodeDecodeError, LookupError) as exc:
             raise MalformedBody(f"The body is not {encoding} text: {exc}") from None
         return loads_json(text)

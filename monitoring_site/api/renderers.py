@@ -20,5 +20,8 @@ class JSONRenderer(renderers.JSONRenderer):
         try:
             return super().render(data, accepted_media_type, renderer_context)
         except UnicodeEncodeError:
-            self.ensure_ascii = True
-            return super().render(data, accepted_media_type, renderer_context)
+            return _EscapingJSONRenderer().render(data, accepted_media_type, renderer_context)
+
+
+class _EscapingJSONRenderer(renderers.JSONRenderer):
+    ensure_ascii = True
