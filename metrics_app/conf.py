@@ -14,6 +14,8 @@ METRICS_INGEST_MAX_BYTES = env_int("METRICS_INGEST_MAX_BYTES", 1_048_576, minimu
 METRICS_MAX_SAMPLE_AGE_SECONDS = env_int("METRICS_MAX_SAMPLE_AGE_SECONDS", 3600, minimum=60)
 METRICS_MAX_SAMPLE_FUTURE_SECONDS = env_int("METRICS_MAX_SAMPLE_FUTURE_SECONDS", 300, minimum=0)
 METRICS_SERIES_LIMIT = env_int("METRICS_SERIES_LIMIT", 1000, minimum=1)
+# Each pushing service's share of a metric's label sets, so one token cannot fill them all.
+METRICS_MAX_SERIES_PER_SERVICE = env_int("METRICS_MAX_SERIES_PER_SERVICE", 200, minimum=1)
 METRICS_LABEL_VALUE_MAX_LENGTH = env_int("METRICS_LABEL_VALUE_MAX_LENGTH", 128, minimum=1)
 
 # --- storage and retention -----------------------------------------------------------------------

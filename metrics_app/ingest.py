@@ -10,16 +10,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
 from metrics_app.catalogue import COUNTER, GAUGE, HISTOGRAM, SUMMARY, MetricSpec, get_metric
+from monitoring_site.api.params import ParameterError, parse_datetime
+from monitoring_site.text import unstorable_text
 
 SAMPLE_KEYS = frozenset({"metric", "labels", "value", "observations", "timestamp"})
+# Series.labels_key holds 2,000 characters; a histogram's bucket series add le="...".
+MAX_LABELS_KEY = 1950
 
 
 class SampleError(ValueError):
@@ -68,6 +71,8 @@ class Batch:
     # Series whose count decides a family's number of label sets (x, or x_count).
     primary: dict[tuple[str, str], str] = field(default_factory=dict)
     samples: int = 0
+    # The pushing token's service: new series count against its share ("" for other pushers).
+    service: str = ""
     _keys: dict[tuple[tuple[str, str], ...], str] = field(default_factory=dict)
 
     def key_of(self, labels: Mapping[str, str]) -> str:
@@ -100,22 +105,11 @@ def format_bound(bound: float) -> str:
 
 def parse_time(raw: Any) -> datetime:
     """RFC 3339 text with an offset, or epoch seconds, as an aware UTC datetime."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise SampleError("timestamp: expected RFC 3339 text or epoch seconds")
-    if isinstance(raw, str):
-        try:
-            at = parse_datetime(raw.strip())
-        except ValueError:
-            at = None
-        if at is None or at.tzinfo is None:
-            raise SampleError("timestamp: expected RFC 3339 with a UTC offset, or epoch seconds")
-        return at.astimezone(UTC)
-    if not math.isfinite(raw):
-        raise SampleError("timestamp: must be a finite number")
     try:
-        return datetime.fromtimestamp(raw, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise SampleError("timestamp: out of range") from None
+        return parse_datetime(raw)
+    except ParameterError as exc:
+        message = str(exc)
+        raise SampleError(f"timestamp: {message[:1].lower()}{message[1:]}") from None
 
 
 @dataclass(frozen=True)
@@ -182,6 +176,9 @@ def _labels(
             raise SampleError(f"labels.{name}: expected text")
         if not value:
             raise SampleError(f"labels.{name}: must not be empty")
+        problem = unstorable_text(value)
+        if problem:
+            raise SampleError(f"labels.{name}: {problem}")
         if len(value) > limit:
             raise SampleError(f"labels.{name}: longer than {limit} characters")
     labels = dict(raw)
@@ -191,7 +188,15 @@ def _labels(
             raise SampleError(
                 f"labels.service: this token pushes for {service!r} only, not {given!r}"
             )
+    if _key_too_long(labels):
+        raise SampleError(f"labels: longer than {MAX_LABELS_KEY} characters together")
     return labels
+
+
+def _key_too_long(labels: Mapping[str, str]) -> bool:
+    # Escaping at most doubles a value, so the exact key is built only for very long label sets.
+    rough = sum(len(name) + len(value) + 4 for name, value in labels.items())
+    return 2 * rough > MAX_LABELS_KEY and len(labels_key(labels)) > MAX_LABELS_KEY
 
 
 def _values(raw: Mapping[str, Any], spec: MetricSpec) -> tuple[float, ...]:
@@ -314,9 +319,9 @@ def _add_observation(batch: Batch, sample: Sample, value: float) -> None:
     batch.primary[key] = spec.name
 
 
-def aggregate(samples: Iterable[Sample]) -> Batch:
+def aggregate(samples: Iterable[Sample], *, service: str = "") -> Batch:
     """Fold validated samples into one write per series and per (series, minute)."""
-    batch = Batch()
+    batch = Batch(service=service)
     for sample in samples:
         batch.samples += 1
         spec = sample.spec
@@ -330,6 +335,21 @@ def aggregate(samples: Iterable[Sample]) -> Batch:
     return batch
 
 
+def overflowing(batch: Batch) -> set[tuple[str, str]]:
+    """Series whose total or a minute's sum within the batch alone is not finite."""
+    over = {key for key, write in batch.series.items() if not math.isfinite(write.value)}
+    over |= {(n, k) for (n, k, _), write in batch.minutes.items() if not math.isfinite(write.sum)}
+    return over
+
+
+def series_of(sample: Sample) -> list[tuple[str, str]]:
+    """The (series name, labels key) a sample adds to, but for histogram buckets."""
+    key = labels_key(sample.labels)
+    if sample.spec.type in (HISTOGRAM, SUMMARY):
+        return [(f"{sample.spec.name}_sum", key), (f"{sample.spec.name}_count", key)]
+    return [(sample.spec.name, key)]
+
+
 __all__ = [
     "GAUGE",
     "Batch",
@@ -340,5 +360,7 @@ __all__ = [
     "aggregate",
     "format_bound",
     "labels_key",
+    "overflowing",
     "parse_samples",
+    "series_of",
 ]

@@ -80,11 +80,19 @@ class Series(models.Model):
     value_at = models.DateTimeField(null=True, blank=True, help_text="Timestamp of value.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(db_index=True, help_text="Last sample received.")
+    service = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The service of the ingest token that created it (its share of the limit); "
+        "empty when pushed otherwise.",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["name", "labels_key"], name="series_name_labels_uniq")
         ]
+        indexes = [models.Index(fields=["name", "service"], name="series_name_service")]
         verbose_name_plural = "series"
 
     def __str__(self) -> str:

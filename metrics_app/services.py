@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics_app import storage
-from metrics_app.ingest import Sample, aggregate
+from metrics_app.ingest import Sample, aggregate, overflowing, series_of
 from metrics_app.models import IngestToken
 from monitoring_site.api.errors import CodedValidationError
 
@@ -24,45 +24,98 @@ _PUBLIC_CHARS = 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def store_samples(*, samples: Sequence[Sample], now: datetime | None = None) -> int:
+def store_samples(
+    *, samples: Sequence[Sample], now: datetime | None = None, service: str | None = None
+) -> int:
     """Store validated samples: series totals and minute buckets, a constant number of queries.
 
+    ``service`` is the pushing ingest token's: the label sets it creates count against its share.
     Raises ``CodedValidationError(code="series_limit")`` (and stores nothing) when the batch
-    would give a metric more label sets than ``METRICS_SERIES_LIMIT``.
+    would give a metric more label sets than ``METRICS_SERIES_LIMIT``, or the service more of a
+    metric's label sets than ``METRICS_MAX_SERIES_PER_SERVICE``; and ``code="invalid"`` when a
+    stored total would overflow to infinity.
     """
     now = now or timezone.now()
-    batch = aggregate(samples)
+    batch = aggregate(samples, service=service or "")
     if not batch.series:
         return 0
-    with transaction.atomic():
-        existing = storage.existing_keys(batch.primary)
-        new = {key: family for key, family in batch.primary.items() if key not in existing}
-        if new:
-            storage.lock_families(new.values())
-        ids = storage.upsert_series(batch, now=now)
-        if new:
-            _check_series_limit(new)
-        storage.upsert_buckets(batch, ids)
+    over = overflowing(batch)
+    if over:
+        raise _overflow_error(samples, over)
+    try:
+        with transaction.atomic():
+            existing = storage.existing_keys(batch.primary)
+            new = {key: family for key, family in batch.primary.items() if key not in existing}
+            if new:
+                storage.lock_families(new.values())
+            ids = storage.upsert_series(batch, now=now)
+            if new:
+                _check_series_limits(new, service=service)
+            storage.upsert_buckets(batch, ids)
+    except storage.Overflow as exc:
+        raise _overflow_error(samples, exc.keys or storage.overflowing_keys(batch)) from None
     return batch.samples
 
 
-def _check_series_limit(new: dict[tuple[str, str], str]) -> None:
+def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> CodedValidationError:
+    """400 naming, for each series that would overflow, the last sample adding to it."""
+    last: dict[tuple[str, str], int] = {}
+    for index, sample in enumerate(samples):
+        for series in series_of(sample):
+            if series in over:
+                last[series] = index
+    details = {
+        str(index): f"value: the total of {name}{{{key}}} would overflow"
+        for (name, key), index in sorted(last.items(), key=lambda item: item[1])
+    } or {str(len(samples) - 1): "value: a stored total would overflow"}
+    where, problem = next(iter(details.items()))
+    return CodedValidationError(
+        f"samples.{where}: {problem}", code="invalid", details={"samples": details}
+    )
+
+
+def _check_series_limits(new: dict[tuple[str, str], str], *, service: str | None) -> None:
     """Under the family lock, so two writers cannot both take the last free label set."""
-    limit = storage.series_limit()
     names = {name: family for (name, _key), family in new.items()}
-    over = {
-        names[name]: count for name, count in storage.count_series(names).items() if count > limit
-    }
+    limit = storage.series_limit()
+    counts = storage.count_series(names)
+    over = {names[name]: count for name, count in counts.items() if count > limit}
     if over:
-        details = {
-            family: f"{family} would have {count} label sets; the limit is {limit}"
+        raise _limit_error(over, setting="METRICS_SERIES_LIMIT", limit=limit)
+    if not service:
+        return
+    limit = storage.service_series_limit()
+    counts = storage.count_series(names, service=service)
+    over = {names[name]: count for name, count in counts.items() if count > limit}
+    if over:
+        raise _limit_error(
+            over, setting="METRICS_MAX_SERIES_PER_SERVICE", limit=limit, service=service
+        )
+
+
+def _limit_error(
+    over: dict[str, int], *, setting: str, limit: int, service: str | None = None
+) -> CodedValidationError:
+    families = ", ".join(sorted(over))
+    if service is None:
+        message = f"Too many label sets for {families} ({setting} is {limit})."
+        metrics = {
+            family: f"{family} would have {count} label sets; the limit is {limit} ({setting})"
             for family, count in sorted(over.items())
         }
-        raise CodedValidationError(
-            f"Too many label sets for {', '.join(sorted(over))} (limit {limit}).",
-            code="series_limit",
-            details={"metrics": details},
+    else:
+        message = (
+            f"Too many label sets for {families} from service {service} ({setting} is {limit})."
         )
+        metrics = {
+            family: f"{service} would have {count} label sets of {family}; "
+            f"the limit per service is {limit} ({setting})"
+            for family, count in sorted(over.items())
+        }
+    details: dict[str, Any] = {"metrics": metrics, "limit": setting, "limit_value": limit}
+    if service is not None:
+        details["service"] = service
+    return CodedValidationError(message, code="series_limit", details=details)
 
 
 def hash_token(raw: str) -> str:

@@ -11,18 +11,40 @@ rows in the same order and cannot deadlock.
 from __future__ import annotations
 
 import json
+import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DataError, connection
 
 from metrics_app.ingest import Batch
 
 SERIES = "metrics_app_series"
 BUCKET = "metrics_app_bucket"
+NUMERIC_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE when double precision overflows
+
+
+class Overflow(Exception):
+    """A stored total or minute sum would not be finite; ``keys`` when the database told which."""
+
+    def __init__(self, keys: set[tuple[str, str]] | None = None) -> None:
+        super().__init__("overflow")
+        self.keys = keys
+
+
+@contextmanager
+def _overflow_as_error() -> Iterator[None]:
+    """PostgreSQL refuses to overflow a double (SQLite stores infinity, checked by the callers)."""
+    try:
+        yield
+    except DataError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == NUMERIC_OUT_OF_RANGE:
+            raise Overflow() from exc
+        raise
 
 
 def is_postgres() -> bool:
@@ -88,6 +110,7 @@ SERIES_COLUMNS = (
     ("value_at", "timestamptz"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("service", "text"),
 )
 BUCKET_COLUMNS = (
     ("series_id", "bigint"),
@@ -112,7 +135,7 @@ def _series_sql() -> str:
         f"ELSE {s}.value END, "
         f"value_at = {greatest}(COALESCE({s}.value_at, excluded.value_at), excluded.value_at), "
         f"updated_at = excluded.updated_at "
-        f"RETURNING id, name, labels_key"
+        f"RETURNING id, name, labels_key, value"
     )
 
 
@@ -125,7 +148,8 @@ def _bucket_sql() -> str:
         f"count = {b}.count + excluded.count, sum = {b}.sum + excluded.sum, "
         f"min = {least}({b}.min, excluded.min), max = {greatest}({b}.max, excluded.max), "
         f"last = CASE WHEN excluded.last_at >= {b}.last_at THEN excluded.last ELSE {b}.last END, "
-        f"last_at = {greatest}({b}.last_at, excluded.last_at)"
+        f"last_at = {greatest}({b}.last_at, excluded.last_at) "
+        f"RETURNING series_id, sum"
     )
 
 
@@ -164,16 +188,19 @@ def lock_families(families: Iterable[str]) -> None:
         )
 
 
-def count_series(names: Iterable[str]) -> dict[str, int]:
-    """Label sets stored per series name (the family's primary series)."""
+def count_series(names: Iterable[str], *, service: str | None = None) -> dict[str, int]:
+    """Label sets stored per series name (the family's primary series), of ``service`` if given."""
     names = sorted(set(names))
     if not names:
         return {}
     marks = ", ".join(["%s"] * len(names))
+    of_service = "" if service is None else " AND service = %s"
+    params = [*names] if service is None else [*names, service]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT name, count(*) FROM {SERIES} WHERE name IN ({marks}) GROUP BY name",  # noqa: S608
-            names,
+            f"SELECT name, count(*) FROM {SERIES} WHERE name IN ({marks}){of_service} "  # noqa: S608
+            "GROUP BY name",
+            params,
         )
         return dict(cursor.fetchall())
 
@@ -196,13 +223,18 @@ def upsert_series(batch: Batch, *, now: datetime) -> dict[tuple[str, str], int]:
                 "value_at": as_db(write.value_at),
                 "created_at": stamp,
                 "updated_at": stamp,
+                "service": batch.service,
             }
         )
     if not rows:
         return {}
-    with connection.cursor() as cursor:
+    with _overflow_as_error(), connection.cursor() as cursor:
         cursor.execute(_series_sql(), _params(rows))
-        return {(name, key): pk for pk, name, key in cursor.fetchall()}
+        returned = cursor.fetchall()
+    over = {(name, key) for _, name, key, value in returned if not math.isfinite(value)}
+    if over:
+        raise Overflow(over)
+    return {(name, key): pk for pk, name, key, _ in returned}
 
 
 def upsert_buckets(batch: Batch, ids: dict[tuple[str, str], int]) -> int:
@@ -226,10 +258,45 @@ def upsert_buckets(batch: Batch, ids: dict[tuple[str, str], int]) -> int:
             }
         )
     if rows:
-        with connection.cursor() as cursor:
+        with _overflow_as_error(), connection.cursor() as cursor:
             cursor.execute(_bucket_sql(), _params(rows))
+            over = {pk for pk, total in cursor.fetchall() if not math.isfinite(total)}
+        if over:
+            raise Overflow({key for key, pk in ids.items() if pk in over})
     return len(rows)
+
+
+def overflowing_keys(batch: Batch) -> set[tuple[str, str]]:
+    """The series whose stored total or minute sum plus the batch's would not be finite.
+
+    Only asked after PostgreSQL refused an overflow without saying where (the error path).
+    """
+    from metrics_app.models import Bucket, Series
+
+    names = {name for name, _ in batch.series}
+    keys = {key for _, key in batch.series}
+    stored = Series.objects.filter(name__in=names, labels_key__in=keys)
+    over = {
+        (name, key)
+        for name, key, kind, value in stored.values_list("name", "labels_key", "kind", "value")
+        if (name, key) in batch.series
+        and kind == "counter"
+        and not math.isfinite(value + batch.series[(name, key)].value)
+    }
+    minutes = {minute for _, _, minute in batch.minutes}
+    sums = Bucket.objects.filter(
+        series__name__in=names, series__labels_key__in=keys, start__in=minutes
+    ).values_list("series__name", "series__labels_key", "start", "sum")
+    for name, key, start, total in sums:
+        write = batch.minutes.get((name, key, start))
+        if write is not None and not math.isfinite(total + write.sum):
+            over.add((name, key))
+    return over
 
 
 def series_limit() -> int:
     return settings.METRICS_SERIES_LIMIT
+
+
+def service_series_limit() -> int:
+    return settings.METRICS_MAX_SERIES_PER_SERVICE

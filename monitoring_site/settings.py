@@ -293,6 +293,17 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# JSON bodies nested at most 64 levels and malformed ones a 400, on every endpoint, and responses
+# that can always be encoded (issue #10).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "monitoring_site.api.parsers.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+    "monitoring_site.api.renderers.JSONRenderer",
+    "rest_framework.renderers.BrowsableAPIRenderer",
+]
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),

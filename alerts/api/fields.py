@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import re
+import math
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-_PART = re.compile(r"(\d+)(w|d|h|m|s)")
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+from monitoring_site.api.params import ParameterError, format_duration, parse_duration
+
 MAX_SECONDS = 35 * 86400
 
-
-def parse_duration(text: str) -> int | None:
-    """Seconds of a Prometheus-style duration, or None when it is not one."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    if not text or _PART.sub("", text):
-        return None
-    return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-
-
-def format_duration(seconds: int) -> str:
-    """``3600`` -> ``"1h"``, ``5400`` -> ``"1h30m"``, ``0`` -> ``"0s"``."""
-    if not seconds:
-        return "0s"
-    parts = []
-    for unit in ("w", "d", "h", "m", "s"):
-        count, seconds = divmod(seconds, _UNITS[unit])
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+__all__ = ["MAX_SECONDS", "DurationSecondsField", "format_duration", "parse_duration"]
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -44,18 +24,17 @@ class DurationSecondsField(serializers.Field):
     }
 
     def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool):
+        if isinstance(data, bool) or not isinstance(data, int | float | str):
             self.fail("invalid")
-        if isinstance(data, int | float):
-            if data != int(data):
+        if isinstance(data, str):
+            try:
+                seconds = parse_duration(data)
+            except ParameterError:
                 self.fail("invalid")
-            seconds: int | None = int(data)
-        elif isinstance(data, str):
-            seconds = parse_duration(data)
+        elif isinstance(data, float) and not (math.isfinite(data) and data.is_integer()):
+            self.fail("invalid")  # a fraction, or a JSON number too large for a float
         else:
-            seconds = None
-        if seconds is None:
-            self.fail("invalid")
+            seconds = int(data)
         if not 0 <= seconds <= MAX_SECONDS:
             self.fail("range")
         return seconds

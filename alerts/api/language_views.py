@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from alerts.rules import RuleError, Scalar, Vector, check, evaluate, parse
 from monitoring_site.api.errors import error_body
+from monitoring_site.api.params import ParameterError, parse_datetime
 from monitoring_site.api.permissions import IsViewer
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -105,35 +106,13 @@ def parse_time(raw: Any) -> datetime | str:
     """The instant asked for, or the reason it is not one."""
     if raw is None:
         return timezone.now()
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        return "Expected RFC 3339 text or epoch seconds."
-    moment = _moment(raw)
-    if isinstance(moment, datetime) and not EARLIEST <= moment <= timezone.now() + LATEST:
+    try:
+        moment = parse_datetime(raw)
+    except ParameterError as exc:
+        return str(exc)
+    if not EARLIEST <= moment <= timezone.now() + LATEST:
         return "Expected a time between 2000-01-01 and one day from now."
     return moment
-
-
-def _moment(raw: int | float | str) -> datetime | str:
-    try:
-        if isinstance(raw, str) and not _is_number(raw):
-            moment = datetime.fromisoformat(raw.strip())
-            if timezone.is_naive(moment):
-                return "Give a UTC offset (e.g. 2026-11-29T12:00:00Z)."
-            return moment.astimezone(UTC)
-        seconds = float(raw)
-        if not math.isfinite(seconds):
-            return "Expected a finite number of seconds."
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        return "Expected RFC 3339 text or epoch seconds."
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _iso(moment: datetime) -> str:

@@ -23,10 +23,9 @@ from alerts import silences
 from alerts.models import MaintenanceWindow, Silence
 from alerts.models.silences import MATCH_OPS, State
 from monitoring_site.api.errors import Conflict
+from monitoring_site.api.params import DateTimeField, path_id
 from monitoring_site.api.permissions import IsAdmin, IsOperator, IsViewer
 from monitoring_site.roles import Role, has_role
-
-MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
 
 
 class ViewerReadsOperatorWrites(BasePermission):
@@ -107,16 +106,16 @@ class MaintenanceWindowSerializer(_WindowSerializer):
 
 class SilenceCreateSerializer(serializers.Serializer):
     matchers = serializers.JSONField(help_text='[{"name": "service", "op": "=", "value": "x"}]')
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField()
+    starts_at = DateTimeField(required=False, allow_null=True)
+    ends_at = DateTimeField()
     comment = serializers.CharField(max_length=2000)
 
 
 class MaintenanceWindowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     services = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField()
+    starts_at = DateTimeField(required=False, allow_null=True)
+    ends_at = DateTimeField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
@@ -223,9 +222,7 @@ class MaintenanceWindowListView(_ListCreate):
 
 
 def _get(model: type[Silence] | type[MaintenanceWindow], pk: str) -> Any:
-    if int(pk) > MAX_ID:
-        raise Http404
-    row = model.objects.select_related("created_by", "expired_by").filter(pk=int(pk)).first()
+    row = model.objects.select_related("created_by", "expired_by").filter(pk=path_id(pk)).first()
     if row is None:
         raise Http404
     return row

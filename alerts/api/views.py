@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, viewsets
@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts import selectors
-from alerts.api.fields import format_duration, parse_duration
 from alerts.api.serializers import (
     AlertDetailSerializer,
     AlertSerializer,
@@ -29,9 +28,18 @@ from alerts.api.serializers import (
 from alerts.models import Alert, Rule
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert, resolve_rule_alerts
 from monitoring_site.api.errors import Conflict
+from monitoring_site.api.params import (
+    MAX_ID,
+    ParameterError,
+    format_duration,
+    parse_datetime,
+    parse_duration,
+    path_id,
+    query_value,
+)
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
 
-MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,200}")
 
 
 class AlertsOverviewView(APIView):
@@ -62,14 +70,15 @@ def _choice(request: Request, name: str, allowed: list[str]) -> list[str] | None
     return values
 
 
-def _instant(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    value = parse_datetime(raw.replace(" ", "+"))
-    if value is None:
-        raise serializers.ValidationError({name: ["Expected an ISO 8601 date-time."]})
-    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+def _rule_reference(raw: str) -> int | str:
+    """``?rule=``: a rule id (ASCII digits) or a slug."""
+    text = raw.strip()
+    if text.isascii() and text.isdigit():
+        # an id past any row finds nothing (no int() of thousands of digits)
+        return int(text) if len(text) <= len(str(MAX_ID)) else MAX_ID + 1
+    if not SLUG.fullmatch(raw):
+        raise ParameterError("Expected a rule id or slug.")
+    return raw
 
 
 class AlertListView(generics.ListAPIView):
@@ -89,23 +98,23 @@ class AlertListView(generics.ListAPIView):
             values = _choice(request, name, allowed)
             if values:
                 queryset = queryset.filter(**{f"{name}__in": values})
-        queryset = self._by_rule(queryset, request.query_params.get("rule"))
+        queryset = self._by_rule(queryset, query_value(request, "rule", _rule_reference))
         service = request.query_params.get("service")
         if service:
             queryset = queryset.filter(labels__service=service)
-        since, until = _instant(request, "since"), _instant(request, "until")
+        since = query_value(request, "since", parse_datetime)
+        until = query_value(request, "until", parse_datetime)
         if since:
             queryset = queryset.filter(started_at__gte=since)
         if until:
             queryset = queryset.filter(started_at__lte=until)
         return queryset
 
-    def _by_rule(self, queryset: QuerySet[Alert], rule: str | None) -> QuerySet[Alert]:
-        if not rule:
+    def _by_rule(self, queryset: QuerySet[Alert], rule: int | str | None) -> QuerySet[Alert]:
+        if rule is None:
             return queryset
-        if rule.isdigit():
-            pk = int(rule)
-            return queryset.filter(rule_id=pk) if pk <= MAX_ID else queryset.none()
+        if isinstance(rule, int):
+            return queryset.filter(rule_id=rule) if rule <= MAX_ID else queryset.none()
         return queryset.filter(rule__slug=rule)
 
 
@@ -125,7 +134,7 @@ class _AlertTransitionView(APIView):
 
     @extend_schema(request=None, responses={200: AlertDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        alert = get_object_or_404(Alert, pk=pk)
+        alert = get_object_or_404(Alert, pk=path_id(str(pk)))
         try:
             alert = self.change(alert, request)
         except InvalidTransition as exc:
@@ -204,8 +213,11 @@ class RuleViewSet(viewsets.ModelViewSet):
 
 
 def _preview_range(raw: str) -> timedelta:
-    seconds = parse_duration(raw)
     longest = settings.ALERT_PREVIEW_MAX_DAYS * 86400
+    try:
+        seconds: int | None = parse_duration(raw)
+    except ParameterError:
+        seconds = None
     if seconds is None or not 60 <= seconds <= longest:
         raise serializers.ValidationError(
             {"range": [f'Expected a duration from "1m" to "{settings.ALERT_PREVIEW_MAX_DAYS}d".']}

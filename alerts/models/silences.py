@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -18,13 +17,14 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from alerts.rules.regex import regex_problem
+from alerts.rules.regex import regex_matches, regex_problem
+from monitoring_site.text import unstorable_text
 
 __all__ = ["MaintenanceWindow", "Silence", "matcher_matches", "validate_matchers"]
 
 MATCH_OPS = ("=", "!=", "=~", "!~")
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-SERVICE_SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # fullmatch: "$" would allow a final "\n"
+SERVICE_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 # Pseudo-labels every alert carries beside its own labels (they win over a label of that name).
 PSEUDO_LABELS = ("alertname", "severity", "source")
 MAX_MATCHERS = 32
@@ -44,17 +44,12 @@ class State(models.TextChoices):
     EXPIRED = "expired"
 
 
-@lru_cache(maxsize=1024)
-def _anchored(pattern: str) -> re.Pattern[str]:
-    # Used with fullmatch: "=~pay" does not match "payment" (as in Alertmanager and PromQL).
-    return re.compile(f"(?:{pattern})")
-
-
 def _one_matches(op: str, expected: str, value: str) -> bool:
     """The positive form of ``op`` (``=`` or ``=~``) against one value."""
     if op in ("=", "!="):
         return value == expected
-    return _anchored(expected).fullmatch(value) is not None
+    # fully anchored: "=~pay" does not match "payment" (as in Alertmanager and PromQL)
+    return regex_matches(expected, value)
 
 
 def matcher_matches(matcher: Mapping[str, str], value: LabelValue | None) -> bool:
@@ -77,10 +72,13 @@ def _matcher_problem(raw: Any) -> str | None:
     if unknown:
         return f"unknown key(s) {', '.join(map(str, unknown))}"
     name, value, op = raw.get("name"), raw.get("value"), _op_of(raw)
-    if not isinstance(name, str) or not LABEL_NAME_RE.match(name):
+    if not isinstance(name, str) or not LABEL_NAME_RE.fullmatch(name):
         return "name: expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
     if not isinstance(value, str):
         return "value: expected a string"
+    unstorable = unstorable_text(value)  # PostgreSQL refuses NUL; a surrogate is not UTF-8
+    if unstorable:
+        return f"value: {unstorable}"
     if op not in MATCH_OPS:
         return f"op: unknown operator {op!r}; expected one of {', '.join(MATCH_OPS)}"
     if len(value) > MAX_VALUE_LENGTH:
@@ -240,7 +238,9 @@ class MaintenanceWindow(_Window):
         if not isinstance(services, list) or not services or len(services) > MAX_SERVICES:
             errors["services"] = [f"Expected a list of 1 to {MAX_SERVICES} service slugs."]
         else:
-            bad = [s for s in services if not isinstance(s, str) or not SERVICE_SLUG_RE.match(s)]
+            bad = [
+                s for s in services if not isinstance(s, str) or not SERVICE_SLUG_RE.fullmatch(s)
+            ]
             if bad:
                 errors["services"] = [f"Not service slugs: {', '.join(map(str, bad))}."]
         errors.update(_window_problems(self.starts_at, self.ends_at))

@@ -16,7 +16,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from alerts.rules.errors import RuleError, RuleSyntaxError, RuleTypeError, located
-from alerts.rules.regex import regex_problem
+from alerts.rules.regex import RegexError, compile_label_regex
 from alerts.rules.tree import (
     Aggregation,
     BinaryOp,
@@ -59,6 +59,17 @@ EXPECTED_NAMES = {
     "COMMA": ",",
     "$END": "end of input",
 }
+
+
+def _raw_offset(body: str, offset: int | None) -> int:
+    """Where, in a quoted string token, the ``offset``-th character of its value lies."""
+    if offset is None:
+        return 0
+    raw, seen = 0, 0
+    while raw < len(body) and seen < offset:
+        raw += 2 if body[raw] == "\\" else 1
+        seen += 1
+    return 1 + raw  # past the opening quote
 
 
 class _Tagged(tuple):
@@ -138,9 +149,11 @@ class Builder(Transformer):
             raise self.error(f"{label!r} is not a valid label name", label.start_pos)
         value = self._unquote(raw)
         if op in ("=~", "!~"):
-            problem = regex_problem(value)
-            if problem:
-                raise self.error(f"regular expression {value!r}: {problem}", raw.start_pos)
+            try:
+                compile_label_regex(value)
+            except RegexError as exc:
+                pos = raw.start_pos + _raw_offset(raw[1:-1], exc.offset)
+                raise self.error(f"regular expression {value!r}: {exc}", pos) from None
         return Matcher(str(label), str(op), value, pos=_at(label))
 
     def _unquote(self, token: Token) -> str:

@@ -2,7 +2,9 @@
 
 A leaf's query matches the series (metric name and exact label values in SQL on the JSON labels)
 and folds their buckets or rollups in the window per series in SQL; regex and negative matchers
-are applied in Python to the matched series (a metric has at most a few thousand series).
+are applied in Python to the matched series (a metric has at most a few thousand series), with
+RE2 (``alerts/rules/regex.py``): never pushed down to SQL, where PostgreSQL's ``~`` and SQLite's
+REGEXP backtrack.
 
 Resolution: see docs/rules.md, "Windows and resolution".
 
@@ -23,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from alerts.rules.regex import compiled
+from alerts.rules.regex import regex_matches
 from alerts.rules.tree import Matcher, Selector
 from metrics_app.catalogue import COUNTER, builtin_metrics, resolve_series_name
 from metrics_app.models import Bucket, Rollup, Series
@@ -182,7 +184,7 @@ def _matches(labels: dict[str, str], matchers: Iterable[Matcher]) -> bool:
         elif matcher.op == "!=":
             ok = value != matcher.value
         else:
-            found = compiled(matcher.value).fullmatch(value) is not None
+            found = regex_matches(matcher.value, value)
             ok = found if matcher.op == "=~" else not found
         if not ok:
             return False

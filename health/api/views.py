@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -21,6 +20,7 @@ from health.models import CheckResult, Service, UptimeHour
 from health.selectors import detailed_payload, iso
 from health.services import run_round
 from monitoring_site.api.errors import CodedValidationError
+from monitoring_site.api.params import parse_datetime, query_value
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
 from monitoring_site.api.throttling import UserThrottle
 from monitoring_site.net import client_ip
@@ -100,20 +100,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
 
 def _time_param(request: Request, name: str, default: datetime) -> datetime:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    try:
-        parsed = parse_datetime(raw.replace(" ", "+"))
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise CodedValidationError(
-            f"{name}: expected an ISO 8601 date and time.",
-            code="invalid",
-            details={name: ["Expected an ISO 8601 date and time, e.g. 2026-01-31T12:00:00Z."]},
-        )
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return query_value(request, name, parse_datetime) or default
 
 
 def _raw(service: Service, start: datetime, end: datetime) -> list[dict[str, Any]]:

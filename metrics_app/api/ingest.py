@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from metrics_app.ingest import parse_samples
 from metrics_app.models import IngestToken
 from metrics_app.services import store_samples
 from monitoring_site.api.errors import PayloadTooLarge
+from monitoring_site.api.parsers import loads_json
 
 EXAMPLE = {
     "samples": [
@@ -58,7 +58,7 @@ class IngestView(APIView):
             raise PayloadTooLarge(
                 f"At most {settings.METRICS_INGEST_MAX_SAMPLES} values (observations) a request."
             )
-        accepted = store_samples(samples=samples, now=now)
+        accepted = store_samples(samples=samples, now=now, service=token.service if token else None)
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -70,15 +70,12 @@ def _samples_of(request: Request) -> list[Any]:
         )
     limit = settings.METRICS_INGEST_MAX_BYTES
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > limit):
         raise PayloadTooLarge(f"The body is over {limit} bytes.")
     body = request.body
     if len(body) > limit:
         raise PayloadTooLarge(f"The body is over {limit} bytes.")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise exceptions.ValidationError({"body": [f"Malformed JSON: {exc}"]}) from None
+    data = loads_json(body, strict=False)  # a NaN is reported against its sample
     if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
         raise exceptions.ValidationError({"samples": ['Expected {"samples": [...]}.']})
     items = data["samples"]

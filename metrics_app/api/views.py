@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from metrics_app.catalogue import LABEL_NAME_RE
-from metrics_app.ingest import SampleError, parse_time
 from metrics_app.models import Series
 from metrics_app.selectors import (
     RESOLUTIONS,
@@ -23,6 +22,7 @@ from metrics_app.selectors import (
     series_matching,
     series_points,
 )
+from monitoring_site.api.params import parse_datetime, parse_id, query_value
 
 MAX_POINTS = 2000
 
@@ -79,21 +79,6 @@ class SeriesListView(generics.ListAPIView):
         )
 
 
-def _time_param(request: Request, name: str, default: datetime) -> datetime:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    value: Any = raw
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    try:
-        return parse_time(value)
-    except SampleError as exc:
-        raise exceptions.ValidationError({name: [str(exc).split(": ", 1)[-1]]}) from None
-
-
 class SeriesQueryView(APIView):
     """One series' values from ``start`` to ``end`` at 1-minute, 5-minute or hourly resolution."""
 
@@ -108,9 +93,9 @@ class SeriesQueryView(APIView):
         responses={200: {"type": "object"}},
     )
     def get(self, request: Request) -> Response:
+        end = query_value(request, "end", parse_datetime) or timezone.now()
+        start = query_value(request, "start", parse_datetime) or end - timedelta(hours=1)
         series = self._series(request)
-        end = _time_param(request, "end", timezone.now())
-        start = _time_param(request, "start", end - timedelta(hours=1))
         if start >= end:
             raise exceptions.ValidationError({"start": ["Must be before end."]})
         resolution = self._resolution(request, start, end)
@@ -126,11 +111,9 @@ class SeriesQueryView(APIView):
         )
 
     def _series(self, request: Request) -> Series:
-        raw = request.query_params.get("series")
-        if raw is not None:
-            if not raw.isdigit():
-                raise exceptions.ValidationError({"series": ["Expected a series id."]})
-            series = Series.objects.filter(pk=int(raw)).first()
+        pk = query_value(request, "series", parse_id)
+        if pk is not None:
+            series = Series.objects.filter(pk=pk).first()
             if series is None:
                 raise exceptions.NotFound("No such series.")
             return series

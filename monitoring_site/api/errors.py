@@ -25,6 +25,7 @@ _CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    411: "length_required",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "throttled",
@@ -58,6 +59,7 @@ class CodedValidationError(exceptions.ValidationError):
         super().__init__(details or {}, code=code)
         self.message = message
         self.machine_code = code
+        self.details = details or {}  # as given: numbers stay numbers (``detail`` holds text)
 
 
 def error_body(
@@ -97,7 +99,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(500, "Internal server error."), status=500)
     code = None
     if isinstance(exc, CodedValidationError):
-        message, code, details = exc.message, exc.machine_code, exc.detail
+        message, code, details = exc.message, exc.machine_code, exc.details
     elif isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message = _validation_message(details)

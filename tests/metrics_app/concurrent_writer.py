@@ -4,6 +4,7 @@
 
 mode ``increments``: every round adds the same increments to shared series.
 mode ``new-series``: every round tries to create one new label set of errors_total.
+mode ``new-series-of-service``: the same, pushed as the ingest token of service "w" would.
 Prints one line per round: ``ok`` or the error code.
 """
 
@@ -31,7 +32,7 @@ from monitoring_site.api.errors import CodedValidationError  # noqa: E402
 
 def batch(mode: str, writer: int, round_: int) -> list[Sample]:
     now = timezone.now()
-    if mode == "new-series":
+    if mode in ("new-series", "new-series-of-service"):
         spec = get_metric("errors_total")
         assert spec is not None
         return [Sample(spec, {"service": "w", "type": f"w{writer}-r{round_}"}, (1.0,), now)]
@@ -64,7 +65,8 @@ def main() -> None:
         time.sleep(0.005)
     for round_ in range(rounds):
         try:
-            store_samples(samples=batch(mode, writer, round_))
+            service = "w" if mode == "new-series-of-service" else None
+            store_samples(samples=batch(mode, writer, round_), service=service)
             print("ok", flush=True)
         except CodedValidationError as exc:
             print(exc.machine_code, flush=True)

@@ -1,4 +1,4 @@
-"""Concurrent writers on PostgreSQL: provably overlapping, losing no increment, one series limit.
+"""Concurrent writers on PostgreSQL: provably overlapping, losing no increment, exact series limits.
 
 The writers are separate processes (one connection each) started against a database of their
 own, so these tests run the same way whichever database the rest of the suite uses. They wait at
@@ -187,3 +187,26 @@ def test_overlapping_writers_cannot_exceed_the_series_limit_together(
     assert outcomes(writers) == Counter(ok=limit, series_limit=WRITERS * rounds - limit)
     stored = scalar(db, "SELECT count(*) FROM metrics_app_series WHERE name = 'errors_total'")
     assert stored == limit
+
+
+def test_overlapping_writers_of_one_service_cannot_exceed_its_share_together(
+    database: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    share, rounds = 12, 10
+    with psycopg.connect(database) as holder:
+        key = zlib.crc32(b"metrics_app.series:errors_total")
+        holder.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [key])
+        writers = start_writers(
+            database,
+            tmp_path,
+            rounds,
+            "new-series-of-service",
+            METRICS_SERIES_LIMIT="1000",
+            METRICS_MAX_SERIES_PER_SERVICE=str(share),
+        )
+        assert release_when_all_wait(db, holder, tmp_path) == WRITERS
+    assert outcomes(writers) == Counter(ok=share, series_limit=WRITERS * rounds - share)
+    stored = db.execute(
+        "SELECT count(*) FROM metrics_app_series WHERE name = 'errors_total' AND service = 'w'"
+    ).fetchone()[0]
+    assert stored == share
