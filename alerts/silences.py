@@ -104,13 +104,9 @@ def silence_create(
 ) -> Silence:
     """A checked silence; a start in the past (or none) is now. Raises ValidationError."""
     now = now or timezone.now()
-    if ends_at is None:
-        raise ValidationError({"ends_at": ["This field is required."]})
-    if ends_at <= now:
-        raise ValidationError({"ends_at": ["Must be in the future."]})
     silence = Silence(
         matchers=matchers,
-        starts_at=max(starts_at or now, now),
+        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
         ends_at=ends_at,
         comment=(comment or "").strip(),
         created_by=_user_row(user),
@@ -135,27 +131,33 @@ def maintenance_window_create(
 ) -> MaintenanceWindow:
     """A checked maintenance window over known service slugs. Raises ValidationError."""
     now = now or timezone.now()
-    if ends_at is None:
-        raise ValidationError({"ends_at": ["This field is required."]})
-    if ends_at <= now:
-        raise ValidationError({"ends_at": ["Must be in the future."]})
     window = MaintenanceWindow(
         name=(name or "").strip(),
         services=services,
-        starts_at=max(starts_at or now, now),
+        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
         ends_at=ends_at,
         comment=(comment or "").strip(),
         created_by=_user_row(user),
         created_at=now,
     )
     window.full_clean(exclude=["created_by", "expired_by"])
-    _check_services_exist(window.services)
+    check_services_exist(window.services)
     window.save()
     logger.info("maintenance window created", extra={"window": window.pk, "by": _name(user)})
     return window
 
 
-def _check_services_exist(slugs: list[str]) -> None:
+def check_times(*, starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> datetime:
+    """The start of a new silence or window (a start in the past, or none, is now)."""
+    if ends_at is None:
+        raise ValidationError({"ends_at": ["This field is required."]})
+    if ends_at <= now:
+        raise ValidationError({"ends_at": ["Must be in the future."]})
+    return max(starts_at or now, now)
+
+
+def check_services_exist(slugs: list[str]) -> None:
+    """ValidationError naming ``services`` when a slug is not a registered service."""
     from health.models import Service
 
     known = set(Service.objects.filter(slug__in=slugs).values_list("slug", flat=True))
@@ -191,6 +193,18 @@ def _expire(muting: Muting, *, user: AbstractBaseUser | None, now: datetime) -> 
     row.save()
     release_held(row, now=now)
     logger.info("silence expired", extra={"silence": row.suppression_key(), "by": _name(user)})
+    return row
+
+
+@transaction.atomic
+def muting_update(
+    *, row: Muting, user: AbstractBaseUser | None, now: datetime | None = None
+) -> Muting:
+    """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
+    the escalations held until the planned one."""
+    row._history_user = _user_row(user)  # type: ignore[union-attr]
+    row.save()
+    release_held(row, now=now or timezone.now())
     return row
 
 
