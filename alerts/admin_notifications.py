@@ -113,10 +113,9 @@ class NotificationChannelForm(forms.ModelForm):
             label = self.fields[name].label if name in self.fields else key
             self.add_error("config", f"{key} is a secret: enter it in the field {label!r}.")
         for other, key in all_secret_keys():
-            if other != kind and self.cleaned_data.get(secret_field_name(other, key)):
-                self.add_error(
-                    secret_field_name(other, key), f"This is a {other} secret; the channel is {kind}."
-                )
+            name = secret_field_name(other, key)
+            if other != kind and self.cleaned_data.get(name):
+                self.add_error(name, f"This is a {other} secret; the channel is {kind}.")
 
     def _secrets_for(self, kind: str) -> dict[str, Any]:
         """The secrets entered now; none entered: the stored ones (when the kind is unchanged)."""

@@ -47,7 +47,7 @@ class ServiceForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
+        if self.instance.pk is not None and "target" in self.fields:
             self.initial["target"] = redact(self._stored_target())
             self.fields["target"].help_text += f" A password is shown as {HIDDEN}."
 

@@ -14,6 +14,7 @@ from metrics_app.catalogue import HISTOGRAM, label_problem, name_problem
 from metrics_app.models import IngestToken, MetricDefinition, Series
 from metrics_app.services import create_ingest_token, revoke_ingest_token, update_ingest_token
 from monitoring_site.admin_roles import RoleAdmin
+from monitoring_site.humanize import format_number
 
 MAX_LABELS = 10
 
@@ -158,7 +159,11 @@ class SeriesAdmin(RoleAdmin):
     """Written by ingestion: read-only."""
 
     add_role = change_role = delete_role = None
-    list_display = ("name", "labels_key", "kind", "value", "value_at", "updated_at")
+    list_display = ("name", "labels_key", "kind", "value_text", "value_at", "updated_at")
     list_filter = ("kind", "family")
     search_fields = ("name", "labels_key")
     readonly_fields = [field.name for field in Series._meta.fields]
+
+    @admin.display(description="value", ordering="value")
+    def value_text(self, series: Series) -> str:
+        return format_number(series.value)

@@ -47,6 +47,17 @@ def _units_text(whole: int) -> str:
     return " ".join(part for part in parts if not part.startswith("0 ")) or "0 s"
 
 
+def format_number(value: float | None) -> str:
+    """A number for people: 12.5, 1000, -62.5; no exponent for ordinary magnitudes."""
+    if value is None:
+        return "no data"
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
 def datetime_text(value: datetime | None) -> str:
     """An instant in the site's time zone: ``2026-11-30 17:04:05 UTC``."""
     if value is None:

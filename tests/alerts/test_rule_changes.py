@@ -37,9 +37,6 @@ def _frozen(clock: Any) -> Any:
 
 @pytest.fixture
 def doors(admin: User, client_for: Callable[[User], APIClient]) -> tuple[APIClient, Client]:
-    from monitoring_site.bootstrap import seed_roles
-
-    seed_roles(lambda line: None)
     web = Client()
     web.force_login(admin)
     return client_for(admin), web
