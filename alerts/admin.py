@@ -284,8 +284,20 @@ class EvaluationCycleAdmin(RoleAdmin):
         "error",
         ("host", "pid"),
     )
-    readonly_fields = ("started_at", "scheduled_for", "finished_at", "duration", "lag")
-    readonly_fields += ("rules", "errors", "changes", "skipped", "error", "host", "pid")
+    readonly_fields = (
+        "started_at",
+        "scheduled_for",
+        "finished_at",
+        "duration",
+        "lag",
+        "rules",
+        "errors",
+        "changes",
+        "skipped",
+        "error",
+        "host",
+        "pid",
+    )
 
     @admin.display(description="duration", ordering="duration_ms")
     def duration(self, cycle: EvaluationCycle) -> str:

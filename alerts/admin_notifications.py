@@ -93,7 +93,8 @@ class NotificationChannelForm(forms.ModelForm):
         return config if isinstance(config, dict) else {}
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("kind") or self.instance.kind
         settings = cleaned.get("config")
         if settings is None:

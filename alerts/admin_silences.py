@@ -48,21 +48,19 @@ class StateFilter(admin.SimpleListFilter):
 class _WindowForm(forms.ModelForm):
     """A new silence or window passes the API's checks (its end in the future, known services)."""
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.instance.pk is None:
-            try:
-                check_times(
-                    starts_at=cleaned.get("starts_at"),
-                    ends_at=cleaned.get("ends_at"),
-                    now=timezone.now(),
-                )
-                if "services" in cleaned:
-                    check_services_exist(cleaned["services"] or [])
-            except ValidationError as exc:
-                for field, problems in exc.message_dict.items():
-                    self.add_error(field if field in self.fields else None, problems)
-        return cleaned
+    def _post_clean(self) -> None:
+        super()._post_clean()  # the model's own checks first, then the service's
+        if self.instance.pk is not None or self.errors:
+            return
+        try:
+            check_times(
+                starts_at=self.instance.starts_at, ends_at=self.instance.ends_at, now=timezone.now()
+            )
+            if isinstance(self.instance, MaintenanceWindow):
+                check_services_exist(self.instance.services)
+        except ValidationError as exc:
+            for field, problems in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, problems)
 
 
 class _WindowAdmin(RoleHistoryAdmin):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,6 +22,8 @@ from alerts.models.alerts import fingerprint_for
 logger = logging.getLogger(__name__)
 
 ENGINE = "engine"
+# Who made a change: the request's user, or None for the system (engine, bootstrap).
+UserLike: TypeAlias = AbstractBaseUser | AnonymousUser | None
 
 
 class InvalidTransition(Exception):
@@ -77,7 +79,7 @@ def record_event(
     kind: str,
     actor: str,
     now: datetime,
-    user: AbstractBaseUser | None = None,
+    user: UserLike = None,
     details: dict[str, Any] | None = None,
 ) -> AlertEvent:
     """Write one AlertEvent (inside the caller's transaction) and hand it to the notifier."""
@@ -173,7 +175,7 @@ def _locked(alert: Alert | int) -> Alert:
 def acknowledge_alert(
     *,
     alert: Alert | int,
-    user: AbstractBaseUser | None,
+    user: UserLike,
     actor: str | None = None,
     now: datetime | None = None,
 ) -> Alert:
@@ -200,7 +202,7 @@ def acknowledge_alert(
 def resolve_alert(
     *,
     alert: Alert | int,
-    user: AbstractBaseUser | None = None,
+    user: UserLike = None,
     actor: str | None = None,
     now: datetime | None = None,
     reason: str = "manual",
@@ -223,7 +225,7 @@ def _close(
     now: datetime,
     actor: str,
     reason: str,
-    user: AbstractBaseUser | None = None,
+    user: UserLike = None,
     details: dict[str, Any] | None = None,
 ) -> None:
     alert.state = Alert.State.RESOLVED
@@ -271,7 +273,7 @@ class RuleProtected(Exception):
     """The built-in rule cannot be deleted (the API answers 409, the admin offers no delete)."""
 
 
-def _actor(user: AbstractBaseUser | None) -> str:
+def _actor(user: UserLike) -> str:
     return getattr(user, "username", "") or ENGINE
 
 
@@ -279,7 +281,7 @@ def _actor(user: AbstractBaseUser | None) -> str:
 def save_rule(
     *,
     rule: Rule,
-    user: AbstractBaseUser | None,
+    user: UserLike,
     channels: Iterable[Any] | None = None,
     reason: str = "",
 ) -> Rule:
@@ -306,16 +308,14 @@ def save_rule(
     return rule
 
 
-def create_rule(
-    *, fields: Mapping[str, Any], user: AbstractBaseUser | None, reason: str = ""
-) -> Rule:
+def create_rule(*, fields: Mapping[str, Any], user: UserLike, reason: str = "") -> Rule:
     """A new rule from validated fields (``notification_channels`` may be among them)."""
     values = dict(fields)
     channels = values.pop("notification_channels", None)
     return save_rule(rule=Rule(**values), user=user, channels=channels, reason=reason)
 
 
-def update_rule(*, rule: Rule, changes: Mapping[str, Any], user: AbstractBaseUser | None) -> Rule:
+def update_rule(*, rule: Rule, changes: Mapping[str, Any], user: UserLike) -> Rule:
     """Apply validated changes to ``rule``; disabling it resolves its open alerts."""
     values = dict(changes)
     channels = values.pop("notification_channels", None)
@@ -325,7 +325,7 @@ def update_rule(*, rule: Rule, changes: Mapping[str, Any], user: AbstractBaseUse
 
 
 @transaction.atomic
-def delete_rule(*, rule: Rule, user: AbstractBaseUser | None) -> int:
+def delete_rule(*, rule: Rule, user: UserLike) -> int:
     """Resolve the rule's open alerts, then delete it; returns how many alerts it resolved.
 
     Its alerts stay (they keep the rule's name and expression) with an empty ``rule``.
@@ -345,7 +345,7 @@ def delete_rule(*, rule: Rule, user: AbstractBaseUser | None) -> int:
 
 @transaction.atomic
 def save_channel(
-    *, channel: NotificationChannel, user: AbstractBaseUser | None, reason: str = ""
+    *, channel: NotificationChannel, user: UserLike, reason: str = ""
 ) -> NotificationChannel:
     """Store a validated channel (new or edited); its history keeps the secrets masked."""
     channel._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
@@ -357,9 +357,7 @@ def save_channel(
 
 
 @transaction.atomic
-def disable_channel(
-    *, channel: NotificationChannel, user: AbstractBaseUser | None, reason: str
-) -> bool:
+def disable_channel(*, channel: NotificationChannel, user: UserLike, reason: str) -> bool:
     """Disable an enabled channel and say why; False when it was disabled already."""
     row = NotificationChannel.objects.select_for_update().get(pk=channel.pk)
     if not row.enabled:

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -37,6 +36,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.models.silences import LabelValue
+from alerts.services import UserLike
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def silenced_by(
 # --- services ---------------------------------------------------------------------------------
 
 
-def _user_row(user: AbstractBaseUser | None) -> Any:
+def _user_row(user: UserLike) -> Any:
     return user if user is not None and user.pk else None
 
 
@@ -99,7 +99,7 @@ def silence_create(
     starts_at: datetime | None,
     ends_at: datetime | None,
     comment: str,
-    user: AbstractBaseUser | None,
+    user: UserLike,
     now: datetime | None = None,
 ) -> Silence:
     """A checked silence; a start in the past (or none) is now. Raises ValidationError."""
@@ -126,7 +126,7 @@ def maintenance_window_create(
     starts_at: datetime | None,
     ends_at: datetime | None,
     comment: str,
-    user: AbstractBaseUser | None,
+    user: UserLike,
     now: datetime | None = None,
 ) -> MaintenanceWindow:
     """A checked maintenance window over known service slugs. Raises ValidationError."""
@@ -166,22 +166,20 @@ def check_services_exist(slugs: list[str]) -> None:
         raise ValidationError({"services": [f"Unknown service(s): {', '.join(unknown)}."]})
 
 
-def silence_expire(
-    *, silence: Silence, user: AbstractBaseUser | None, now: datetime | None = None
-) -> Silence:
+def silence_expire(*, silence: Silence, user: UserLike, now: datetime | None = None) -> Silence:
     """End a silence now (a pending one never starts); held escalations resume at once."""
     return _expire(silence, user=user, now=now or timezone.now())  # type: ignore[return-value]
 
 
 def maintenance_window_expire(
-    *, window: MaintenanceWindow, user: AbstractBaseUser | None, now: datetime | None = None
+    *, window: MaintenanceWindow, user: UserLike, now: datetime | None = None
 ) -> MaintenanceWindow:
     """End a maintenance window now; held escalations resume at once."""
     return _expire(window, user=user, now=now or timezone.now())  # type: ignore[return-value]
 
 
 @transaction.atomic
-def _expire(muting: Muting, *, user: AbstractBaseUser | None, now: datetime) -> Muting:
+def _expire(muting: Muting, *, user: UserLike, now: datetime) -> Muting:
     row = type(muting).objects.select_for_update().get(pk=muting.pk)
     if row.ends_at <= now:
         raise AlreadyExpired(f"It already ended at {row.ends_at.isoformat()}.")
@@ -197,9 +195,7 @@ def _expire(muting: Muting, *, user: AbstractBaseUser | None, now: datetime) -> 
 
 
 @transaction.atomic
-def muting_update(
-    *, row: Muting, user: AbstractBaseUser | None, now: datetime | None = None
-) -> Muting:
+def muting_update(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
     """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
     the escalations held until the planned one."""
     row._history_user = _user_row(user)  # type: ignore[union-attr]
@@ -215,7 +211,7 @@ def release_held(muting: Muting, *, now: datetime) -> int:
     ).update(next_at=max(muting.ends_at, now))
 
 
-def _name(user: AbstractBaseUser | None) -> str:
+def _name(user: UserLike) -> str:
     return getattr(user, "username", "") or "system"
 
 

@@ -69,7 +69,8 @@ class ServiceForm(forms.ModelForm):
         return target
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         from health.api.serializers import ServiceSerializer
@@ -112,7 +113,7 @@ class ServiceAdmin(RoleHistoryAdmin):
     readonly_fields = (*ROUND_FIELDS, "target_shown", "latency")
     actions = ("run_round_now", "enable", "disable")
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         shown = ["target_shown" if name == "target" else name for name in SERVICE_FIELDS]
         fields = list(SERVICE_FIELDS) if self.has_change_permission(request, obj) else shown
         return [*fields, *ROUND_FIELDS] if obj is not None else fields

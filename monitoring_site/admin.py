@@ -32,8 +32,17 @@ class JobRunAdmin(RoleAdmin):
         "result",
         ("host", "pid"),
     )
-    readonly_fields = ("job", "started_at", "finished_at", "duration", "outcome", "error")
-    readonly_fields += ("result", "host", "pid")
+    readonly_fields = (
+        "job",
+        "started_at",
+        "finished_at",
+        "duration",
+        "outcome",
+        "error",
+        "result",
+        "host",
+        "pid",
+    )
 
     @admin.display(description="error")
     def short_error(self, obj: JobRun) -> str:
@@ -65,7 +74,8 @@ class _SuperuserResubmits:
     actions = [resubmit_task]
 
     def has_resubmit_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
+        user = request.user
+        return bool(user.is_active and getattr(user, "is_superuser", False))
 
 
 class SuccessAdmin(_SuperuserResubmits, q_admin.TaskAdmin):

@@ -90,7 +90,8 @@ def refuse_unavailable_action(model_admin: admin.ModelAdmin, request: HttpReques
     """
     if request.method != "POST":
         return
-    declared = {name for _func, name, _description in model_admin._get_base_actions()}
+    base_actions = model_admin._get_base_actions()  # type: ignore[attr-defined]
+    declared = {name for _func, name, _description in base_actions}
     asked = {name for name in request.POST.getlist("action") if name in declared}
     if asked - set(model_admin.get_actions(request)):
         raise PermissionDenied

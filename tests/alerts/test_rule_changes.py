@@ -166,3 +166,21 @@ def test_the_builtin_rule_offers_no_delete_in_the_admin(doors: tuple[APIClient, 
     assert web.get(f"{ADMIN_RULES}/{builtin.pk}/delete/").status_code == 403
     assert web.post(f"{ADMIN_RULES}/{builtin.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Rule.objects.filter(pk=builtin.pk).exists()
+
+
+@pytest.mark.parametrize("change", ["disabled", "deleted"])
+def test_an_evaluation_begun_before_the_rule_was_disabled_or_deleted_opens_nothing(
+    admin: User, make_rule: Callable[..., Rule], change: str
+) -> None:
+    from alerts.services import delete_rule, update_rule
+
+    rule = make_rule(name="Racing", for_seconds=60)
+    as_the_cycle_read_it = Rule.objects.get(pk=rule.pk)  # enabled, evaluated, not yet applied
+    if change == "disabled":
+        update_rule(rule=rule, changes={"enabled": False}, user=admin)
+    else:
+        delete_rule(rule=rule, user=admin)
+
+    apply_evaluation(rule=as_the_cycle_read_it, result=scalar(500), now=timezone.now())
+
+    assert list(Alert.objects.filter(state__in=Alert.OPEN_STATES)) == []
