@@ -217,3 +217,13 @@ def test_the_migration_masks_secrets_already_stored_in_history(
         "Pager": {"routing_key": "••••CRET"},
         "Hook": {"url": "https://hooks.example.com/in", "secret": "••••0003"},
     }
+
+
+def test_every_secret_of_every_kind_has_its_write_only_field() -> None:
+    from alerts.admin_notifications import NotificationChannelForm, secret_field_name
+    from alerts.channels.secrets import all_secret_keys
+
+    fields = NotificationChannelForm.base_fields
+    for kind, key in all_secret_keys():
+        widget = fields[secret_field_name(kind, key)].widget
+        assert (widget.input_type, widget.render_value) == ("password", False), (kind, key)
