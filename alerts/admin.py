@@ -10,13 +10,21 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
 from alerts.engine import samples_of
 from alerts.models import Alert, AlertEvent, EvaluationCycle, Rule
 from alerts.models.rules import format_number
-from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert
+from alerts.services import (
+    InvalidTransition,
+    acknowledge_alert,
+    delete_rule,
+    resolve_alert,
+    save_rule,
+)
 from alerts.validation import rule_problems
+from monitoring_site.admin_roles import RoleAdmin, RoleHistoryAdmin, RoleInline, role_permission
+from monitoring_site.humanize import duration_text
+from monitoring_site.roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +69,9 @@ class RuleForm(forms.ModelForm):
 
 
 @admin.register(Rule)
-class RuleAdmin(SimpleHistoryAdmin):
+class RuleAdmin(RoleHistoryAdmin):
+    """Viewers read rules; admins write them, through the same services as the API."""
+
     form = RuleForm
     list_display = (
         "name",
@@ -111,6 +121,26 @@ class RuleAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("escalation_policy",)
     history_list_display = ("expression", "threshold", "enabled", "escalation_policy")
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.builtin:  # as the API: disable it instead
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
+        channels = form.cleaned_data.get("notification_channels")
+        save_rule(rule=obj, user=request.user, channels=channels)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        for formset in formsets:  # the channels were set by save_rule
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Rule) -> None:
+        delete_rule(rule=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        for rule in queryset.order_by("pk"):
+            delete_rule(rule=rule, user=request.user)
+
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
         _attach_current_values(list(changelist.result_list))
@@ -157,24 +187,21 @@ def _describe_result(result: Any) -> str:
     return f"{len(samples)} series, max {format_number(top)}"
 
 
-class AlertEventInline(admin.TabularInline):
+class AlertEventInline(RoleInline, admin.TabularInline):
     model = AlertEvent
     extra = 0
     can_delete = False
     fields = ("at", "kind", "actor", "details")
     readonly_fields = fields
     ordering = ("at", "pk")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    add_role = change_role = delete_role = None
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(RoleAdmin):
     """Read-only: alerts change through the actions (which call the lifecycle services)."""
+
+    add_role = change_role = delete_role = None
 
     list_display = (
         "id",
@@ -198,17 +225,8 @@ class AlertAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Alert._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("alerts.acknowledge_alert")
+    # As the API: operators acknowledge and resolve.
+    has_acknowledge_permission = role_permission(Role.OPERATOR)
 
     @admin.display(description="labels")
     def labels_text(self, alert: Alert) -> str:
@@ -243,11 +261,14 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(EvaluationCycle)
-class EvaluationCycleAdmin(admin.ModelAdmin):
+class EvaluationCycleAdmin(RoleAdmin):
+    """Written by the engine: read-only (admins may delete, as retention does)."""
+
+    add_role = change_role = None
     list_display = (
         "started_at",
-        "duration_ms",
-        "lag_ms",
+        "duration",
+        "lag",
         "rules",
         "errors",
         "changes",
@@ -257,14 +278,35 @@ class EvaluationCycleAdmin(admin.ModelAdmin):
     list_filter = ("skipped",)
     date_hierarchy = "started_at"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in EvaluationCycle._meta.fields]
+    fields = (
+        ("started_at", "scheduled_for", "finished_at"),
+        ("duration", "lag"),
+        ("rules", "errors", "changes", "skipped"),
+        "error",
+        ("host", "pid"),
+    )
+    readonly_fields = (
+        "started_at",
+        "scheduled_for",
+        "finished_at",
+        "duration",
+        "lag",
+        "rules",
+        "errors",
+        "changes",
+        "skipped",
+        "error",
+        "host",
+        "pid",
+    )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, cycle: EvaluationCycle) -> str:
+        return duration_text(milliseconds=cycle.duration_ms)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    @admin.display(description="lag", ordering="lag_ms")
+    def lag(self, cycle: EvaluationCycle) -> str:
+        return duration_text(milliseconds=cycle.lag_ms)
 
 
 from alerts import admin_notifications, admin_silences  # noqa: E402,F401 (notifications, silences)

@@ -12,6 +12,7 @@ from django.db.models import Q
 from alerts import bootstrap_notifications
 from alerts.health_alerts import SERVICE_DOWN
 from alerts.models import Rule
+from alerts.services import create_rule
 
 Log = Callable[[str], None]
 MINUTE = 60
@@ -188,10 +189,7 @@ def seed(log: Log) -> None:
         slug = fields.pop("slug")
         if Rule.objects.filter(Q(slug=slug) | Q(name=fields["name"])).exists():
             continue
-        rule = Rule(slug=slug, **fields)
-        # simple_history (no type stubs) reads this attribute for the history row.
-        rule._change_reason = "seeded by bootstrap"  # type: ignore[attr-defined]
-        rule.save()
+        create_rule(fields={"slug": slug, **fields}, user=None, reason="seeded by bootstrap")
         created.append(slug)
     total = len(DEFAULT_RULES) + 1
     log(f"alert rules: {len(created)} created, {total - len(created)} kept as they are")

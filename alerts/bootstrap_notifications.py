@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from alerts.models import EscalationLevel, EscalationPolicy, NotificationChannel
+from alerts.services import save_channel
 from monitoring_site.bootstrap import first_time
 
 Log = Callable[[str], None]
@@ -80,9 +81,7 @@ def _create_channel(name: str, kind: str, config: dict[str, Any], for_rules: boo
     except ValidationError as exc:
         # Say which setting is wrong without echoing it (a webhook URL holds a secret).
         return f" (invalid configuration: {', '.join(sorted(exc.message_dict))})"
-    # simple_history (no type stubs) reads this attribute for the history row.
-    channel._change_reason = "seeded by bootstrap"  # type: ignore[attr-defined]
-    channel.save()
+    save_channel(channel=channel, user=None, reason="seeded by bootstrap")
     return ""
 
 

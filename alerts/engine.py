@@ -121,7 +121,10 @@ def apply_evaluation(
     ):
         return outcome
     with transaction.atomic():
-        locked = Rule.objects.select_for_update().get(pk=rule.pk)
+        locked = Rule.objects.select_for_update().filter(pk=rule.pk).first()
+        # Disabled or deleted (its alerts resolved) while this cycle evaluated it: nothing opens.
+        if locked is None or not locked.enabled:
+            return outcome
         _transition(locked, _holding(locked, samples, guard), now, outcome, no_data=not samples)
     return outcome
 

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -37,6 +36,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.models.silences import LabelValue
+from alerts.services import UserLike
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def silenced_by(
 # --- services ---------------------------------------------------------------------------------
 
 
-def _user_row(user: User | AnonymousUser | None) -> User | None:
-    return user if user is not None and user.is_authenticated and user.pk else None
+def _user_row(user: UserLike) -> Any:
+    return user if user is not None and user.pk else None
 
 
 @transaction.atomic
@@ -100,18 +100,14 @@ def silence_create(
     starts_at: datetime | None,
     ends_at: datetime | None,
     comment: str,
-    user: User | AnonymousUser | None,
+    user: UserLike,
     now: datetime | None = None,
 ) -> Silence:
     """A checked silence; a start in the past (or none) is now. Raises ValidationError."""
     now = now or timezone.now()
-    if ends_at is None:
-        raise ValidationError({"ends_at": ["This field is required."]})
-    if ends_at <= now:
-        raise ValidationError({"ends_at": ["Must be in the future."]})
     silence = Silence(
         matchers=matchers,
-        starts_at=max(starts_at or now, now),
+        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
         ends_at=ends_at,
         comment=(comment or "").strip(),
         created_by=_user_row(user),
@@ -131,32 +127,38 @@ def maintenance_window_create(
     starts_at: datetime | None,
     ends_at: datetime | None,
     comment: str,
-    user: User | AnonymousUser | None,
+    user: UserLike,
     now: datetime | None = None,
 ) -> MaintenanceWindow:
     """A checked maintenance window over known service slugs. Raises ValidationError."""
     now = now or timezone.now()
-    if ends_at is None:
-        raise ValidationError({"ends_at": ["This field is required."]})
-    if ends_at <= now:
-        raise ValidationError({"ends_at": ["Must be in the future."]})
     window = MaintenanceWindow(
         name=(name or "").strip(),
         services=services,
-        starts_at=max(starts_at or now, now),
+        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
         ends_at=ends_at,
         comment=(comment or "").strip(),
         created_by=_user_row(user),
         created_at=now,
     )
     window.full_clean(exclude=["created_by", "expired_by"])
-    _check_services_exist(window.services)
+    check_services_exist(window.services)
     window.save()
     logger.info("maintenance window created", extra={"window": window.pk, "by": _name(user)})
     return window
 
 
-def _check_services_exist(slugs: list[str]) -> None:
+def check_times(*, starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> datetime:
+    """The start of a new silence or window (a start in the past, or none, is now)."""
+    if ends_at is None:
+        raise ValidationError({"ends_at": ["This field is required."]})
+    if ends_at <= now:
+        raise ValidationError({"ends_at": ["Must be in the future."]})
+    return max(starts_at or now, now)
+
+
+def check_services_exist(slugs: list[str]) -> None:
+    """ValidationError naming ``services`` when a slug is not a registered service."""
     from health.models import Service
 
     known = set(Service.objects.filter(slug__in=slugs).values_list("slug", flat=True))
@@ -165,22 +167,20 @@ def _check_services_exist(slugs: list[str]) -> None:
         raise ValidationError({"services": [f"Unknown service(s): {', '.join(unknown)}."]})
 
 
-def silence_expire(
-    *, silence: Silence, user: User | AnonymousUser | None, now: datetime | None = None
-) -> Silence:
+def silence_expire(*, silence: Silence, user: UserLike, now: datetime | None = None) -> Silence:
     """End a silence now (a pending one never starts); held escalations resume at once."""
     return _expire(silence, user=user, now=now or timezone.now())
 
 
 def maintenance_window_expire(
-    *, window: MaintenanceWindow, user: User | AnonymousUser | None, now: datetime | None = None
+    *, window: MaintenanceWindow, user: UserLike, now: datetime | None = None
 ) -> MaintenanceWindow:
     """End a maintenance window now; held escalations resume at once."""
     return _expire(window, user=user, now=now or timezone.now())
 
 
 @transaction.atomic
-def _expire(muting: _M, *, user: User | AnonymousUser | None, now: datetime) -> _M:
+def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
     row = type(muting).objects.select_for_update().get(pk=muting.pk)
     if row.ends_at <= now:
         raise AlreadyExpired(f"It already ended at {row.ends_at.isoformat()}.")
@@ -196,6 +196,16 @@ def _expire(muting: _M, *, user: User | AnonymousUser | None, now: datetime) -> 
     return row
 
 
+@transaction.atomic
+def muting_update(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
+    """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
+    the escalations held until the planned one."""
+    row._history_user = _user_row(user)  # type: ignore[union-attr]
+    row.save()
+    release_held(row, now=now or timezone.now())
+    return row
+
+
 def release_held(muting: Muting, *, now: datetime) -> int:
     """Escalations held until a later end are due at the (new) end: the job re-checks them."""
     return AlertEscalation.objects.filter(
@@ -203,7 +213,7 @@ def release_held(muting: Muting, *, now: datetime) -> int:
     ).update(next_at=max(muting.ends_at, now))
 
 
-def _name(user: User | AnonymousUser | None) -> str:
+def _name(user: UserLike) -> str:
     return getattr(user, "username", "") or "system"
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import models
+from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
 
 class State(models.TextChoices):
@@ -128,6 +131,15 @@ class Service(models.Model):
             changed=changed,
             cause=cause[:1000],
         )
+
+
+@receiver(pre_create_historical_record)
+def _mask_target_password(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
+    """The edit history keeps a DSN's target with its password replaced by ``***``."""
+    if isinstance(instance, Service):
+        from health.probes.base import redact
+
+        history_instance.target = redact(instance.target)
 
 
 class CheckResult(models.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -296,3 +297,52 @@ def rollup_recent(*, now: datetime | None = None) -> int:
     """Refresh the last two hours (a round near the top of the hour may have missed one)."""
     now = now or timezone.now()
     return rollup_hours(start=hour_of(now) - timedelta(hours=1))
+
+
+# --- the registry: the API and the admin write services through these --------------------------
+
+
+@transaction.atomic
+def save_service(
+    *, service: Service, user: Any = None, dependencies: Iterable[Service] | None = None
+) -> Service:
+    """Store a validated service (new or edited) and, when given, what it depends on."""
+    service._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
+    service.save()
+    if dependencies is not None:
+        service.depends_on.set(dependencies)
+    logger.info("service saved", extra={"service": service.slug, "enabled": service.enabled})
+    return service
+
+
+def create_service(*, fields: Mapping[str, Any], user: Any = None) -> Service:
+    """A new service from validated fields (``depends_on`` may be among them)."""
+    values = dict(fields)
+    dependencies = values.pop("depends_on", None)
+    return save_service(service=Service(**values), user=user, dependencies=dependencies)
+
+
+def update_service(*, service: Service, changes: Mapping[str, Any], user: Any = None) -> Service:
+    """Apply validated changes to ``service``."""
+    values = dict(changes)
+    dependencies = values.pop("depends_on", None)
+    for name, value in values.items():
+        setattr(service, name, value)
+    return save_service(service=service, user=user, dependencies=dependencies)
+
+
+def set_service_enabled(*, service: Service, enabled: bool, user: Any = None) -> bool:
+    """Enable or disable a service (a disabled one is not probed); False when it already was."""
+    if service.enabled == enabled:
+        return False
+    update_service(service=service, changes={"enabled": enabled}, user=user)
+    return True
+
+
+@transaction.atomic
+def delete_service(*, service: Service, user: Any = None) -> None:
+    """Delete a service with its results, state changes and uptime."""
+    service._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
+    slug = service.slug
+    service.delete()
+    logger.info("service deleted", extra={"service": slug})

@@ -12,7 +12,9 @@ from django.http import HttpRequest
 
 from metrics_app.catalogue import HISTOGRAM, label_problem, name_problem
 from metrics_app.models import IngestToken, MetricDefinition, Series
-from metrics_app.services import create_ingest_token, revoke_ingest_token
+from metrics_app.services import create_ingest_token, revoke_ingest_token, update_ingest_token
+from monitoring_site.admin_roles import RoleAdmin
+from monitoring_site.humanize import format_number
 
 MAX_LABELS = 10
 
@@ -70,7 +72,9 @@ class MetricDefinitionForm(forms.ModelForm):
 
 
 @admin.register(MetricDefinition)
-class MetricDefinitionAdmin(admin.ModelAdmin):
+class MetricDefinitionAdmin(RoleAdmin):
+    """Viewers read the registered metrics; admins register them."""
+
     form = MetricDefinitionForm
     list_display = ("name", "type", "unit", "label_names", "enabled", "created_at")
     list_filter = ("type", "enabled")
@@ -84,7 +88,12 @@ class IngestTokenForm(forms.ModelForm):
 
 
 @admin.register(IngestToken)
-class IngestTokenAdmin(admin.ModelAdmin):
+class IngestTokenAdmin(RoleAdmin):
+    """Only admins create, edit and revoke tokens (the admin is their only door).
+
+    A token is shown once, to whoever creates it; afterwards only its public prefix is shown.
+    """
+
     list_display = (
         "prefix",
         "service",
@@ -125,7 +134,7 @@ class IngestTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: IngestToken, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            update_ingest_token(token=obj, name=obj.name, multi_service=obj.multi_service)
             return
         token, raw = create_ingest_token(
             service=obj.service,
@@ -140,24 +149,22 @@ class IngestTokenAdmin(admin.ModelAdmin):
             request, f"Ingest token for {token.service} (copy it now, it is not shown again): {raw}"
         )
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[IngestToken]) -> None:
         revoked = sum(revoke_ingest_token(token=token) for token in queryset)
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
 
 
 @admin.register(Series)
-class SeriesAdmin(admin.ModelAdmin):
-    list_display = ("name", "labels_key", "kind", "value", "value_at", "updated_at")
+class SeriesAdmin(RoleAdmin):
+    """Written by ingestion: read-only."""
+
+    add_role = change_role = delete_role = None
+    list_display = ("name", "labels_key", "kind", "value_text", "value_at", "updated_at")
     list_filter = ("kind", "family")
     search_fields = ("name", "labels_key")
     readonly_fields = [field.name for field in Series._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    @admin.display(description="value", ordering="value")
+    def value_text(self, series: Series) -> str:
+        return format_number(series.value)

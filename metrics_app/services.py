@@ -146,6 +146,18 @@ def create_ingest_token(
     return token, raw
 
 
+@transaction.atomic
+def update_ingest_token(*, token: IngestToken, name: str, multi_service: bool) -> IngestToken:
+    """Rename a token or change whether it may push for other services (never its secret)."""
+    token.name, token.multi_service = name, multi_service
+    token.save(update_fields=["name", "multi_service"])
+    logger.info(
+        "ingest token changed",
+        extra={"token_prefix": token.prefix, "multi_service": multi_service},
+    )
+    return token
+
+
 def revoke_ingest_token(*, token: IngestToken, now: datetime | None = None) -> bool:
     """Revoke a token; False when it already was."""
     changed = IngestToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(

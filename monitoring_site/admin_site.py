@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from monitoring_site.admin_roles import refuse_unavailable_action
 from monitoring_site.roles import Role, has_role
 
 
@@ -39,3 +40,16 @@ class MonitoringAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return may_enter_admin(request.user)
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        """Every changelist refuses (403) an action its user may not run, whoever registered it."""
+        model_admin = getattr(view, "__self__", None)
+        if getattr(view, "__name__", "") == "changelist_view" and model_admin is not None:
+            changelist = view
+
+            def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                refuse_unavailable_action(model_admin, request)
+                return changelist(request, *args, **kwargs)
+
+            view = guarded
+        return super().admin_view(view, cacheable)

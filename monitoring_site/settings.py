@@ -69,6 +69,8 @@ except (ValueError, ZoneInfoNotFoundError):
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
+# Full timestamps ("2026-11-30 17:04:05 UTC"), not English's "Nov. 30, 2026, 5 p.m.".
+FORMAT_MODULE_PATH = ["monitoring_site.formats"]
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10)
 HTTPS = env_bool("HTTPS", not DEBUG and not TESTING)
 

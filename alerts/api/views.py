@@ -26,7 +26,15 @@ from alerts.api.serializers import (
     RuleSerializer,
 )
 from alerts.models import Alert, Rule
-from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert, resolve_rule_alerts
+from alerts.services import (
+    InvalidTransition,
+    RuleProtected,
+    acknowledge_alert,
+    create_rule,
+    delete_rule,
+    resolve_alert,
+    update_rule,
+)
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.params import (
     MAX_ID,
@@ -165,21 +173,19 @@ class RuleViewSet(viewsets.ModelViewSet):
     queryset = Rule.objects.prefetch_related("notification_channels").order_by("name")
     lookup_value_regex = "[0-9]+"
 
-    def perform_update(self, serializer: serializers.BaseSerializer[Rule]) -> None:
-        before = serializer.instance
-        was_enabled = before is not None and before.enabled
-        rule = serializer.save()
-        if was_enabled and not rule.enabled:
-            resolve_rule_alerts(rule=rule, actor=self.request.user.get_username())
+    def perform_create(self, serializer: RuleSerializer) -> None:
+        serializer.instance = create_rule(fields=serializer.validated_data, user=self.request.user)
+
+    def perform_update(self, serializer: RuleSerializer) -> None:
+        serializer.instance = update_rule(
+            rule=serializer.instance, changes=serializer.validated_data, user=self.request.user
+        )
 
     def perform_destroy(self, instance: Rule) -> None:
-        if instance.builtin:
-            raise Conflict(
-                "The built-in rule cannot be deleted; disable it instead.",
-                details={"builtin": True},
-            )
-        resolve_rule_alerts(rule=instance, actor=self.request.user.get_username())
-        instance.delete()
+        try:
+            delete_rule(rule=instance, user=self.request.user)
+        except RuleProtected as exc:
+            raise Conflict(str(exc), details={"builtin": True}) from None
 
     @extend_schema(
         request=None,

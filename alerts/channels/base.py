@@ -92,6 +92,8 @@ class Channel:
     kind: ClassVar[str] = ""
     required_fields: ClassVar[tuple[str, ...]] = ()
     optional_fields: ClassVar[tuple[str, ...]] = ()
+    # Config keys that grant access to the vendor: write-only in the admin, masked in history.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = dict(config)

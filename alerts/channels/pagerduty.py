@@ -45,6 +45,7 @@ class PagerDutyChannel(Channel):
     kind = "pagerduty"
     required_fields = ("routing_key",)
     optional_fields = ("source",)
+    secret_fields = ("routing_key",)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:

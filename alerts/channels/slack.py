@@ -57,6 +57,7 @@ class SlackChannel(Channel):
 
     kind = "slack"
     optional_fields = ("webhook_url", "token", "channel")
+    secret_fields = ("webhook_url", "token")
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:

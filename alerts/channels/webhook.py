@@ -56,6 +56,7 @@ class WebhookChannel(Channel):
     kind = "webhook"
     required_fields = ("url", "secret")
     optional_fields = ("receiver",)
+    secret_fields = ("secret",)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:

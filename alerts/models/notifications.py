@@ -7,9 +7,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
 from alerts.channels import CHANNEL_KINDS, Channel, get_channel_class
+from alerts.channels.secrets import masked_config
 
 __all__ = [
     "AlertEscalation",
@@ -82,6 +85,13 @@ class NotificationChannel(models.Model):
     def transport(self) -> Channel:
         """The channel class of this kind, configured from this row."""
         return get_channel_class(self.kind)(self.config or {})
+
+
+@receiver(pre_create_historical_record)
+def _mask_channel_secrets(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
+    """The edit history keeps channel settings with their secrets masked, for every reader."""
+    if isinstance(instance, NotificationChannel):
+        history_instance.config = masked_config(instance.config)
 
 
 def _flatten(exc: ValidationError) -> list[str]:

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
+from monitoring_site.humanize import format_number
+
 # Channel kinds a rule may name: a shorthand for "every enabled channel of this kind that accepts
 # rules by kind" (NotificationChannel.for_rule_kinds), beside the explicit notification_channels.
 CHANNEL_KINDS = ("email", "slack", "pagerduty", "webhook")
@@ -180,17 +182,6 @@ _OPERATORS = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
 }
-
-
-def format_number(value: float | None) -> str:
-    """A number for people: 12.5, 1000, -62.5; no exponent for ordinary magnitudes."""
-    if value is None:
-        return "no data"
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def placeholder_problems(text: str) -> list[str]:

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from health.api.serializers import ServiceSerializer, round_report
 from health.models import CheckResult, Service, UptimeHour
 from health.selectors import detailed_payload, iso
-from health.services import run_round
+from health.services import create_service, delete_service, run_round, update_service
 from monitoring_site.api.errors import CodedValidationError
 from monitoring_site.api.params import parse_datetime, query_value
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
@@ -36,6 +36,19 @@ class ServiceViewSet(viewsets.ModelViewSet):
     serializer_class = ServiceSerializer
     permission_classes = (ViewerReadsAdminWrites,)
     queryset = Service.objects.prefetch_related("depends_on").order_by("name")
+
+    def perform_create(self, serializer: ServiceSerializer) -> None:
+        serializer.instance = create_service(
+            fields=serializer.validated_data, user=self.request.user
+        )
+
+    def perform_update(self, serializer: ServiceSerializer) -> None:
+        serializer.instance = update_service(
+            service=serializer.instance, changes=serializer.validated_data, user=self.request.user
+        )
+
+    def perform_destroy(self, instance: Service) -> None:
+        delete_service(service=instance, user=self.request.user)
 
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()

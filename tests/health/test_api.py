@@ -56,10 +56,6 @@ def test_a_viewer_reads_the_registry_but_cannot_change_it(
     assert Service.objects.filter(slug="payment").exists() is False
 
 
-def test_an_operator_cannot_change_the_registry_either(operator_client: APIClient) -> None:
-    assert post(operator_client).status_code == 403
-
-
 @pytest.mark.parametrize(
     ("changes", "field", "fragment"),
     [
@@ -307,10 +303,6 @@ def test_an_operator_runs_a_round_now_and_gets_it_back(
     ).items()
     assert body["duration_ms"] < body["deadline_s"] * 1000 + 500
     assert CheckResult.objects.filter(service__slug="api").count() == 1
-
-
-def test_a_viewer_cannot_run_a_round(viewer_client: APIClient, db: Any) -> None:
-    assert viewer_client.post("/api/v1/monitoring/health/check").status_code == 403
 
 
 def test_rounds_on_demand_are_throttled(

@@ -169,7 +169,25 @@ def test_series_are_read_only_in_the_admin(admin_web: Client, push: Push) -> Non
     assert series.value == 1
 
 
-def test_admin_lists_render(admin_web: Client, push: Push) -> None:
-    push([{"metric": "active_users", "value": 1}])
-    for model in ("metricdefinition", "ingesttoken", "series"):
-        assert admin_web.get(f"/admin/metrics_app/{model}/").status_code == 200
+def test_an_ingest_token_shows_only_its_prefix_after_it_is_created(
+    admin_web: Client, operator: User
+) -> None:
+    from django.contrib.admin.models import LogEntry
+
+    admin_web.post(
+        "/admin/metrics_app/ingesttoken/add/", {"name": "payment pods", "service": "payment"}
+    )
+    token = IngestToken.objects.get()
+    reader = Client()
+    reader.force_login(operator)
+
+    pages = [
+        client.get(f"/admin/metrics_app/ingesttoken/{path}").content.decode()
+        for client in (admin_web, reader)
+        for path in ("", f"{token.pk}/change/", f"{token.pk}/history/")
+    ]
+
+    assert all(token.prefix in page for page in pages[::3])
+    assert not [page for page in pages if token.key_hash in page or "key_hash" in page]
+    entry = LogEntry.objects.get(object_id=str(token.pk))
+    assert token.key_hash not in entry.change_message + entry.object_repr

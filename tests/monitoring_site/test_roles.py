@@ -122,13 +122,3 @@ def test_viewers_and_users_without_a_role_cannot_log_in_to_the_admin(
     assert response.status_code == 200  # the form again, with an error
     assert b"errornote" in response.content
     assert client.get("/admin/").status_code == 302
-
-
-def test_an_operator_sees_job_runs_in_the_admin_but_cannot_change_groups(
-    operator: User,
-) -> None:
-    seed_roles(lambda line: None)
-    client = Client()
-    client.force_login(operator)
-    assert client.get("/admin/monitoring_site/jobrun/").status_code == 200
-    assert client.get("/admin/auth/group/").status_code == 403

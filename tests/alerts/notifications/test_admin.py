@@ -30,7 +30,7 @@ def test_a_channel_with_a_bad_configuration_is_not_saved_and_the_field_is_named(
             "name": "Pager",
             "kind": "pagerduty",
             "enabled": "on",
-            "config": '{"routing_key": "short"}',
+            "pagerduty_routing_key": "short",
         },
     )
 
@@ -49,7 +49,8 @@ def test_an_http_webhook_is_refused_unless_allowed(console: Client, settings: An
         {
             "name": "Hook",
             "kind": "webhook",
-            "config": '{"url": "http://receiver.example.com/x", "secret": "0123456789abcdef"}',
+            "config": '{"url": "http://receiver.example.com/x"}',
+            "webhook_secret": "0123456789abcdef",
         },
     )
 

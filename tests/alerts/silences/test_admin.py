@@ -90,3 +90,50 @@ def test_a_silence_made_in_the_admin_is_checked_and_credited_to_its_author(
     assert silence.matchers == [{"name": "service", "value": "payment", "op": "="}]
     assert silence.created_by is not None
     assert silence.created_by.username == "root"
+
+
+def _times(start: Any, end: Any) -> dict[str, str]:
+    return {
+        "starts_at_0": start.strftime("%Y-%m-%d"),
+        "starts_at_1": start.strftime("%H:%M:%S"),
+        "ends_at_0": end.strftime("%Y-%m-%d"),
+        "ends_at_1": end.strftime("%H:%M:%S"),
+    }
+
+
+def test_the_admin_refuses_a_silence_the_api_refuses(console: Client, clock: Any) -> None:
+    now = timezone.now()
+    ended = console.post(
+        PAGE + "add/",
+        {
+            **_times(now - timedelta(hours=2), now - timedelta(hours=1)),
+            "comment": "too late",
+            "matchers": '[{"name": "service", "value": "payment"}]',
+        },
+    )
+
+    assert ended.status_code == 200
+    assert ended.context["adminform"].form.errors["ends_at"] == ["Must be in the future."]
+    assert not Silence.objects.exists()
+
+
+def test_a_maintenance_window_in_the_admin_names_registered_services_only(
+    console: Client, clock: Any
+) -> None:
+    from alerts.models import MaintenanceWindow
+
+    now = timezone.now()
+    response = console.post(
+        "/admin/alerts/maintenancewindow/add/",
+        {
+            **_times(now, now + timedelta(hours=1)),
+            "name": "DB upgrade",
+            "services": '["no-such-service"]',
+            "comment": "upgrade",
+        },
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["services"] == ["Unknown service(s): no-such-service."]
+    assert not MaintenanceWindow.objects.exists()
