@@ -1,7 +1,8 @@
 """Periodic jobs and retention, declared by each app, installed as django-q2 schedules.
 
-Each app lists its jobs in ``<app>/jobs.py`` as ``JOBS`` and what it prunes as ``CLEANUPS``.
-Every schedule calls :func:`run_job`, the one wrapper that records a :class:`JobRun`.
+Each app lists its jobs in ``<app>/jobs.py`` as ``JOBS``, what it prunes as ``CLEANUPS``, and the
+functions it hands to ``async_task`` as ``TASKS``. Every schedule calls :func:`run_job`, the one
+wrapper that records a :class:`JobRun`. The worker runs nothing else (see ``worker_guard``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def all_jobs() -> list[Job]:
 
 def all_cleanups() -> list[Cleanup]:
     return _declared("CLEANUPS")
+
+
+def all_tasks() -> list[str]:
+    """Dotted paths of the functions the apps enqueue with ``async_task`` (their ``TASKS``)."""
+    return _declared("TASKS")
 
 
 def job_by_name(name: str) -> Job:
