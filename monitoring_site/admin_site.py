@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from monitoring_site.lockout import LockoutAwareAuthenticationForm
 from monitoring_site.roles import Role, has_role
 
 
@@ -18,7 +19,7 @@ def may_enter_admin(user: Any) -> bool:
     return bool(user.is_active and (user.is_staff or has_role(user, Role.OPERATOR)))
 
 
-class RoleAuthenticationForm(AdminAuthenticationForm):
+class RoleAuthenticationForm(LockoutAwareAuthenticationForm, AdminAuthenticationForm):
     """Django's admin login form insists on ``is_staff``; here the role decides."""
 
     def confirm_login_allowed(self, user: Any) -> None:

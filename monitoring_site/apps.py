@@ -11,8 +11,8 @@ class MonitoringSiteConfig(AppConfig):
     operator_permissions: tuple[str, ...] = ()
 
     def ready(self) -> None:
-        # Signal receivers: the worker's intake guard.
-        from monitoring_site import worker_guard  # noqa: F401
+        # Signal receivers: the worker's intake guard; what ends API tokens and sessions.
+        from monitoring_site import tokens, worker_guard  # noqa: F401
 
 
 class MonitoringAdminConfig(admin_apps.AdminConfig):

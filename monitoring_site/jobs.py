@@ -274,4 +274,17 @@ CLEANUPS = [
         field="stopped",
         setting="Q_TASK_RETENTION_DAYS",
     ),
+    # Sign-in records (django-axes): successes and failures; lockouts expire by themselves.
+    Cleanup(
+        name="sign-in log",
+        model="axes.AccessLog",
+        field="attempt_time",
+        setting="LOGIN_LOG_RETENTION_DAYS",
+    ),
+    Cleanup(
+        name="sign-in failure log",
+        model="axes.AccessFailureLog",
+        field="attempt_time",
+        setting="LOGIN_LOG_RETENTION_DAYS",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -15,14 +16,17 @@ from monitoring_site.net import client_ip
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.monitoring_site.urls_testing")]
 
 LOGIN_LIMIT = LoginThrottle().num_requests
+_ATTEMPTS = itertools.count()
 
 
 def attempt_login(client: APIClient, remote: str, forwarded: str | None = None) -> int:
+    """A wrong password for a new username each time: the throttle, not the lockout, answers."""
     headers = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
+    username = f"mallory-{next(_ATTEMPTS)}"
     response = client.post(
-        "/api/auth/token/", {"username": "mallory", "password": "guess"}, format="json", **headers
+        "/api/auth/token/", {"username": username, "password": "guess"}, format="json", **headers
     )
     return response.status_code
 
