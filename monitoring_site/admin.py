@@ -52,19 +52,23 @@ class SeedRecordAdmin(admin.ModelAdmin):
 # fence (monitoring_site.worker_guard).
 
 
+def _is_superuser(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_superuser", False))
+
+
 def _read_only_for_roles(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
     class ReadOnlyForRoles(admin_class):  # type: ignore[valid-type,misc]
         def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-            return request.user.is_superuser and super().has_add_permission(request, *args)
+            return _is_superuser(request) and super().has_add_permission(request, *args)
 
         def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-            return request.user.is_superuser and super().has_change_permission(request, obj)
+            return _is_superuser(request) and super().has_change_permission(request, obj)
 
         def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-            return request.user.is_superuser and super().has_delete_permission(request, obj)
+            return _is_superuser(request) and super().has_delete_permission(request, obj)
 
         def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-            return super().get_actions(request) if request.user.is_superuser else {}
+            return super().get_actions(request) if _is_superuser(request) else {}
 
     ReadOnlyForRoles.__name__ = ReadOnlyForRoles.__qualname__ = f"ReadOnly{admin_class.__name__}"
     return ReadOnlyForRoles
@@ -133,7 +137,7 @@ class MonitoringUserAdmin(UserAdmin):
         )
 
     def has_revoke_tokens_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("monitoring_site.revoke_tokens")
+        return bool(request.user.has_perm("monitoring_site.revoke_tokens"))  # type: ignore[union-attr]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_view_permission(request, obj) or self.has_revoke_tokens_permission(

@@ -51,10 +51,10 @@ class ObtainSerializer(TokenObtainPairSerializer):
             raise
         # A success clears this pair's failures, as it does on the sign-in pages.
         AxesProxyHandler.get_implementation().reset_user_attempts(
-            request, {"username": attrs[self.username_field]}
+            request, {"username": attrs.get("username")}
         )
         refresh, access = issue_pair(self.user)
-        update_last_login(None, self.user)
+        update_last_login(None, self.user)  # type: ignore[arg-type]
         return {"refresh": str(refresh), "access": str(access)}
 
 
@@ -64,7 +64,7 @@ class RefreshSerializer(TokenRefreshSerializer):
             refresh = refresh_token_from(attrs["refresh"])
             user = _active_user(refresh)
             check_not_revoked(refresh, user)
-            _, first_use = refresh.blacklist()  # type: ignore[misc]
+            first_use: bool = refresh.blacklist()[1]  # type: ignore[index]
             if not first_use:  # a concurrent refresh of the same token got there first
                 raise InvalidToken("Token is blacklisted")
             refresh, access = rotate(refresh, user)
@@ -81,13 +81,13 @@ def _active_user(token: Token) -> Any:
 
 
 class TokenObtainView(TokenObtainPairView):
-    permission_classes = (AllowAny,)
+    permission_classes = (AllowAny,)  # type: ignore[assignment]
     throttle_classes = (LoginThrottle,)
     serializer_class = ObtainSerializer
 
 
 class TokenRefreshRotatingView(TokenRefreshView):
-    permission_classes = (AllowAny,)
+    permission_classes = (AllowAny,)  # type: ignore[assignment]
     throttle_classes = (LoginThrottle,)
     serializer_class = RefreshSerializer
 

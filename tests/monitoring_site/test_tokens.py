@@ -298,3 +298,25 @@ def test_refreshing_never_extends_the_sign_in_past_jwt_refresh_days(viewer: User
         assert expired.status_code == 401
         assert expired.json()["message"] == "Token is expired"
         assert me(last["access"]).status_code == 401
+
+
+def test_a_refresh_token_sent_twice_at_once_yields_one_new_pair(
+    viewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two concurrent refreshes finds the token already rotated and is refused."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from monitoring_site.api import auth
+
+    tokens = obtain(viewer.username)
+    decode = auth.refresh_token_from
+
+    def other_request_wins(raw: str) -> RefreshToken:
+        token = decode(raw)  # verified: not yet blacklisted
+        RefreshToken(raw).blacklist()  # meanwhile the other request rotates it
+        return token
+
+    monkeypatch.setattr(auth, "refresh_token_from", other_request_wins)
+    refused = refresh(tokens["refresh"])
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "Token is blacklisted"
