@@ -36,6 +36,9 @@ JOBS += [
     Job(name="alerts.notify.sweep", func="alerts.notifications.tasks.dispatch_due", minutes=1),
     Job(name="alerts.notify.escalate", func="alerts.notifications.tasks.escalate", minutes=1),
 ]
+# Enqueued on commit of every new notification (outbox.wake_dispatcher); the worker runs only
+# declared functions (monitoring_site.worker_guard).
+TASKS = ["alerts.notifications.tasks.dispatch_due"]
 CLEANUPS += [
     Cleanup(
         name="notifications",

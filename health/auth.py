@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView, LogoutView
 from django.core.exceptions import ValidationError
 
+from monitoring_site.lockout import LockoutAwareAuthenticationForm
 from monitoring_site.roles import Role, has_role
 
 LOGIN_URL = "/dashboard/login"
 
 
-class ViewerAuthenticationForm(AuthenticationForm):
-    """Any active user holding the viewer role (or higher) may sign in to the dashboard."""
+class ViewerAuthenticationForm(LockoutAwareAuthenticationForm):
+    """Any active user holding the viewer role (or higher) may sign in to the dashboard.
+
+    Repeated failures lock the (username, address) pair out (``monitoring_site.lockout``).
+    """
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)

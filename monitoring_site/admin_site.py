@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from monitoring_site.admin_roles import refuse_unavailable_action
+from monitoring_site.lockout import LockoutAwareAuthenticationForm
 from monitoring_site.roles import Role, has_role
 
 
@@ -19,7 +20,7 @@ def may_enter_admin(user: Any) -> bool:
     return bool(user.is_active and (user.is_staff or has_role(user, Role.OPERATOR)))
 
 
-class RoleAuthenticationForm(AdminAuthenticationForm):
+class RoleAuthenticationForm(LockoutAwareAuthenticationForm, AdminAuthenticationForm):
     """Django's admin login form insists on ``is_staff``; here the role decides."""
 
     def confirm_login_allowed(self, user: Any) -> None:

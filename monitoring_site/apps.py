@@ -10,6 +10,10 @@ class MonitoringSiteConfig(AppConfig):
     default = True
     operator_permissions: tuple[str, ...] = ()
 
+    def ready(self) -> None:
+        # Signal receivers: the worker's intake guard; what ends API tokens and sessions.
+        from monitoring_site import tokens, worker_guard  # noqa: F401
+
 
 class MonitoringAdminConfig(admin_apps.AdminConfig):
     default = False

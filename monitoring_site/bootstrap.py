@@ -22,8 +22,16 @@ from monitoring_site.models import SeedRecord
 from monitoring_site.roles import Role
 
 Log = Callable[[str], None]
-# Apps whose objects the roles see besides the project's own.
+# Apps whose objects the roles see, and never change, besides the project's own: django-q2's rows
+# name the code the worker runs, so writing them is for superusers only.
 _EXTRA_VIEW_APPS = ("django_q",)
+# What the admin role holds of django-axes: it sees sign-in attempts and lifts a lockout.
+_ADMIN_LOCKOUT_PERMISSIONS = (
+    "view_accessattempt",
+    "delete_accessattempt",
+    "view_accesslog",
+    "view_accessfailurelog",
+)
 
 
 def run(log: Log) -> None:
@@ -99,21 +107,42 @@ def seed_roles(log: Log) -> None:
             if (fresh or created) and permission not in held:
                 new.append(permission)
         group.permissions.add(*new)
+        removed = _revoke_forbidden(group)
         state = "created" if created else "exists"
-        log(f"role {role.group_name}: {state}, +{len(new)} permissions")
+        log(
+            f"role {role.group_name}: {state}, +{len(new)} permissions"
+            + (f", -{removed} (django_q is read-only for every role)" if removed else "")
+        )
+
+
+def _revoke_forbidden(group: Group) -> int:
+    """Take back writes on django-q2's rows, which earlier bootstraps granted the admin role.
+
+    Unlike other permissions, these are removed whoever granted them: a schedule names the code
+    the worker runs, and no role short of superuser may choose that.
+    """
+    forbidden = list(
+        group.permissions.filter(content_type__app_label__in=_EXTRA_VIEW_APPS).exclude(
+            codename__startswith="view_"
+        )
+    )
+    group.permissions.remove(*forbidden)
+    return len(forbidden)
 
 
 def role_permissions() -> dict[Role, set[Permission]]:
     """What each role is meant to hold: viewers see, operators also act, admins do everything."""
     labels = (*PROJECT_APPS, *_EXTRA_VIEW_APPS)
-    project = Permission.objects.filter(content_type__app_label__in=labels).select_related(
-        "content_type"
-    )
+    permissions = Permission.objects.select_related("content_type")
+    project = permissions.filter(content_type__app_label__in=labels)
     viewer = set(project.filter(codename__startswith="view_"))
-    operator = viewer | set(
-        project.filter(codename__in=_operator_codenames(), content_type__app_label__in=PROJECT_APPS)
+    own = project.filter(content_type__app_label__in=PROJECT_APPS)
+    operator = viewer | set(own.filter(codename__in=_operator_codenames()))
+    lockouts = permissions.filter(
+        content_type__app_label="axes", codename__in=_ADMIN_LOCKOUT_PERMISSIONS
     )
-    return {Role.VIEWER: viewer, Role.OPERATOR: operator, Role.ADMIN: set(project)}
+    admin = viewer | set(own) | set(lockouts)
+    return {Role.VIEWER: viewer, Role.OPERATOR: operator, Role.ADMIN: admin}
 
 
 def _permission_key(permission: Permission) -> str:

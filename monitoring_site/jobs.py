@@ -1,7 +1,8 @@
 """Periodic jobs and retention, declared by each app, installed as django-q2 schedules.
 
-Each app lists its jobs in ``<app>/jobs.py`` as ``JOBS`` and what it prunes as ``CLEANUPS``.
-Every schedule calls :func:`run_job`, the one wrapper that records a :class:`JobRun`.
+Each app lists its jobs in ``<app>/jobs.py`` as ``JOBS``, what it prunes as ``CLEANUPS``, and the
+functions it hands to ``async_task`` as ``TASKS``. Every schedule calls :func:`run_job`, the one
+wrapper that records a :class:`JobRun`. The worker runs nothing else (see ``worker_guard``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def all_jobs() -> list[Job]:
 
 def all_cleanups() -> list[Cleanup]:
     return _declared("CLEANUPS")
+
+
+def all_tasks() -> list[str]:
+    """Dotted paths of the functions the apps enqueue with ``async_task`` (their ``TASKS``)."""
+    return _declared("TASKS")
 
 
 def job_by_name(name: str) -> Job:
@@ -267,5 +273,18 @@ CLEANUPS = [
         model="django_q.Task",
         field="stopped",
         setting="Q_TASK_RETENTION_DAYS",
+    ),
+    # Sign-in records (django-axes): successes and failures; lockouts expire by themselves.
+    Cleanup(
+        name="sign-in log",
+        model="axes.AccessLog",
+        field="attempt_time",
+        setting="LOGIN_LOG_RETENTION_DAYS",
+    ),
+    Cleanup(
+        name="sign-in failure log",
+        model="axes.AccessFailureLog",
+        field="attempt_time",
+        setting="LOGIN_LOG_RETENTION_DAYS",
     ),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -40,3 +41,28 @@ class SeedRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class TokenRevocation(models.Model):
+    """Per user: the generation every API token must carry; revoking bumps it, ending the rest."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="token_revocation",
+    )
+    # Tokens carry the generation they were issued in (a counter, not a time: a token issued in
+    # the same second as a revocation is told apart).
+    generation = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set by "sign out everywhere" only: browser sessions that began earlier end. A password
+    # change ends other sessions by itself (Django's session hash) and keeps the current one.
+    signed_out_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        permissions = [("revoke_tokens", "Can sign any user out everywhere")]
+
+    def __str__(self) -> str:
+        return f"tokens of user {self.user_id}: generation {self.generation}"

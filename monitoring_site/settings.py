@@ -273,7 +273,7 @@ def _throttle_rate(name: str, default: str) -> str:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "monitoring_site.api.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["monitoring_site.api.permissions.IsViewer"],
@@ -316,6 +316,31 @@ SIMPLE_JWT = {
     "SIGNING_KEY": JWT_SECRET,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+# --- sign-in: lockout and token revocation (docs/security.md) ------------------------------------
+# django-axes locks a (username, client address) pair after LOGIN_FAILURE_LIMIT failures, on every
+# path that authenticates (admin, dashboard, API token). Its database handler keeps attempts in the
+# database, so a lockout holds while Redis is down.
+INSTALLED_APPS.append("axes")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "monitoring_site.tokens.SignedOutSessionMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1, maximum=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "monitoring_site.net.client_ip"  # TRUSTED_PROXIES, like the throttles
+AXES_LOCKOUT_CALLABLE = "monitoring_site.lockout.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, and whether it locked, is recorded
+AXES_ENABLE_ADMIN = False  # monitoring_site.admin registers the pages, with "lift lockout"
+LOGIN_LOG_RETENTION_DAYS = env_int("LOGIN_LOG_RETENTION_DAYS", 90, minimum=1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "TicketToken monitoring API",
     "DESCRIPTION": "Metrics ingestion, health, alerts and reports of the TicketToken platform.",
@@ -397,6 +422,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.security.DisallowedHost": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},  # lockouts and failures; not its start-up banner
     },
 }
 

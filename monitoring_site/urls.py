@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from monitoring_site.api.auth import TokenObtainView, TokenRefreshRotatingView
+from monitoring_site.api.auth import LogoutAllView, TokenObtainView, TokenRefreshRotatingView
 from monitoring_site.api.routing import api_path
 from monitoring_site.api.views import JobRunDetailView, JobRunListView, MeView
 from monitoring_site.views import status_view
@@ -13,6 +13,7 @@ urlpatterns = [
     api_path("status", status_view, name="status"),
     api_path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
     api_path("api/auth/token/refresh", TokenRefreshRotatingView.as_view(), name="token-refresh"),
+    api_path("api/auth/logout-all", LogoutAllView.as_view(), name="auth-logout-all"),
     api_path("api/auth/me", MeView.as_view(), name="auth-me"),
     api_path("api/v1/monitoring/jobs/runs", JobRunListView.as_view(), name="job-run-list"),
     api_path(

@@ -11,12 +11,12 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from metrics_app.api.auth import IngestThrottle, IngestTokenAuthentication, IsIngestTokenOrAdmin
 from metrics_app.ingest import parse_samples
 from metrics_app.models import IngestToken
 from metrics_app.services import store_samples
+from monitoring_site.api.authentication import JWTAuthentication
 from monitoring_site.api.errors import PayloadTooLarge
 from monitoring_site.api.parsers import loads_json
 

@@ -174,6 +174,43 @@ def test_a_deleted_role_group_is_recreated(no_superuser_env: None) -> None:
     assert operator.permissions.filter(codename="view_jobrun").exists()
 
 
+def test_no_role_may_write_django_q_rows_after_bootstrap(no_superuser_env: None) -> None:
+    """Issue #10: a schedule names the code the worker runs; roles may only look at them."""
+    bootstrap()
+    for group in Group.objects.all():
+        django_q = {
+            p.codename for p in group.permissions.filter(content_type__app_label="django_q")
+        }
+        assert django_q, group.name
+        assert all(codename.startswith("view_") for codename in django_q), group.name
+    assert "monitoring_site.delete_jobrun" in state()["groups"]["admin"]
+
+
+def test_bootstrap_takes_back_the_django_q_writes_an_earlier_bootstrap_granted(
+    no_superuser_env: None,
+) -> None:
+    """A database bootstrapped before the fix: its admin group holds add/change/delete on
+    django-q2's models and the ledger says they were granted. Re-applying removes them."""
+    bootstrap()
+    admin = Group.objects.get(name="admin")
+    writes = Permission.objects.filter(content_type__app_label="django_q").exclude(
+        codename__startswith="view_"
+    )
+    assert writes.count() >= 12  # add/change/delete of Schedule, Task, Success, Failure, OrmQ...
+    admin.permissions.add(*writes)
+    for permission in writes:
+        first_time(f"role:admin:django_q.{permission.codename}")
+
+    output = bootstrap()
+
+    held = set(admin.permissions.filter(content_type__app_label="django_q"))
+    assert held and not held & set(writes)
+    assert f"role admin: exists, +0 permissions, -{writes.count()}" in output
+    assert "django_q is read-only for every role" in output
+    # and it stays that way
+    assert "-" not in bootstrap().split("role admin: exists, +0 permissions")[1].split("\n")[0]
+
+
 def test_first_time_is_true_once_per_key() -> None:
     assert first_time("service:auth") is True
     assert first_time("service:auth") is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, TypedDict
 
 import pytest
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.monitoring_site.url
 
 # DRF sets num_requests in SimpleRateThrottle.__init__; its stubs do not declare it.
 LOGIN_LIMIT = LoginThrottle().num_requests  # type: ignore[attr-defined]
+_ATTEMPTS = itertools.count()
 
 
 class _Environ(TypedDict, total=False):
@@ -24,11 +26,13 @@ class _Environ(TypedDict, total=False):
 
 
 def attempt_login(client: APIClient, remote: str, forwarded: str | None = None) -> int:
+    """A wrong password for a new username each time: the throttle, not the lockout, answers."""
     headers: _Environ = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
+    username = f"mallory-{next(_ATTEMPTS)}"
     response = client.post(
-        "/api/auth/token/", {"username": "mallory", "password": "guess"}, format="json", **headers
+        "/api/auth/token/", {"username": username, "password": "guess"}, format="json", **headers
     )
     return response.status_code
 
