@@ -2,18 +2,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from health.models import ROUND_FIELDS, CheckResult, Service, StateChange, UptimeHour
+from health.probes import PROBES
 from health.probes.base import redact
 from health.services import run_round
 
 
+class ServiceForm(forms.ModelForm):
+    """The target is checked as the API checks it: its form for the kind, and the address.
+
+    No Meta: the admin builds the form's fields from its own options on top of this class.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, target = data.get("kind"), data.get("target")
+        if kind in PROBES and target:
+            try:
+                data["target"] = PROBES[kind].validate_target(target)
+            except ValueError as exc:
+                self.add_error("target", f"Invalid target: {exc}.")
+        return data
+
+
 @admin.register(Service)
 class ServiceAdmin(SimpleHistoryAdmin):
+    form = ServiceForm
     list_display = (
         "name",
         "slug",
