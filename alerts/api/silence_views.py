@@ -24,6 +24,7 @@ from alerts.models import MaintenanceWindow, Silence
 from alerts.models.silences import MATCH_OPS, State
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.permissions import IsAdmin, IsOperator, IsViewer
+from monitoring_site.api.schema import error_responses
 from monitoring_site.roles import Role, has_role
 
 MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
@@ -256,7 +257,9 @@ class SilenceExpireView(APIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(request=None, responses={200: SilenceSerializer})
+    @extend_schema(
+        request=None, responses={200: SilenceSerializer}, extensions=error_responses(409)
+    )
     def post(self, request: Request, pk: str) -> Response:
         try:
             row = silences.silence_expire(silence=_get(Silence, pk), user=request.user)
@@ -270,7 +273,9 @@ class MaintenanceWindowExpireView(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=None, responses={200: MaintenanceWindowSerializer})
+    @extend_schema(
+        request=None, responses={200: MaintenanceWindowSerializer}, extensions=error_responses(409)
+    )
     def post(self, request: Request, pk: str) -> Response:
         window = _get(MaintenanceWindow, pk)
         try:

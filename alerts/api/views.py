@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -30,6 +30,7 @@ from alerts.models import Alert, Rule
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert, resolve_rule_alerts
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
+from monitoring_site.api.schema import error_responses
 
 MAX_ID = 2**63 - 1  # beyond any row (and beyond what SQLite can bind)
 
@@ -72,6 +73,22 @@ def _instant(request: Request, name: str) -> datetime | None:
     return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
 
 
+ALERT_FILTERS = [
+    OpenApiParameter("state", str, description="Comma-separated: " + ", ".join(Alert.State.values)),
+    OpenApiParameter(
+        "severity", str, description="Comma-separated: " + ", ".join(Rule.Severity.values)
+    ),
+    OpenApiParameter(
+        "source", str, description="Comma-separated: " + ", ".join(Alert.Source.values)
+    ),
+    OpenApiParameter("rule", str, description="A rule id or slug."),
+    OpenApiParameter("service", str, description="The alert's service label."),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Started at or after."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Started at or before."),
+]
+
+
+@extend_schema(parameters=ALERT_FILTERS)
 class AlertListView(generics.ListAPIView):
     """``GET /api/v1/monitoring/alerts``: filter by state, severity, source, rule, service, time."""
 
@@ -123,7 +140,9 @@ class _AlertTransitionView(APIView):
     def change(self, alert: Alert, request: Request) -> Alert:
         raise NotImplementedError
 
-    @extend_schema(request=None, responses={200: AlertDetailSerializer})
+    @extend_schema(
+        request=None, responses={200: AlertDetailSerializer}, extensions=error_responses(409)
+    )
     def post(self, request: Request, pk: int) -> Response:
         alert = get_object_or_404(Alert, pk=pk)
         try:
@@ -148,6 +167,7 @@ class AlertResolveView(_AlertTransitionView):
         return resolve_alert(alert=alert, user=request.user)
 
 
+@extend_schema_view(destroy=extend_schema(extensions=error_responses(409)))
 class RuleViewSet(viewsets.ModelViewSet):
     """``/api/v1/monitoring/alerts/rules``: viewers read, admins write; checked on save."""
 

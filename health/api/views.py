@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from health.api.serializers import ServiceSerializer, round_report
+from health.api.serializers import SERVICE_HISTORY_SCHEMA, ServiceSerializer, round_report
 from health.models import CheckResult, Service, UptimeHour
 from health.selectors import detailed_payload, iso
 from health.services import run_round
@@ -30,6 +30,16 @@ MAX_HOURLY_SPAN = timedelta(days=400)
 MAX_POINTS = 10_000
 
 
+SERVICE_FILTERS = [
+    OpenApiParameter("kind", str, enum=list(Service.Kind.values)),
+    OpenApiParameter("state", str, enum=list(Service.State.values)),
+    OpenApiParameter("enabled", bool),
+    OpenApiParameter("critical", bool),
+    OpenApiParameter("tag", str, description="Services carrying this tag."),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=SERVICE_FILTERS))
 class ServiceViewSet(viewsets.ModelViewSet):
     """The service registry. Filters: ``kind``, ``state``, ``enabled``, ``critical``, ``tag``."""
 
@@ -55,10 +65,13 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", str, description="ISO time (default: 24 hours ago)"),
-            OpenApiParameter("to", str, description="ISO time (default: now)"),
+            OpenApiParameter(
+                "from", OpenApiTypes.DATETIME, description="ISO time (default: 24 hours ago)"
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO time (default: now)"),
             OpenApiParameter("resolution", str, enum=["raw", "hour"]),
-        ]
+        ],
+        responses={200: SERVICE_HISTORY_SCHEMA},
     )
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:

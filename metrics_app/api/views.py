@@ -23,6 +23,7 @@ from metrics_app.selectors import (
     series_matching,
     series_points,
 )
+from monitoring_site.api.schema import error_responses
 
 MAX_POINTS = 2000
 
@@ -106,6 +107,7 @@ class SeriesQueryView(APIView):
             OpenApiParameter("resolution", str, enum=["auto", "1m", "5m", "1h"], required=False),
         ],
         responses={200: {"type": "object"}},
+        extensions=error_responses(404),
     )
     def get(self, request: Request) -> Response:
         series = self._series(request)
