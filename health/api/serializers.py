@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework import serializers
@@ -12,9 +13,20 @@ from health.probes.base import redact
 from health.selectors import iso, would_create_cycle
 from health.services import RoundReport
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 TIMEOUT_RANGE = (0.1, 60.0)
 WRITABLE_KINDS = tuple(kind for kind in PROBES if kind != Service.Kind.MONITOR)
 _KINDS = ", ".join(WRITABLE_KINDS)
+
+
+class ServiceSlugField(serializers.SlugRelatedField):
+    """A service named by its slug. Anything that is not slug-shaped names no service, and is
+    refused before it reaches the database (PostgreSQL cannot even compare a NUL character)."""
+
+    def to_internal_value(self, data: Any) -> Service:
+        if not isinstance(data, str) or not SLUG.fullmatch(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:64])
+        return super().to_internal_value(data)
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -27,7 +39,7 @@ class ServiceSerializer(serializers.ModelSerializer):
     last_outcome = serializers.ChoiceField(
         choices=Outcome.choices, allow_blank=True, read_only=True
     )
-    depends_on = serializers.SlugRelatedField(
+    depends_on = ServiceSlugField(
         many=True, slug_field="slug", queryset=Service.objects.all(), required=False
     )
     timeout = serializers.FloatField(

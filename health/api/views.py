@@ -50,8 +50,14 @@ class ServiceViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()
         params = self.request.query_params
-        for name in ("kind", "state"):
+        for name, allowed in (("kind", Service.Kind.values), ("state", Service.State.values)):
             if params.get(name):
+                if params[name] not in allowed:
+                    raise CodedValidationError(
+                        f"{name}: expected one of {', '.join(allowed)}.",
+                        code="invalid",
+                        details={name: [f"Expected one of {', '.join(allowed)}."]},
+                    )
                 queryset = queryset.filter(**{name: params[name]})
         for name in ("enabled", "critical"):
             if params.get(name) in ("true", "false"):

@@ -190,3 +190,31 @@ def test_expiring_an_ended_silence_is_a_documented_409(
 
     assert response.status_code == 409
     conforms(raw_schema, "/api/v1/monitoring/silences/{id}/expire/", response)
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/monitoring/jobs/runs/?job=%00x", "job"),
+        ("/api/v1/monitoring/alerts/?service=a%00", "service"),
+        ("/api/v1/metrics/series/?metric=%00", "metric"),
+        ("/api/v1/monitoring/services/?tag=ok&x%00=1", "x\\0"),
+    ],
+)
+def test_a_nul_in_a_query_parameter_is_a_400_naming_it(
+    viewer_client: APIClient, path: str, name: str
+) -> None:
+    """Found by bin/fuzz-api: ``?job=%00`` reached PostgreSQL and answered 500."""
+    response = viewer_client.get(path)
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {name: ["NUL characters are not allowed."]}
+
+
+def test_a_nul_in_the_admin_search_is_a_400(client: Client, admin: Any) -> None:
+    client.force_login(admin)
+
+    response = client.get("/admin/health/service/?q=%00")
+
+    assert response.status_code == 400
+    assert response.content == b"q: NUL characters are not allowed."
