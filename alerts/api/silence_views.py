@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from alerts import silences
 from alerts.models import MaintenanceWindow, Silence
-from alerts.models.silences import MATCH_OPS, State
+from alerts.models.silences import MATCH_OPS, SERVICE_SLUG_RE, State
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.permissions import IsAdmin, IsOperator, IsViewer
 from monitoring_site.api.schema import error_responses
@@ -106,8 +106,13 @@ class MaintenanceWindowSerializer(_WindowSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(MatcherSerializer(many=True))
+class MatchersField(serializers.JSONField):
+    """The matchers as sent: the service checks the list as a whole (and names the matcher)."""
+
+
 class SilenceCreateSerializer(serializers.Serializer):
-    matchers = serializers.JSONField(help_text='[{"name": "service", "op": "=", "value": "x"}]')
+    matchers = MatchersField(help_text='[{"name": "service", "op": "=", "value": "x"}]')
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField()
     comment = serializers.CharField(max_length=2000)
@@ -115,7 +120,9 @@ class SilenceCreateSerializer(serializers.Serializer):
 
 class MaintenanceWindowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    services = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1)
+    services = serializers.ListField(
+        child=serializers.RegexField(SERVICE_SLUG_RE, max_length=64), min_length=1
+    )
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)

@@ -63,7 +63,16 @@ def _label_filters(request: Request) -> dict[str, str]:
 
 SERIES_PARAMETERS = [
     OpenApiParameter("metric", str, required=False, description="Family or series name."),
-    OpenApiParameter("label", str, many=True, required=False, description="name=value"),
+    OpenApiParameter(
+        "label",
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*=.*$"},
+        },
+        required=False,
+        explode=True,
+        description="name=value (repeat for several labels)",
+    ),
 ]
 
 
