@@ -32,6 +32,9 @@ _DESCRIPTIONS = {
 }
 
 
+URI_TOO_LONG = "The URL is longer than the server accepts (gunicorn: 4094 bytes); no JSON body."
+
+
 def error_responses(*statuses: int) -> dict[str, Any]:
     """For ``extend_schema(extensions=...)``: error statuses this operation answers too."""
     unknown = [status for status in statuses if status not in _DESCRIPTIONS]
@@ -81,4 +84,7 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             responses = operation.setdefault("responses", {})
             for status, description in _errors_for(path, method, operation).items():
                 responses.setdefault(status, _error(description))
+            if any(p.get("in") in ("query", "path") for p in operation.get("parameters", [])):
+                # gunicorn answers this itself, before Django, with a page of its own.
+                responses.setdefault("414", {"description": URI_TOO_LONG})
     return result

@@ -70,7 +70,7 @@ def test_every_api_operation_documents_the_error_shape() -> None:
         return {
             status: body["content"]["application/json"]["schema"]
             for status, body in responses.items()
-            if status[0] in "45"
+            if status[0] in "45" and status != "414"  # gunicorn's page (URL too long), not ours
         }
 
     token = documented("/api/auth/token/", "post")
