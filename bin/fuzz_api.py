@@ -275,7 +275,8 @@ def fuzz(role: str, token: str, base_url: str, budget: Budget) -> bool:
     ]
     print(f"\n--- schemathesis with the {role} token, {seconds} s", flush=True)
     try:
-        done = subprocess.run(command, cwd=BASE_DIR, timeout=seconds + 30)
+        # schemathesis keeps a crash cache (.schemathesis/) in its working directory.
+        done = subprocess.run(command, cwd=report_dir, timeout=seconds + 30)
     except subprocess.TimeoutExpired:
         print(f"fuzz-api: the {role} pass overran its time", file=sys.stderr)
         return False
