@@ -164,16 +164,30 @@ def _check_infos(host: str, infos: list[AddrInfo], policy: Policy) -> list[AddrI
     return infos
 
 
+def _literal_info(host: str, port: int) -> list[AddrInfo] | None:
+    """The addrinfo of a host written as an address: no resolver round trip for it."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if address.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port))]
+    sockaddr = (str(address), port, 0, 0)
+    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+
 def checked_addresses(host: str, port: int, policy: Policy) -> list[AddrInfo]:
     """Resolve ``host`` and return its addrinfo entries, refusing if any address is forbidden."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = _literal_info(host, port) or socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return _check_infos(host, infos, policy)
 
 
 async def checked_addresses_async(host: str, port: int, policy: Policy) -> list[AddrInfo]:
-    """:func:`checked_addresses` for asyncio code (the lookup runs in the loop's executor)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    """:func:`checked_addresses` for asyncio code (a lookup runs in the loop's executor)."""
+    infos = _literal_info(host, port)
+    if infos is None:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return _check_infos(host, infos, policy)
 
 
