@@ -15,6 +15,7 @@ from django.db import transaction
 
 from health.models import Service
 from health.platform import PLATFORM_DATASTORES, PLATFORM_SERVICES
+from health.probes import PROBES
 from health.services import ensure_monitor_services
 
 Log = Callable[[str], None]
@@ -40,6 +41,11 @@ def seed(log: Log) -> None:
 def _seed_one(
     slug: str, name: str, kind: str, url: str, variable: str, log: Log, *, critical: bool = False
 ) -> bool:
+    try:
+        PROBES[kind].validate_target(url)
+    except ValueError as exc:
+        log(f"health: {slug} not seeded: {variable}: {exc}")
+        return False
     service = Service.objects.filter(slug=slug).first()
     if service is None:
         service = Service(

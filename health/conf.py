@@ -6,7 +6,7 @@ in monitoring_site.settings; the rest of the health block lives here.
 
 from __future__ import annotations
 
-from monitoring_site.env import env_int, env_url
+from monitoring_site.env import env_int, env_networks, env_url
 
 # Raw check results are kept this many days; hourly uptime rollups and state changes a year.
 HEALTH_RESULT_RETENTION = env_int("HEALTH_RESULT_RETENTION", 30, minimum=1)
@@ -48,3 +48,8 @@ PLATFORM_SERVICE_URLS = {name: env_url(name) for name in _SERVICE_URL_NAMES}
 PLATFORM_DATABASE_URL = env_url("PLATFORM_DATABASE_URL", schemes=("postgres", "postgresql"))
 PLATFORM_REDIS_URL = env_url("PLATFORM_REDIS_URL", schemes=("redis", "rediss"))
 SOLANA_RPC_URL = env_url("SOLANA_RPC_URL")
+
+# Networks health targets may reach although they are link-local, multicast or reserved (CIDRs,
+# comma-separated). Private networks and loopback need no entry; cloud metadata addresses are
+# refused whatever this says (docs/security.md, "Outbound connections").
+HEALTH_ALLOWED_NETWORKS = env_networks("HEALTH_ALLOWED_NETWORKS")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from health.probes import ProbeResult, ProbeSession, ProbeTarget, get_probe
+from health.probes.guard import guarded_transport
 
 logger = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
@@ -31,8 +32,12 @@ async def probe_all(
     started = time.perf_counter()
     # No keep-alive and no environment proxies: each round opens and closes its own sockets.
     limits = httpx.Limits(max_connections=max(10, 2 * len(targets)), max_keepalive_connections=0)
+    # Every connection, redirects included, passes the address guard (health/probes/guard.py).
     async with httpx.AsyncClient(
-        follow_redirects=True, max_redirects=MAX_REDIRECTS, trust_env=False, limits=limits
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        trust_env=False,
+        transport=guarded_transport(limits=limits),
     ) as client:
         session = ProbeSession(http=client, max_body_bytes=max_body_bytes)
         try:

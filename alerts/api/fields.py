@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,7 +15,13 @@ MAX_SECONDS = 35 * 86400
 __all__ = ["MAX_SECONDS", "DurationSecondsField", "format_duration", "parse_duration"]
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(?:[0-9]+[wdhms])+$|^[0-9]+$",
+        "description": 'A duration such as "90s", "5m", "1h30m", or seconds; at most 35 days.',
+    }
+)
 class DurationSecondsField(serializers.Field):
     default_error_messages = {
         "invalid": 'Expected a duration such as "90s", "5m", "1h" or a number of seconds.',

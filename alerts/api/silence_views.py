@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -21,10 +21,11 @@ from rest_framework.views import APIView
 
 from alerts import silences
 from alerts.models import MaintenanceWindow, Silence
-from alerts.models.silences import MATCH_OPS, State
+from alerts.models.silences import MATCH_OPS, SERVICE_SLUG_RE, State
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.params import DateTimeField, path_id
 from monitoring_site.api.permissions import IsAdmin, IsOperator, IsViewer
+from monitoring_site.api.schema import error_responses
 from monitoring_site.roles import Role, has_role
 
 
@@ -104,8 +105,13 @@ class MaintenanceWindowSerializer(_WindowSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(MatcherSerializer(many=True))
+class MatchersField(serializers.JSONField):
+    """The matchers as sent: the service checks the list as a whole (and names the matcher)."""
+
+
 class SilenceCreateSerializer(serializers.Serializer):
-    matchers = serializers.JSONField(help_text='[{"name": "service", "op": "=", "value": "x"}]')
+    matchers = MatchersField(help_text='[{"name": "service", "op": "=", "value": "x"}]')
     starts_at = DateTimeField(required=False, allow_null=True)
     ends_at = DateTimeField()
     comment = serializers.CharField(max_length=2000)
@@ -113,7 +119,9 @@ class SilenceCreateSerializer(serializers.Serializer):
 
 class MaintenanceWindowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    services = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1)
+    services = serializers.ListField(
+        child=serializers.RegexField(SERVICE_SLUG_RE, max_length=64), min_length=1
+    )
     starts_at = DateTimeField(required=False, allow_null=True)
     ends_at = DateTimeField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
@@ -253,7 +261,9 @@ class SilenceExpireView(APIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(request=None, responses={200: SilenceSerializer})
+    @extend_schema(
+        request=None, responses={200: SilenceSerializer}, extensions=error_responses(409)
+    )
     def post(self, request: Request, pk: str) -> Response:
         try:
             row = silences.silence_expire(silence=_get(Silence, pk), user=request.user)
@@ -267,7 +277,9 @@ class MaintenanceWindowExpireView(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=None, responses={200: MaintenanceWindowSerializer})
+    @extend_schema(
+        request=None, responses={200: MaintenanceWindowSerializer}, extensions=error_responses(409)
+    )
     def post(self, request: Request, pk: str) -> Response:
         window = _get(MaintenanceWindow, pk)
         try:

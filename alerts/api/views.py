@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -46,6 +46,7 @@ from monitoring_site.api.params import (
     query_value,
 )
 from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
+from monitoring_site.api.schema import error_responses
 
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,200}")
 
@@ -89,6 +90,22 @@ def _rule_reference(raw: str) -> int | str:
     return raw
 
 
+ALERT_FILTERS = [
+    OpenApiParameter("state", str, description="Comma-separated: " + ", ".join(Alert.State.values)),
+    OpenApiParameter(
+        "severity", str, description="Comma-separated: " + ", ".join(Rule.Severity.values)
+    ),
+    OpenApiParameter(
+        "source", str, description="Comma-separated: " + ", ".join(Alert.Source.values)
+    ),
+    OpenApiParameter("rule", str, description="A rule id or slug."),
+    OpenApiParameter("service", str, description="The alert's service label."),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Started at or after."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Started at or before."),
+]
+
+
+@extend_schema(parameters=ALERT_FILTERS)
 class AlertListView(generics.ListAPIView):
     """``GET /api/v1/monitoring/alerts``: filter by state, severity, source, rule, service, time."""
 
@@ -140,7 +157,9 @@ class _AlertTransitionView(APIView):
     def change(self, alert: Alert, request: Request) -> Alert:
         raise NotImplementedError
 
-    @extend_schema(request=None, responses={200: AlertDetailSerializer})
+    @extend_schema(
+        request=None, responses={200: AlertDetailSerializer}, extensions=error_responses(409)
+    )
     def post(self, request: Request, pk: int) -> Response:
         alert = get_object_or_404(Alert, pk=path_id(str(pk)))
         try:
@@ -165,6 +184,7 @@ class AlertResolveView(_AlertTransitionView):
         return resolve_alert(alert=alert, user=request.user)
 
 
+@extend_schema_view(destroy=extend_schema(extensions=error_responses(409)))
 class RuleViewSet(viewsets.ModelViewSet):
     """``/api/v1/monitoring/alerts/rules``: viewers read, admins write; checked on save."""
 

@@ -253,7 +253,7 @@ def validate_http_url(url: Any, field: str, errors: dict[str, list[str]]) -> str
     """Append to ``errors`` why ``url`` is not an acceptable webhook URL; return it stripped."""
     from urllib.parse import urlsplit
 
-    from alerts.channels.netguard import literal_address_refusal
+    from monitoring_site.netguard import literal_address_refusal, webhook_policy
 
     if not isinstance(url, str) or not url.strip():
         errors.setdefault(field, []).append("Enter a URL.")
@@ -272,9 +272,13 @@ def validate_http_url(url: Any, field: str, errors: dict[str, list[str]]) -> str
     elif len(url) > 2048:
         errors.setdefault(field, []).append("The URL is longer than 2048 characters.")
     else:
-        reason = literal_address_refusal(parts.hostname)
-        if reason:
+        reason = literal_address_refusal(parts.hostname, webhook_policy())
+        if reason in ("a loopback address", "a private address"):
             errors.setdefault(field, []).append(
                 f"The URL points at {reason} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)."
+            )
+        elif reason:
+            errors.setdefault(field, []).append(
+                f"The URL points at {reason}, which webhooks may never reach."
             )
     return url

@@ -13,7 +13,7 @@ from alerts.channels.base import (
     http_timeout,
     retry_after_seconds,
 )
-from alerts.channels.netguard import BlockedAddress, guarded_session
+from monitoring_site.netguard import BlockedAddress, guarded_session
 
 _local = threading.local()
 

@@ -29,7 +29,7 @@ from alerts.channels.base import (
     retry_after_seconds,
     validate_http_url,
 )
-from alerts.channels.netguard import BlockedAddress, guarded_opener, plain_opener
+from monitoring_site.netguard import BlockedAddress, guarded_opener, plain_opener
 
 logger = logging.getLogger(__name__)
 

@@ -88,6 +88,9 @@ def _page(
         context["alert_url"] = alert_url(alert.pk)
     response = render(request, TEMPLATE.format(name), context, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # The token is in the URL: it may not leave in a Referer to another origin. "no-referrer"
+    # would also make browsers send "Origin: null" with the confirmation's POST, which Django's
+    # CSRF check refuses (a real browser could never acknowledge).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response

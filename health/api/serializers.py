@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework import serializers
 
-from health.models import ROUND_FIELDS, Service
+from health.models import ROUND_FIELDS, Outcome, Service
 from health.probes import PROBES
 from health.probes.base import redact
 from health.selectors import iso, would_create_cycle
 from health.services import RoundReport
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 TIMEOUT_RANGE = (0.1, 60.0)
 WRITABLE_KINDS = tuple(kind for kind in PROBES if kind != Service.Kind.MONITOR)
+_KINDS = ", ".join(WRITABLE_KINDS)
+
+
+class ServiceSlugField(serializers.SlugRelatedField):
+    """A service named by its slug. Anything that is not slug-shaped names no service, and is
+    refused before it reaches the database (PostgreSQL cannot even compare a NUL character)."""
+
+    def to_internal_value(self, data: Any) -> Service:
+        if not isinstance(data, str) or not SLUG.fullmatch(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:64])
+        return super().to_internal_value(data)
 
 
 class ServiceSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(max_length=20, default=Service.Kind.HTTP)
-    depends_on = serializers.SlugRelatedField(
+    kind = serializers.ChoiceField(
+        choices=Service.Kind.choices,
+        default=Service.Kind.HTTP,
+        error_messages={"invalid_choice": f"Unknown kind {{input!r}}: expected {_KINDS}."},
+    )
+    # Blank until the first round: declared, as the model's read-only field would lose that.
+    last_outcome = serializers.ChoiceField(
+        choices=Outcome.choices, allow_blank=True, read_only=True
+    )
+    depends_on = ServiceSlugField(
         many=True, slug_field="slug", queryset=Service.objects.all(), required=False
     )
     timeout = serializers.FloatField(
@@ -114,6 +135,46 @@ class ServiceSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"depends_on": f"These dependencies would make a cycle: {path}."}
             )
+
+
+_NUMBER_OR_NULL = {"type": "number", "nullable": True}
+_RAW_POINT = {
+    "type": "object",
+    "description": "One check result (resolution raw).",
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "outcome": {"type": "string", "enum": list(Outcome.values)},
+        "latency_ms": _NUMBER_OR_NULL,
+        "status_code": {"type": "integer", "nullable": True},
+        "error": {"type": "string"},
+    },
+    "required": ["at", "outcome", "latency_ms", "status_code", "error"],
+}
+_HOURLY_POINT = {
+    "type": "object",
+    "description": "One UTC hour of results (resolution hour).",
+    "properties": {
+        "hour": {"type": "string", "format": "date-time"},
+        "checks": {"type": "integer", "minimum": 0},
+        "up": {"type": "integer", "minimum": 0},
+        "degraded": {"type": "integer", "minimum": 0},
+        "down": {"type": "integer", "minimum": 0},
+        "uptime": {**_NUMBER_OR_NULL, "minimum": 0, "maximum": 1},
+        "latency_avg_ms": _NUMBER_OR_NULL,
+    },
+    "required": ["hour", "checks", "up", "degraded", "down", "uptime", "latency_avg_ms"],
+}
+SERVICE_HISTORY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "service": {"type": "string", "description": "The service's slug."},
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "resolution": {"type": "string", "enum": ["raw", "hour"]},
+        "points": {"type": "array", "items": {"oneOf": [_RAW_POINT, _HOURLY_POINT]}},
+    },
+    "required": ["service", "from", "to", "resolution", "points"],
+}
 
 
 def round_report(report: RoundReport, services: dict[int, Service]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from health.api.serializers import ServiceSerializer, round_report
+from health.api.serializers import SERVICE_HISTORY_SCHEMA, ServiceSerializer, round_report
 from health.models import CheckResult, Service, UptimeHour
 from health.selectors import detailed_payload, iso
 from health.services import create_service, delete_service, run_round, update_service
@@ -30,6 +30,16 @@ MAX_HOURLY_SPAN = timedelta(days=400)
 MAX_POINTS = 10_000
 
 
+SERVICE_FILTERS = [
+    OpenApiParameter("kind", str, enum=list(Service.Kind.values)),
+    OpenApiParameter("state", str, enum=list(Service.State.values)),
+    OpenApiParameter("enabled", bool),
+    OpenApiParameter("critical", bool),
+    OpenApiParameter("tag", str, description="Services carrying this tag."),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=SERVICE_FILTERS))
 class ServiceViewSet(viewsets.ModelViewSet):
     """The service registry. Filters: ``kind``, ``state``, ``enabled``, ``critical``, ``tag``."""
 
@@ -53,8 +63,14 @@ class ServiceViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()
         params = self.request.query_params
-        for name in ("kind", "state"):
+        for name, allowed in (("kind", Service.Kind.values), ("state", Service.State.values)):
             if params.get(name):
+                if params[name] not in allowed:
+                    raise CodedValidationError(
+                        f"{name}: expected one of {', '.join(allowed)}.",
+                        code="invalid",
+                        details={name: [f"Expected one of {', '.join(allowed)}."]},
+                    )
                 queryset = queryset.filter(**{name: params[name]})
         for name in ("enabled", "critical"):
             if params.get(name) in ("true", "false"):
@@ -68,10 +84,13 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", str, description="ISO time (default: 24 hours ago)"),
-            OpenApiParameter("to", str, description="ISO time (default: now)"),
+            OpenApiParameter(
+                "from", OpenApiTypes.DATETIME, description="ISO time (default: 24 hours ago)"
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO time (default: now)"),
             OpenApiParameter("resolution", str, enum=["raw", "hour"]),
-        ]
+        ],
+        responses={200: SERVICE_HISTORY_SCHEMA},
     )
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:

@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 
 import httpx
 
+from monitoring_site.netguard import health_policy, literal_address_refusal
+
 ERROR_LENGTH = 500
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]*@")
 _KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*\S+")
@@ -81,10 +83,27 @@ class Probe:
             parsed.port  # noqa: B018  (raises on a malformed port)
         except ValueError:
             raise ValueError("the port is not a number between 0 and 65535") from None
+        refuse_forbidden_hosts(cls.hosts_of(target))
         return target
+
+    @classmethod
+    def hosts_of(cls, target: str) -> list[str]:
+        """Every host the target names (a DSN may name several, and hostaddr beside them)."""
+        return [urlparse(target).hostname or ""]
 
     async def check(self, target: ProbeTarget, session: ProbeSession) -> ProbeResult:
         raise NotImplementedError
+
+
+def refuse_forbidden_hosts(hosts: list[str]) -> None:
+    """Raise ValueError for a host written as an address health targets may not reach.
+
+    Names are judged when a probe resolves them (``health.probes.guard``).
+    """
+    for host in hosts:
+        reason = literal_address_refusal(host, health_policy())
+        if reason is not None:
+            raise ValueError(f"{host} is {reason}, which health targets may not reach")
 
 
 PROBES: dict[str, type[Probe]] = {}

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from health.probes.base import Probe, ProbeResult, ProbeSession, ProbeTarget, register
+from monitoring_site.netguard import BlockedAddress
 
 UP_WORDS = frozenset({"ok", "healthy", "up", "pass", "passing", "green"})
 DEGRADED_WORDS = frozenset({"degraded", "warn", "warning", "yellow"})
@@ -40,6 +41,8 @@ async def fetch(
             return Fetched(response.status_code, response.headers.get("content-type", ""), body)
     except httpx.HTTPError as exc:
         raise FetchError(describe_http_error(exc)) from None
+    except BlockedAddress as exc:
+        raise FetchError(str(exc)) from None
     except OSError as exc:
         raise FetchError(f"connection failed: {exc.strerror or exc}") from None
 

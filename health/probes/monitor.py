@@ -30,7 +30,7 @@ class MonitorProbe(Probe):
         if "result" in context:
             return context["result"]
         if "postgres" in context:
-            return await check_postgres(context["postgres"], target.timeout)
+            return await check_postgres(context["postgres"], target.timeout, guarded=False)
         if "redis" in context:
-            return await check_redis(context["redis"], target.timeout)
+            return await check_redis(context["redis"], target.timeout, guarded=False)
         return ProbeResult.down(f"{target.target}: not configured")

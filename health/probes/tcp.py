@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from urllib.parse import urlparse
 
-from health.probes.base import Probe, ProbeResult, ProbeSession, ProbeTarget, register
+from health.probes.base import (
+    Probe,
+    ProbeResult,
+    ProbeSession,
+    ProbeTarget,
+    refuse_forbidden_hosts,
+    register,
+)
+from health.probes.guard import open_connection
+from monitoring_site.netguard import BlockedAddress
 
 
 def host_and_port(target: str) -> tuple[str, int]:
@@ -30,14 +38,17 @@ class TcpProbe(Probe):
 
     @classmethod
     def validate_target(cls, target: str) -> str:
-        host_and_port(target)
+        host, _port = host_and_port(target)
+        refuse_forbidden_hosts([host])
         return target
 
     async def check(self, target: ProbeTarget, session: ProbeSession) -> ProbeResult:
         host, port = host_and_port(target.target)
         started = time.perf_counter()
         try:
-            _reader, writer = await asyncio.open_connection(host, port)
+            _reader, writer = await open_connection(host, port)
+        except BlockedAddress as exc:
+            return ProbeResult.down(str(exc))
         except OSError as exc:
             return ProbeResult.down(f"connection failed: {exc.strerror or exc}")
         latency = round((time.perf_counter() - started) * 1000, 2)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from metrics_app.api.auth import IngestThrottle, IngestTokenAuthentication, IsIngestTokenOrAdmin
+from metrics_app.catalogue import CATALOGUE
 from metrics_app.ingest import parse_samples
 from metrics_app.models import IngestToken
 from metrics_app.services import store_samples
@@ -30,6 +31,50 @@ EXAMPLE = {
 }
 
 
+_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+SAMPLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["metric"],
+    "properties": {
+        "metric": {
+            "anyOf": [
+                {"type": "string", "enum": [spec.name for spec in CATALOGUE]},
+                {"type": "string", "pattern": _NAME, "description": "A metric an admin added."},
+            ]
+        },
+        "labels": {
+            "type": "object",
+            "description": "The metric's label names (docs/metrics.md) to non-empty text.",
+            "additionalProperties": {"type": "string", "minLength": 1},
+        },
+        "value": {
+            "type": "number",
+            "description": "A counter's increment (>= 0), a gauge's value; not with observations.",
+        },
+        "observations": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "number"},
+            "description": "Histogram or summary observations; not with value.",
+        },
+        "timestamp": {
+            "oneOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "description": "Epoch seconds."},
+            ],
+            "description": "Default: now. Within the accepted age and future window.",
+        },
+    },
+}
+INGEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["samples"],
+    "properties": {"samples": {"type": "array", "items": SAMPLE_SCHEMA}},
+}
+
+
 class IngestView(APIView):
     """Push samples. Counters send increments, gauges values, histograms observations."""
 
@@ -38,8 +83,14 @@ class IngestView(APIView):
     throttle_classes = (IngestThrottle,)
 
     @extend_schema(
-        request={"application/json": {"type": "object"}},
-        responses={202: {"type": "object", "properties": {"accepted": {"type": "integer"}}}},
+        request={"application/json": INGEST_SCHEMA},
+        responses={
+            202: {
+                "type": "object",
+                "properties": {"accepted": {"type": "integer", "minimum": 0}},
+                "required": ["accepted"],
+            }
+        },
         examples=[OpenApiExample("A mixed batch", value=EXAMPLE, request_only=True)],
     )
     def post(self, request: Request) -> Response:

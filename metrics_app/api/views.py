@@ -23,6 +23,7 @@ from metrics_app.selectors import (
     series_points,
 )
 from monitoring_site.api.params import parse_datetime, parse_id, query_value
+from monitoring_site.api.schema import error_responses
 
 MAX_POINTS = 2000
 
@@ -62,7 +63,16 @@ def _label_filters(request: Request) -> dict[str, str]:
 
 SERIES_PARAMETERS = [
     OpenApiParameter("metric", str, required=False, description="Family or series name."),
-    OpenApiParameter("label", str, many=True, required=False, description="name=value"),
+    OpenApiParameter(
+        "label",
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*=.*$"},
+        },
+        required=False,
+        explode=True,
+        description="name=value (repeat for several labels)",
+    ),
 ]
 
 
@@ -91,6 +101,7 @@ class SeriesQueryView(APIView):
             OpenApiParameter("resolution", str, enum=["auto", "1m", "5m", "1h"], required=False),
         ],
         responses={200: {"type": "object"}},
+        extensions=error_responses(404),
     )
     def get(self, request: Request) -> Response:
         end = query_value(request, "end", parse_datetime) or timezone.now()

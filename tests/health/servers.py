@@ -156,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def _redirect_metadata(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _garbage(self) -> None:
         self.close_connection = True
         self.wfile.write(b"\x00\x13garbage that is not HTTP at all\r\n\r\n")

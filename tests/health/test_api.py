@@ -317,3 +317,30 @@ def test_rounds_on_demand_are_throttled(
     make_service("api", platform.url("/api-throttle", "ok"))
     codes = [operator_client.post("/api/v1/monitoring/health/check").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize("slug", ["pay\x00ment", "no such/service", 7])
+def test_a_dependency_that_is_not_a_slug_is_a_400_naming_depends_on(
+    admin_client_api: APIClient, slug: object
+) -> None:
+    """Found by bin/fuzz-api: a NUL in depends_on reached PostgreSQL and answered 500."""
+    response = admin_client_api.post(
+        "/api/v1/monitoring/services",
+        {"slug": "svc", "name": "Svc", "target": "http://127.0.0.1:9", "depends_on": [slug]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["details"]["depends_on"][0]
+    assert not Service.objects.filter(slug="svc").exists()
+
+
+@pytest.mark.parametrize(("name", "value"), [("kind", "smtp"), ("state", "a\x00")])
+def test_an_unknown_kind_or_state_filter_is_a_400_naming_it(
+    viewer_client: APIClient, name: str, value: str
+) -> None:
+    """Found by bin/fuzz-api: a NUL in ?kind= reached PostgreSQL and answered 500."""
+    response = viewer_client.get("/api/v1/monitoring/services", {name: value})
+
+    assert response.status_code == 400
+    assert list(response.json()["details"]) == [name]

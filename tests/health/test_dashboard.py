@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,9 @@ from health.services import rollup_hours, run_round
 from monitoring_site.roles import Role
 from tests.conftest import PASSWORD
 from tests.health.servers import PlatformServer
-from tests.support.components import require_binary
+from tests.support.browser import chromium_browser
 
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.mark.django_db
@@ -146,22 +138,6 @@ def _history(services: list[Service]) -> None:
             )
     CheckResult.objects.bulk_create(rows)
     rollup_hours(start=now - timedelta(hours=25))
-
-
-@contextmanager
-def chromium_browser() -> Iterator[Any]:
-    """Headless Chromium. Playwright's sync API keeps an event loop running in this thread, which
-    makes Django hand the thread a second, context-local database connection; so the test does
-    its ORM work before the browser starts and afterwards talks to the live server only."""
-    chromium = require_binary("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.mark.browser

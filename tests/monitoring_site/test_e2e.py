@@ -226,7 +226,9 @@ def test_the_web_server_and_worker_serve_and_stop_cleanly(stack: Stack) -> None:
 
     docs = requests.get(f"{stack.url}/api/docs/", timeout=5)
     assert docs.status_code == 200
-    assert "SwaggerUIBundle" in docs.text
+    init = requests.get(f"{stack.url}/api/docs/?script=", timeout=5)  # no inline script (CSP)
+    assert "SwaggerUIBundle" in init.text
+    assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
     bundle = next(part for part in docs.text.split('"') if "swagger-ui-bundle" in part)
     assert bundle.startswith("/static/")
     assert requests.get(f"{stack.url}{bundle}", timeout=5).status_code == 200

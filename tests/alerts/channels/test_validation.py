@@ -172,7 +172,6 @@ def test_a_webhook_url_without_a_host_is_refused() -> None:
     [
         ("https://127.0.0.1/hook", "a loopback address"),
         ("https://10.1.2.3/hook", "a private address"),
-        ("https://169.254.169.254/latest/meta-data", "a cloud metadata address"),
         ("https://[::1]/hook", "a loopback address"),
     ],
 )
@@ -193,3 +192,21 @@ def test_a_private_webhook_url_is_accepted_when_private_addresses_are_allowed() 
         )
 
     assert config == {"url": "https://10.1.2.3/hook", "secret": SECRET}
+
+
+@pytest.mark.parametrize("private_allowed", [False, True])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://169.254.169.254/latest/meta-data", "a cloud metadata address"),
+        ("https://[fd00:ec2::254]/latest", "a cloud metadata address"),
+        ("https://169.254.1.1/hook", "a link-local address"),
+    ],
+)
+def test_a_webhook_url_to_metadata_or_link_local_is_refused_even_with_private_allowed(
+    url: str, reason: str, private_allowed: bool
+) -> None:
+    with override_settings(WEBHOOK_ALLOW_PRIVATE=private_allowed):
+        errors = errors_of("webhook", {"url": url, "secret": SECRET})
+
+    assert errors == {"url": [f"The URL points at {reason}, which webhooks may never reach."]}

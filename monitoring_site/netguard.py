@@ -1,25 +1,30 @@
-"""SSRF protection for outgoing calls to addresses that come from channel configuration.
+"""SSRF protection for outgoing connections to addresses that come from configuration.
 
-A URL is checked where it matters, when the socket is opened: the host name is resolved, every
-address it resolves to is checked, and the connection goes to one of the checked addresses. A check
-before the request alone would be defeated by DNS rebinding (the name resolves to a public address
-for the check and to 127.0.0.1 for the connection) and by redirects, which open new connections
-that pass through the same guard.
+Two policies share one check. Webhooks (and Slack webhook URLs) reach only public addresses,
+unless ``WEBHOOK_ALLOW_PRIVATE`` lets them into private networks and loopback. Health targets
+always may reach private networks and loopback (the platform lives there, and a local simulation
+runs on 127.0.0.1). Both always refuse link-local addresses (which hold the cloud metadata
+service at 169.254.169.254), the other metadata addresses, and unspecified, multicast and
+reserved addresses: nothing the service is configured to call legitimately lives there.
 
-Refused: loopback, private (RFC 1918, unique local), link-local (which holds the cloud metadata
-service at 169.254.169.254), shared (100.64.0.0/10), unspecified, multicast and reserved addresses,
-and IPv4 addresses mapped or embedded in IPv6. ``WEBHOOK_ALLOW_PRIVATE=true`` turns the guard off;
-``WEBHOOK_ALLOWED_NETWORKS`` lets selected networks through (an internal receiver, say).
+An address is checked where it matters, when the socket is opened: the host name is resolved,
+every address it resolves to is checked, and the connection goes to one of the checked addresses.
+A check before the request alone would be defeated by DNS rebinding (the name resolves to a
+public address for the check and to 169.254.169.254 for the connection) and by redirects, which
+open new connections that pass through the same guard. IPv4 addresses mapped or embedded in IPv6
+(``::ffff:a.b.c.d``, 6to4, NAT64, Teredo) are judged by the IPv4 address they carry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import ipaddress
 import os
 import socket
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -29,11 +34,54 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+AddrInfo = tuple[Any, ...]
 
-# Metadata services that are not covered by the link-local range.
+# Metadata services outside the link-local range (Alibaba, AWS over IPv6, Oracle, Azure's
+# WireServer); 169.254.169.254 (AWS, GCP, Azure, OpenStack) is named for a clearer message.
 METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254", "192.0.0.192")
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "100.100.100.200",
+        "fd00:ec2::254",
+        "192.0.0.192",
+        "168.63.129.16",
+    )
 )
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which addresses one kind of outgoing connection may reach."""
+
+    name: str
+    internal: bool  # private networks, shared address space and loopback are allowed
+    allowed_networks: tuple[IPNetwork, ...] = field(default=())
+
+    def refusal(self, address: IPAddress) -> str | None:
+        """Why ``address`` may not be contacted under this policy, or None when it may."""
+        return refusal_reason(address, self)
+
+
+def webhook_policy() -> Policy:
+    """Webhook and Slack webhook URLs: public addresses, private ones only when allowed."""
+    return Policy(
+        name="webhook",
+        internal=bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE", False)),
+        allowed_networks=tuple(getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", ())),
+    )
+
+
+def health_policy() -> Policy:
+    """Health targets: private networks and loopback, never link-local or metadata."""
+    return Policy(
+        name="health",
+        internal=True,
+        allowed_networks=tuple(getattr(settings, "HEALTH_ALLOWED_NETWORKS", ())),
+    )
 
 
 class BlockedAddress(Exception):
@@ -49,62 +97,98 @@ class BlockedAddress(Exception):
         self.reason = reason
 
 
-def refusal_reason(address: IPAddress) -> str | None:
-    """Why ``address`` may not be contacted, or None when it may."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None:
-            return refusal_reason(embedded)
-    if _explicitly_allowed(address):
-        return None
-    if address in METADATA_ADDRESSES or str(address) == "169.254.169.254":
+def refusal_reason(address: IPAddress, policy: Policy) -> str | None:
+    """Why ``address`` may not be contacted under ``policy``, or None when it may."""
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return refusal_reason(embedded, policy)
+    # Never reachable, whatever a policy allows: nothing the service calls lives there.
+    if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
-    if address.is_loopback:
-        return "a loopback address"
+    if _listed(address, policy.allowed_networks):
+        return None
     if address.is_link_local:
         return "a link-local address"
-    if address.is_unspecified or address.is_multicast or address.is_reserved:
+    if address.is_unspecified or address.is_multicast or _reserved(address):
         return "not a unicast address"
+    if policy.internal:
+        return None
+    if address.is_loopback:
+        return "a loopback address"
     if address.is_private or not address.is_global:
         return "a private address"
     return None
 
 
-def _explicitly_allowed(address: IPAddress) -> bool:
-    networks: Sequence[Any] = getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", ())
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
+
+
+def _reserved(address: IPAddress) -> bool:
+    # Python counts 240.0.0.0/4 and ::/8 as reserved; loopback ::1 lives in ::/8 too.
+    return address.is_reserved and not address.is_loopback
+
+
+def _listed(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in networks)
 
 
-def guard_enabled() -> bool:
-    return not getattr(settings, "WEBHOOK_ALLOW_PRIVATE", False)
-
-
-def literal_address_refusal(host: str) -> str | None:
+def literal_address_refusal(host: str, policy: Policy) -> str | None:
     """For config validation: why a host written as an IP literal is refused (names pass here)."""
-    if not guard_enabled():
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
         return None
+    return refusal_reason(address, policy)
+
+
+def _check_infos(host: str, infos: list[AddrInfo], policy: Policy) -> list[AddrInfo]:
+    """Refuse if ANY address is forbidden, not only the one we would pick: that closes the trick
+    of a name with one public and one private address, where the client falls back to the
+    private one."""
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        reason = refusal_reason(address, policy)
+        if reason is not None:
+            raise BlockedAddress(host, str(address), reason)
+    return infos
+
+
+def _literal_info(host: str, port: int) -> list[AddrInfo] | None:
+    """The addrinfo of a host written as an address: no resolver round trip for it."""
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return None
-    return refusal_reason(address)
+    if address.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port))]
+    sockaddr = (str(address), port, 0, 0)
+    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
 
 
-def checked_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
-    """Resolve ``host`` and return its addrinfo entries, refusing if ANY address is forbidden.
+def checked_addresses(host: str, port: int, policy: Policy) -> list[AddrInfo]:
+    """Resolve ``host`` and return its addrinfo entries, refusing if any address is forbidden."""
+    infos = _literal_info(host, port) or socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return _check_infos(host, infos, policy)
 
-    Refusing on any (not only on the one we would pick) closes the trick of a name with one
-    public and one private address, where the client might fall back to the private one.
-    """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    if not guard_enabled():
-        return infos
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        reason = refusal_reason(address)
-        if reason is not None:
-            raise BlockedAddress(host, str(address), reason)
-    return infos
+
+async def checked_addresses_async(host: str, port: int, policy: Policy) -> list[AddrInfo]:
+    """:func:`checked_addresses` for asyncio code (a lookup runs in the loop's executor)."""
+    infos = _literal_info(host, port)
+    if infos is None:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return _check_infos(host, infos, policy)
 
 
 def guarded_create_connection(
@@ -112,12 +196,14 @@ def guarded_create_connection(
     timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
     source_address: tuple[str, int] | None = None,
     socket_options: Sequence[tuple[int, int, Any]] | None = None,
+    *,
+    policy: Callable[[], Policy] = webhook_policy,
     **_: Any,
 ) -> socket.socket:
     """``socket.create_connection`` that only connects to addresses the guard has checked."""
     host, port = address
     last_error: OSError | None = None
-    for family, kind, proto, _name, sockaddr in checked_addresses(host, port):
+    for family, kind, proto, _name, sockaddr in checked_addresses(host, port, policy()):
         sock = socket.socket(family, kind, proto)
         try:
             for option in socket_options or ():
@@ -134,7 +220,7 @@ def guarded_create_connection(
     raise last_error or OSError(f"{host} resolved to no address")
 
 
-# --- requests (webhooks) -----------------------------------------------------------------------
+# --- requests (webhooks; the webhook policy) --------------------------------------------------
 
 
 class _GuardedConnectionMixin:
@@ -208,7 +294,7 @@ def guarded_session(*, max_redirects: int = 3) -> requests.Session:
     return session
 
 
-# --- urllib (slack_sdk) ------------------------------------------------------------------------
+# --- urllib (slack_sdk webhooks; the webhook policy) -------------------------------------------
 
 
 class _GuardedHTTPClientConnection(http.client.HTTPConnection):
