@@ -36,6 +36,71 @@ def impacted_services(service: Service) -> list[Service]:
     return [other for other in candidates if service.slug in (other.impacted_by or [])]
 
 
+@dataclass(frozen=True)
+class Outage:
+    """A down service, what it is down because of, and who is down because of it.
+
+    ``causes``: the down services at the root of its outage (down themselves with no down
+    dependency), reached through its down dependencies; empty when it is such a root.
+    ``impacted``: the services down because of it, directly or through other down services.
+    """
+
+    service: Service
+    causes: tuple[str, ...]
+    impacted: tuple[str, ...]
+
+    @property
+    def is_root(self) -> bool:
+        return not self.causes
+
+
+def current_outages() -> dict[str, Outage]:
+    """Every enabled down service, by slug, with its root causes and impacts, as stored now."""
+    down = {s.pk: s for s in Service.objects.filter(state=State.DOWN, enabled=True)}
+    edges: dict[int, list[int]] = defaultdict(list)
+    through = Service.depends_on.through.objects.filter(
+        from_service_id__in=down, to_service_id__in=down
+    )
+    for source, dependency in through.values_list("from_service_id", "to_service_id"):
+        edges[source].append(dependency)
+    roots = {pk: _roots_of(pk, edges) for pk in down}
+    impacted: dict[int, set[int]] = defaultdict(set)
+    for pk in down:
+        for reached in _reachable(pk, edges):
+            impacted[reached].add(pk)
+    return {
+        service.slug: Outage(
+            service=service,
+            causes=tuple(sorted(down[root].slug for root in roots[pk] if root != pk)),
+            impacted=tuple(sorted(down[other].slug for other in impacted[pk])),
+        )
+        for pk, service in down.items()
+    }
+
+
+def _reachable(start: int, edges: dict[int, list[int]]) -> set[int]:
+    """Services ``start`` depends on through down services (not itself unless in a cycle)."""
+    seen: set[int] = set()
+    stack = list(edges.get(start, []))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(edges.get(node, []))
+    seen.discard(start)
+    return seen
+
+
+def _roots_of(start: int, edges: dict[int, list[int]]) -> set[int]:
+    """The down services without a down dependency that ``start`` reaches; itself if none.
+
+    A dependency cycle cannot be saved, but a stored graph may predate the check: its members,
+    reaching no root, are each their own root, so they alert rather than hide each other.
+    """
+    found = {node for node in _reachable(start, edges) | {start} if not edges.get(node)}
+    return found or {start}
+
+
 def last_round_at(services: Iterable[Service] | None = None) -> datetime | None:
     if services is not None:
         times = [s.last_checked_at for s in services if s.last_checked_at]

@@ -231,7 +231,7 @@ def record_round(*, results: dict[int, ProbeResult], checked_at: datetime) -> li
         for service, from_state, cause in moved
     )
     rollup_hours(start=hour_of(checked_at))
-    transaction.on_commit(partial(hooks.dispatch, changes))
+    transaction.on_commit(partial(hooks.round_completed, hooks.CompletedRound(checked_at, changes)))
     return changes
 
 
