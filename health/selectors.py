@@ -203,6 +203,23 @@ def health_payload(*, uptime: float, now: datetime | None = None) -> dict[str, A
     }
 
 
+def health_problems(body: dict[str, Any]) -> list[str]:
+    """What makes a ``/health`` body less than healthy, in words (for the status log)."""
+    down = [s["name"] for s in body["services"] if s["status"] == State.DOWN]
+    down += [
+        f"monitor {name}"
+        for name, dependency in body["dependencies"].items()
+        if dependency.get("status") == State.DOWN
+    ]
+    problems = [f"down: {', '.join(sorted(down))}"] if down else []
+    degraded = [s["name"] for s in body["services"] if s["status"] == State.DEGRADED]
+    if degraded:
+        problems.append(f"degraded: {', '.join(sorted(degraded))}")
+    if body.get("stale"):
+        problems.append(f"no health round since {body.get('checked_at') or 'startup'}")
+    return problems
+
+
 def uptime(service_ids: Iterable[int], *, since: datetime) -> dict[int, float | None]:
     """Share of checks that found the service up or degraded, per service, since ``since``."""
     rows = (
