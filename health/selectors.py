@@ -402,6 +402,26 @@ def detailed_payload(*, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def state_counts(services: Iterable[Service]) -> dict[str, int]:
+    """How many services are in each state; ``unknown`` ones are never counted as up."""
+    counts = {state.value: 0 for state in (State.UP, State.DEGRADED, State.DOWN, State.UNKNOWN)}
+    for service in services:
+        counts[service.state] = counts.get(service.state, 0) + 1
+    return counts
+
+
+def is_checking(overall: Overall, counts: dict[str, int]) -> bool:
+    """The monitor is still finding out: no round yet, or all it lacks is settled states.
+
+    A new service stays ``unknown`` until its failure or success threshold is reached (two or
+    three rounds); until then "degraded" would be a false alarm and "up" a false comfort.
+    """
+    if overall.checked_at is None:
+        return True
+    unsettled = counts[State.UNKNOWN] > 0 and not counts[State.DOWN] + counts[State.DEGRADED]
+    return unsettled and not overall.stale
+
+
 def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     """What the dashboard draws: banner, one tile per service, heartbeat bars, dependencies."""
     now = now or timezone.now()
@@ -412,8 +432,11 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     uptimes = uptime(ids, since=now - UPTIME_WINDOWS["24h"])
     dependencies = dependency_slugs(ids)
     overall = overall_status(everything, now=now)
+    counts = state_counts(services)
     return {
         "status": overall.status,
+        "checking": is_checking(overall, state_counts(everything)),
+        "counts": counts,
         "stale": overall.stale,
         "checked_at": iso(overall.checked_at),
         "now": iso(now),
