@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from health.models import StateChange
@@ -95,3 +95,35 @@ def round_completed(completed: CompletedRound) -> None:
                     "checked_at": completed.checked_at.isoformat(),
                 },
             )
+
+
+# --- notices: facts other apps own that health's pages (and the admin) show ----------------------
+
+Notice = dict[str, Any]  # {"code", "level", "title", "message", "fix", "link"}
+NoticeProvider = Callable[[], list[Notice]]
+_notice_providers: list[NoticeProvider] = []
+
+
+def register_notice_provider(provider: NoticeProvider) -> None:
+    """Show what ``provider()`` returns on the dashboard, ``/health/detailed`` and the admin."""
+    if provider not in _notice_providers:
+        _notice_providers.append(provider)
+
+
+def unregister_notice_provider(provider: NoticeProvider) -> None:
+    if provider in _notice_providers:
+        _notice_providers.remove(provider)
+
+
+def notices() -> list[Notice]:
+    """Every registered provider's current notices; a failing provider is logged and left out."""
+    found: list[Notice] = []
+    for provider in list(_notice_providers):
+        try:
+            found.extend(provider())
+        except Exception:
+            logger.exception(
+                "notice provider failed",
+                extra={"provider": getattr(provider, "__qualname__", repr(provider))},
+            )
+    return found

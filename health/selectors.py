@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from health import hooks
 from health.models import CheckResult, Service, State, StateChange, UptimeHour, hour_of
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -377,6 +378,7 @@ def detailed_payload(*, now: datetime | None = None) -> dict[str, Any]:
         "status": overall.status,
         "stale": overall.stale,
         "checked_at": iso(overall.checked_at),
+        "notices": hooks.notices(),
         "dependencies": monitor_dependencies(services),
         "services": [
             {
@@ -441,6 +443,7 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
         "checked_at": iso(overall.checked_at),
         "now": iso(now),
         "interval_minutes": settings.HEALTH_CHECK_INTERVAL_MINUTES,
+        "notices": hooks.notices(),
         "dependencies": monitor_dependencies(everything),
         "services": [
             {

@@ -39,3 +39,16 @@ class MonitoringAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return may_enter_admin(request.user)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        """Every admin page also carries the site's notices (templates/admin/base_site.html)."""
+        context = super().each_context(request)
+        context["site_notices"] = site_notices() if self.has_permission(request) else []
+        return context
+
+
+def site_notices() -> list[dict[str, Any]]:
+    """What the apps want on every console page (alerts that reach nobody), via health's hooks."""
+    from health.hooks import notices
+
+    return notices()

@@ -64,7 +64,7 @@ def health_alerts() -> list[Alert]:
 
 
 def test_a_critical_service_going_down_fires_a_service_down_alert(
-    service_down: Rule, make_service: Callable[..., Service], round_of: Any
+    service_down: Rule, make_service: Callable[..., Service], round_of: Any, a_channel: Any
 ) -> None:
     payment = make_service("payment", critical=True)
     round_of({payment: DOWN})

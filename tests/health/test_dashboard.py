@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from alerts.models import Rule
 from health.models import CheckResult, Service
 from health.platform import PLATFORM_SERVICES
 from health.services import rollup_hours, run_round
@@ -303,6 +304,7 @@ def test_a_fresh_dashboard_says_checking_until_the_first_round_then_shows_what_i
             success_threshold=1,
         )
     JobRun.objects.create(job="health_round", started_at=timezone.now())  # workers are alive
+    Rule.objects.create(name="Queue Backup", expression="max(queue_size)", channels=["slack"])
     client = Client()
     client.force_login(make_user("wall-screen", Role.VIEWER))
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
@@ -320,6 +322,7 @@ def test_a_fresh_dashboard_says_checking_until_the_first_round_then_shows_what_i
         count = page.locator("#service-count").text_content()  # shown in capitals by CSS
         banner_class = page.locator("#banner").get_attribute("class")
         first_tile = page.locator("li.tile[data-slug='auth'] .state-word").inner_text()
+        notice = page.locator("#notices .notice[data-code='unrouted']").inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "health-dashboard-checking.png"))
         answer = context.request.post(
@@ -341,4 +344,6 @@ def test_a_fresh_dashboard_says_checking_until_the_first_round_then_shows_what_i
     assert count == "(21 · all checking)"
     assert "up" not in detail.lower().split()
     assert first_tile == "Checking…"
+    assert "1 enabled rule routes to no working channel: Queue Backup" in notice
+    assert "SLACK_WEBHOOK_URL" in notice
     assert after == ("21 services up", "(21)")

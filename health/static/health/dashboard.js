@@ -225,9 +225,25 @@
     document.getElementById("service-count").textContent = "(" + parts.join(" · ") + ")";
   }
 
+  // Facts other parts of the monitor want on the wall: e.g. alerts that reach nobody.
+  function renderNotices(notices) {
+    var box = document.getElementById("notices");
+    box.replaceChildren.apply(box, (notices || []).map(function (notice) {
+      var item = el("div", "notice notice-" + (notice.level || "warning"));
+      item.dataset.code = notice.code;
+      item.setAttribute("role", "alert");
+      item.appendChild(el("strong", "notice-title", notice.title));
+      item.appendChild(el("p", "notice-message", notice.message));
+      if (notice.fix) item.appendChild(el("p", "notice-fix", notice.fix));
+      return item;
+    }));
+    box.hidden = !box.children.length;
+  }
+
   function render(data) {
     clockSkew = Date.parse(data.now) - Date.now();
     renderBanner(data);
+    renderNotices(data.notices);
     renderDependencies(data.dependencies);
     renderTiles(data.services);
     renderCount(data.counts, data.services.length);
