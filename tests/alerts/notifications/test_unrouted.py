@@ -274,3 +274,16 @@ def test_bootstrap_is_quiet_about_channels_when_one_is_configured(settings: Any)
     call_command("bootstrap", stdout=out)
     assert "no working notification channel" not in out.getvalue()
     assert "secretpart" not in out.getvalue()
+
+
+def test_the_api_shows_an_unrouted_alert_as_such(
+    outage: Callable[[], list[Alert]], viewer_client: APIClient
+) -> None:
+    [payment, *_] = outage()
+    body = viewer_client.get(f"/api/v1/monitoring/alerts/{payment.pk}").json()
+    assert (body["last_notified_at"], body["unrouted_reason"]) == (
+        None,
+        "no notification channel is configured",
+    )
+    assert body["unrouted_since"] is not None
+    assert [e["kind"] for e in body["events"]] == ["pending", "firing", "unrouted"]
