@@ -106,25 +106,47 @@ def rollup_ranges(span: Span, final_before: datetime) -> list[tuple[int, datetim
 
 def _window_sums(names: Iterable[str], span: Span, now: datetime) -> dict[str, float]:
     """Per series name: the sum over the span, each minute counted once (rollup or bucket)."""
-    names = list(names)
+    ids = dict(Series.objects.filter(name__in=list(names)).values_list("pk", "name"))
+    if not ids:
+        return {}
     ranges = rollup_ranges(span, _final_before(now))
-    buckets = Bucket.objects.filter(
-        series__name__in=names, start__gte=span.first, start__lt=span.end
-    )
-    covered = Q()
-    for resolution, low, high in ranges:
-        buckets = buckets.exclude(start__gte=low, start__lt=high)
-        covered |= Q(resolution=resolution, start__gte=low, start__lt=high)
-    queries = [buckets]
+    queries = []
+    # Index range scans over (series, start): the buckets are read only where no rollup is.
+    leftover = _bucket_ranges(span, [(low, high) for _, low, high in ranges])
+    if leftover:
+        queries.append(Bucket.objects.filter(_any_range(leftover), series_id__in=list(ids)))
     if ranges:
-        queries.append(Rollup.objects.filter(covered, series__name__in=names))
+        covered = Q()
+        for resolution, low, high in ranges:
+            covered |= Q(resolution=resolution, start__gte=low, start__lt=high)
+        queries.append(Rollup.objects.filter(covered, series_id__in=list(ids)))
     totals: dict[str, float] = {}
     for query in queries:
-        rows = query.order_by().values("series__name").annotate(total=Sum("sum"))
-        for row in rows:
-            name = row["series__name"]
+        for row in query.order_by().values("series_id").annotate(total=Sum("sum")):
+            name = ids[row["series_id"]]
             totals[name] = totals.get(name, 0.0) + (row["total"] or 0.0)
     return totals
+
+
+def _bucket_ranges(
+    span: Span, covered: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of the span no rollup range covers (the ranges do not overlap)."""
+    left, cursor = [], span.first
+    for low, high in sorted(covered):
+        if cursor < low:
+            left.append((cursor, low))
+        cursor = max(cursor, high)
+    if cursor < span.end:
+        left.append((cursor, span.end))
+    return left
+
+
+def _any_range(ranges: list[tuple[datetime, datetime]]) -> Q:
+    condition = Q()
+    for low, high in ranges:
+        condition |= Q(start__gte=low, start__lt=high)
+    return condition
 
 
 def _window_gauge(name: str, span: Span) -> float:
