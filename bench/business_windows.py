@@ -67,9 +67,12 @@ def populate() -> None:
         for n in range(LABEL_SETS)
     )  # fmt: skip
     minutes = HOURS * 60 + 1
-    with connection.cursor() as cursor, cursor.copy(
-        "COPY metrics_app_bucket (series_id, start, count, sum, min, max, last, last_at) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            "COPY metrics_app_bucket (series_id, start, count, sum, min, max, last, last_at) FROM STDIN"
+        ) as copy,
+    ):
         for row in series:
             for minute in range(minutes):
                 at = start + timedelta(minutes=minute)
@@ -128,8 +131,9 @@ def main() -> int:
         same = all(figures[field] == value for field, value in expected.items())  # type: ignore[index]
         ratio = ours / ref
         print(
-            f"window {name}: {ours * 1000:.1f} ms (rollups + buckets), reference {ref * 1000:.1f} ms"
-            f" (buckets only), ratio {ratio:.2f}, figures {'equal' if same else 'DIFFER'}"
+            f"window {name}: {ours * 1000:.1f} ms (rollups + buckets), "
+            f"reference {ref * 1000:.1f} ms (buckets only), ratio {ratio:.2f}, "
+            f"figures {'equal' if same else 'DIFFER'}"
         )
         ok = ok and same
         if name == "24h" and ratio > TARGET_RATIO:

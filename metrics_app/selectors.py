@@ -92,11 +92,10 @@ def rollup_ranges(span: Span, final_before: datetime) -> list[tuple[int, datetim
         return []
     ranges: list[tuple[int, datetime, datetime]] = []
     hour_from, hour_to = ceil_to(span.first, HOUR), floor_to(end, HOUR)
+    edges: list[tuple[datetime, datetime]] = [(span.first, end)]
     if hour_from < hour_to:
         ranges.append((HOUR, hour_from, hour_to))
-        edges = ((span.first, hour_from), (hour_to, end))
-    else:
-        edges = ((span.first, end),)
+        edges = [(span.first, hour_from), (hour_to, end)]
     for low, high in edges:
         low, high = ceil_to(low, FIVE_MINUTES), floor_to(high, FIVE_MINUTES)
         if low < high:
@@ -110,7 +109,7 @@ def _window_sums(names: Iterable[str], span: Span, now: datetime) -> dict[str, f
     if not ids:
         return {}
     ranges = rollup_ranges(span, _final_before(now))
-    queries = []
+    queries: list[QuerySet[Any]] = []
     # Index range scans over (series, start): the buckets are read only where no rollup is.
     leftover = _bucket_ranges(span, [(low, high) for _, low, high in ranges])
     if leftover:

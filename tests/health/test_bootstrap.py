@@ -162,8 +162,8 @@ def test_an_edited_monitor_entry_is_left_alone(settings: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_round_finds_the_monitor_up_at_its_own_site(settings: Any, live_server: Any) -> None:
-    from health.services import build_targets
     from health.rounds import run_probes
+    from health.services import build_targets
 
     settings.SITE_URL = live_server.url
     run(settings, MONITORING_SERVICE_URL=None)  # type: ignore[arg-type]

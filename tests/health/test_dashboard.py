@@ -311,9 +311,8 @@ def test_a_fresh_dashboard_says_checking_until_the_first_round_then_shows_what_i
     operator_token = str(RefreshToken.for_user(make_user("oncall", Role.OPERATOR)).access_token)
     with chromium_browser() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-        )
+        cookie = {"name": django_settings.SESSION_COOKIE_NAME, "value": session}
+        context.add_cookies([{**cookie, "url": live_server.url}])
         page = context.new_page()
         page.goto(live_server.url + "/")
         page.wait_for_selector("#dashboard[data-loaded='true']")

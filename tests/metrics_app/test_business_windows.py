@@ -1,4 +1,4 @@
-"""Business-metric windows are exact: (t - W, t] in whole minute buckets, at any moment (#11 item 2).
+"""Business-metric windows are exact: (t - W, t] in minute buckets, at any moment (#11 item 2).
 
 A window of length W at instant t covers the minute buckets starting in (t - W, t]: the whole
 minutes inside it plus the current, partial one. Its figure must equal the sum of the samples

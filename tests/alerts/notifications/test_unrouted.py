@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from io import StringIO
 from typing import Any
 
@@ -119,7 +118,7 @@ def test_escalation_does_not_pretend_and_says_no_channel(
     outage: Callable[[], list[Alert]], clock: Any
 ) -> None:
     [payment, *_] = outage()
-    for minute in range(1, 61):
+    for _ in range(60):
         clock.shift(60)
         escalate_due()
     payment.refresh_from_db()
