@@ -40,8 +40,9 @@ def service_down_rule() -> Rule | None:
 def handle_round(completed: Any) -> None:
     """The round handler registered with health: decide service_down alerts from the graph."""
     rule = service_down_rule()
-    if rule is None:
-        logger.warning("no service_down rule: run bootstrap")
+    if rule is None:  # said when a state moves, not every round
+        level = logging.WARNING if completed.changes else logging.DEBUG
+        logger.log(level, "no service_down rule: run bootstrap")
         return
     reconcile_service_down(rule=rule, at=completed.checked_at)
 
