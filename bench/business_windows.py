@@ -70,7 +70,8 @@ def populate() -> None:
     with (
         connection.cursor() as cursor,
         cursor.copy(
-            "COPY metrics_app_bucket (series_id, start, count, sum, min, max, last, last_at) FROM STDIN"
+            "COPY metrics_app_bucket (series_id, start, count, sum, min, max, last, last_at) "
+            "FROM STDIN"
         ) as copy,
     ):
         for row in series:
