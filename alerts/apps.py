@@ -19,13 +19,15 @@ class AlertsConfig(AppConfig):
 
     def _register_health_handler(self) -> None:
         try:
-            from health.hooks import register_state_change_handler
+            from health.hooks import register_notice_provider, register_round_handler
         except ImportError:  # health's hand-off not installed yet: no health alerts
             logger.debug("health.hooks not available; service_down alerts are off")
             return
-        from alerts.health_alerts import handle_state_change
+        from alerts.health_alerts import handle_round
+        from alerts.notifications.notices import routing_notices
 
-        register_state_change_handler(handle_state_change)
+        register_round_handler(handle_round)
+        register_notice_provider(routing_notices)
 
     def _register_collector(self) -> None:
         from alerts.metrics import EVALUATION_COLLECTOR

@@ -72,6 +72,10 @@ def seed(log: Log) -> None:
         + (f"; not created: {'; '.join(skipped)}" if skipped else "")
         + f"; escalation policies: {len(policies)} created"
     )
+    from alerts.notifications.notices import bootstrap_hints
+
+    for line in bootstrap_hints():
+        log(line)
 
 
 def _create_channel(name: str, kind: str, config: dict[str, Any], for_rules: bool) -> str:

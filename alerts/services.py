@@ -43,10 +43,16 @@ def notify_alert_event(*, alert: Alert, event: AlertEvent) -> None:
     from alerts.notifications.outbox import write_for_event
 
     rows = write_for_event(alert=alert, event=event)
-    logger.info(
-        "alert event queued for notification",
-        extra={"alert": alert.pk, "event": event.kind, "rule": alert.rule_name, "rows": len(rows)},
-    )
+    if rows:  # none: the outbox said why (unrouted, silenced, or no one was told before)
+        logger.info(
+            "alert event queued for notification",
+            extra={
+                "alert": alert.pk,
+                "event": event.kind,
+                "rule": alert.rule_name,
+                "rows": len(rows),
+            },
+        )
 
 
 def _notification_due(*, alert: Alert, kind: str, now: datetime) -> bool:

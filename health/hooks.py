@@ -1,23 +1,41 @@
-"""The hand-off of state changes to whoever listens (the alert engine), after commit.
+"""The hand-off of rounds and state changes to whoever listens (the alert engine), after commit.
 
-``health`` knows nothing of ``alerts``: the alerts app registers a handler in its
-``AppConfig.ready()``, and each round calls every handler with each new :class:`StateChange`
-once the round's transaction has committed. A failing handler is logged and never breaks a round.
+``health`` knows nothing of ``alerts``: the alerts app registers handlers in its
+``AppConfig.ready()``. Once a round's transaction has committed, each state-change handler is
+called with each new :class:`StateChange`, then each round handler with the whole
+:class:`CompletedRound`, so a listener can decide from the current graph every round rather than
+only when a state moves. A failing handler is logged and never breaks a round.
+
+It also carries *providers*: facts another app owns that health's pages show (the alerts app's
+"alerts that reach no channel" warning), registered the same way and read without importing it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from health.models import StateChange
 
 logger = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class CompletedRound:
+    """A committed round: when it checked, and the state changes it caused (maybe none)."""
+
+    checked_at: datetime
+    changes: list[StateChange] = field(default_factory=list)
+
+
 StateChangeHandler = Callable[["StateChange"], None]
+RoundHandler = Callable[[CompletedRound], None]
 _handlers: list[StateChangeHandler] = []
+_round_handlers: list[RoundHandler] = []
 
 
 def register_state_change_handler(handler: StateChangeHandler) -> None:
@@ -50,3 +68,62 @@ def dispatch(changes: Iterable[StateChange]) -> None:
                         "to_state": change.to_state,
                     },
                 )
+
+
+def register_round_handler(handler: RoundHandler) -> None:
+    """Call ``handler(completed_round)`` after every committed round (idempotent per handler)."""
+    if handler not in _round_handlers:
+        _round_handlers.append(handler)
+
+
+def unregister_round_handler(handler: RoundHandler) -> None:
+    if handler in _round_handlers:
+        _round_handlers.remove(handler)
+
+
+def round_completed(completed: CompletedRound) -> None:
+    """After commit: the state changes to their handlers, then the round to the round handlers."""
+    dispatch(completed.changes)
+    for handler in list(_round_handlers):
+        try:
+            handler(completed)
+        except Exception:
+            logger.exception(
+                "round handler failed",
+                extra={
+                    "handler": getattr(handler, "__qualname__", repr(handler)),
+                    "checked_at": completed.checked_at.isoformat(),
+                },
+            )
+
+
+# --- notices: facts other apps own that health's pages (and the admin) show ----------------------
+
+Notice = dict[str, Any]  # {"code", "level", "title", "message", "fix", "link"}
+NoticeProvider = Callable[[], list[Notice]]
+_notice_providers: list[NoticeProvider] = []
+
+
+def register_notice_provider(provider: NoticeProvider) -> None:
+    """Show what ``provider()`` returns on the dashboard, ``/health/detailed`` and the admin."""
+    if provider not in _notice_providers:
+        _notice_providers.append(provider)
+
+
+def unregister_notice_provider(provider: NoticeProvider) -> None:
+    if provider in _notice_providers:
+        _notice_providers.remove(provider)
+
+
+def notices() -> list[Notice]:
+    """Every registered provider's current notices; a failing provider is logged and left out."""
+    found: list[Notice] = []
+    for provider in list(_notice_providers):
+        try:
+            found.extend(provider())
+        except Exception:
+            logger.exception(
+                "notice provider failed",
+                extra={"provider": getattr(provider, "__qualname__", repr(provider))},
+            )
+    return found

@@ -13,6 +13,16 @@ class PlatformService:
     default_url: str
     critical: bool = False
     depends_on: tuple[str, ...] = ()
+    health_path: str = "/health"
+
+
+# The ``monitoring`` entry is this service itself. Its DESIGN default (monitoring-service:3017)
+# resolves only inside the platform's network, so by default it points at the site's own URL;
+# and it is probed at ``/status`` (liveness: the process answers and reaches its database), not
+# ``/health``, which turns 503 whenever a critical service is down and would show the monitor
+# itself down during every outage it reports.
+SELF_SLUG = "monitoring"
+SELF_HEALTH_PATH = "/status"
 
 
 def _service(
@@ -47,7 +57,13 @@ PLATFORM_SERVICES: tuple[PlatformService, ...] = (
     _service("order", 3014, critical=True, depends_on=("payment", "ticket")),
     _service("minting", 3015, critical=True, depends_on=("blockchain",)),
     _service("transfer", 3016, depends_on=("blockchain",)),
-    _service("monitoring", 3017),
+    PlatformService(
+        slug=SELF_SLUG,
+        name="Monitoring",
+        variable="MONITORING_SERVICE_URL",
+        default_url="http://monitoring-service:3017",  # used only where SITE_URL says nothing
+        health_path=SELF_HEALTH_PATH,
+    ),
     _service("scanning", 3018, depends_on=("ticket",)),
     PlatformService(
         slug="blockchain-indexer",

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from health import hooks
 from health.models import CheckResult, Service, State, StateChange, UptimeHour, hour_of
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -34,6 +35,71 @@ def impacted_services(service: Service) -> list[Service]:
     """Services that are down because ``service`` (one of their dependencies) is down."""
     candidates = Service.objects.filter(state=State.DOWN, enabled=True).exclude(pk=service.pk)
     return [other for other in candidates if service.slug in (other.impacted_by or [])]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A down service, what it is down because of, and who is down because of it.
+
+    ``causes``: the down services at the root of its outage (down themselves with no down
+    dependency), reached through its down dependencies; empty when it is such a root.
+    ``impacted``: the services down because of it, directly or through other down services.
+    """
+
+    service: Service
+    causes: tuple[str, ...]
+    impacted: tuple[str, ...]
+
+    @property
+    def is_root(self) -> bool:
+        return not self.causes
+
+
+def current_outages() -> dict[str, Outage]:
+    """Every enabled down service, by slug, with its root causes and impacts, as stored now."""
+    down = {s.pk: s for s in Service.objects.filter(state=State.DOWN, enabled=True)}
+    edges: dict[int, list[int]] = defaultdict(list)
+    through = Service.depends_on.through.objects.filter(
+        from_service_id__in=down, to_service_id__in=down
+    )
+    for source, dependency in through.values_list("from_service_id", "to_service_id"):
+        edges[source].append(dependency)
+    roots = {pk: _roots_of(pk, edges) for pk in down}
+    impacted: dict[int, set[int]] = defaultdict(set)
+    for pk in down:
+        for reached in _reachable(pk, edges):
+            impacted[reached].add(pk)
+    return {
+        service.slug: Outage(
+            service=service,
+            causes=tuple(sorted(down[root].slug for root in roots[pk] if root != pk)),
+            impacted=tuple(sorted(down[other].slug for other in impacted[pk])),
+        )
+        for pk, service in down.items()
+    }
+
+
+def _reachable(start: int, edges: dict[int, list[int]]) -> set[int]:
+    """Services ``start`` depends on through down services (not itself unless in a cycle)."""
+    seen: set[int] = set()
+    stack = list(edges.get(start, []))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(edges.get(node, []))
+    seen.discard(start)
+    return seen
+
+
+def _roots_of(start: int, edges: dict[int, list[int]]) -> set[int]:
+    """The down services without a down dependency that ``start`` reaches; itself if none.
+
+    A dependency cycle cannot be saved, but a stored graph may predate the check: its members,
+    reaching no root, are each their own root, so they alert rather than hide each other.
+    """
+    found = {node for node in _reachable(start, edges) | {start} if not edges.get(node)}
+    return found or {start}
 
 
 def last_round_at(services: Iterable[Service] | None = None) -> datetime | None:
@@ -136,6 +202,23 @@ def health_payload(*, uptime: float, now: datetime | None = None) -> dict[str, A
         "services": [_service_entry(s) for s in services if not s.is_monitor_dependency],
         "dependencies": monitor_dependencies(services),
     }
+
+
+def health_problems(body: dict[str, Any]) -> list[str]:
+    """What makes a ``/health`` body less than healthy, in words (for the status log)."""
+    down = [s["name"] for s in body["services"] if s["status"] == State.DOWN]
+    down += [
+        f"monitor {name}"
+        for name, dependency in body["dependencies"].items()
+        if dependency.get("status") == State.DOWN
+    ]
+    problems = [f"down: {', '.join(sorted(down))}"] if down else []
+    degraded = [s["name"] for s in body["services"] if s["status"] == State.DEGRADED]
+    if degraded:
+        problems.append(f"degraded: {', '.join(sorted(degraded))}")
+    if body.get("stale"):
+        problems.append(f"no health round since {body.get('checked_at') or 'startup'}")
+    return problems
 
 
 def uptime(service_ids: Iterable[int], *, since: datetime) -> dict[int, float | None]:
@@ -296,6 +379,7 @@ def detailed_payload(*, now: datetime | None = None) -> dict[str, Any]:
         "status": overall.status,
         "stale": overall.stale,
         "checked_at": iso(overall.checked_at),
+        "notices": hooks.notices(),
         "dependencies": monitor_dependencies(services),
         "services": [
             {
@@ -321,6 +405,26 @@ def detailed_payload(*, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def state_counts(services: Iterable[Service]) -> dict[str, int]:
+    """How many services are in each state; ``unknown`` ones are never counted as up."""
+    counts = {state.value: 0 for state in (State.UP, State.DEGRADED, State.DOWN, State.UNKNOWN)}
+    for service in services:
+        counts[service.state] = counts.get(service.state, 0) + 1
+    return counts
+
+
+def is_checking(overall: Overall, counts: dict[str, int]) -> bool:
+    """The monitor is still finding out: no round yet, or all it lacks is settled states.
+
+    A new service stays ``unknown`` until its failure or success threshold is reached (two or
+    three rounds); until then "degraded" would be a false alarm and "up" a false comfort.
+    """
+    if overall.checked_at is None:
+        return True
+    unsettled = counts[State.UNKNOWN] > 0 and not counts[State.DOWN] + counts[State.DEGRADED]
+    return unsettled and not overall.stale
+
+
 def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     """What the dashboard draws: banner, one tile per service, heartbeat bars, dependencies."""
     now = now or timezone.now()
@@ -331,12 +435,16 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     uptimes = uptime(ids, since=now - UPTIME_WINDOWS["24h"])
     dependencies = dependency_slugs(ids)
     overall = overall_status(everything, now=now)
+    counts = state_counts(services)
     return {
         "status": overall.status,
+        "checking": is_checking(overall, state_counts(everything)),
+        "counts": counts,
         "stale": overall.stale,
         "checked_at": iso(overall.checked_at),
         "now": iso(now),
         "interval_minutes": settings.HEALTH_CHECK_INTERVAL_MINUTES,
+        "notices": hooks.notices(),
         "dependencies": monitor_dependencies(everything),
         "services": [
             {

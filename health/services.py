@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
@@ -232,7 +233,7 @@ def record_round(*, results: dict[int, ProbeResult], checked_at: datetime) -> li
         for service, from_state, cause in moved
     )
     rollup_hours(start=hour_of(checked_at))
-    transaction.on_commit(partial(hooks.dispatch, changes))
+    transaction.on_commit(partial(hooks.round_completed, hooks.CompletedRound(checked_at, changes)))
     return changes
 
 
@@ -346,3 +347,38 @@ def delete_service(*, service: Service, user: Any = None) -> None:
     slug = service.slug
     service.delete()
     logger.info("service deleted", extra={"service": slug})
+
+
+STATUS_LOG_KEY = "health:last-logged-status"
+_STATUS_LEVELS = {"healthy": logging.INFO, "degraded": logging.WARNING}
+_last_logged: dict[str, str] = {}  # when the cache is unreachable: this process's memory
+
+
+def note_overall_status(*, status: str, problems: list[str]) -> None:
+    """Log the overall status when it (or what is wrong) changed since the last line logged.
+
+    ``/health`` is polled every few seconds by load balancers; an outage is one line when it
+    starts and one when it ends, not one per poll. The last line is kept in the shared cache, so
+    all workers of all hosts (with Redis) agree.
+    """
+    signature = f"{status}|{'; '.join(problems)}"
+    previous = _remember(signature)
+    if previous == signature:
+        return
+    before = previous.split("|", 1)[0] if previous else ""
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    change = f"{before} -> {status}" if before else status
+    logger.log(_STATUS_LEVELS.get(status, logging.ERROR), "health: status %s%s", change, detail)
+
+
+def _remember(signature: str) -> str | None:
+    """Store ``signature`` as the last one logged; return the one stored before it."""
+    try:
+        previous = cache.get(STATUS_LOG_KEY)
+        if previous != signature:
+            cache.set(STATUS_LOG_KEY, signature, timeout=None)
+        return previous
+    except Exception:  # the cache (Redis) is down: fall back to this process's memory
+        previous = _last_logged.get(STATUS_LOG_KEY)
+        _last_logged[STATUS_LOG_KEY] = signature
+        return previous

@@ -23,7 +23,8 @@ from rest_framework.views import APIView
 from health.apps import process_uptime
 from health.auth import LOGIN_URL
 from health.models import Service
-from health.selectors import dashboard_payload, health_payload, iso, latency_series
+from health.selectors import dashboard_payload, health_payload, health_problems, iso, latency_series
+from health.services import note_overall_status
 from monitoring_site.api.errors import error_body
 from monitoring_site.api.permissions import IsViewer
 from monitoring_site.roles import Role, has_role
@@ -48,11 +49,16 @@ class HealthView(APIView):
     def get(self, request: Request) -> Response:
         try:
             body = health_payload(uptime=process_uptime())
+            problems = health_problems(body)
         except DatabaseError as exc:
-            logger.warning("health: database unreachable: %s", type(exc).__name__)
             body = _database_down()
+            problems = [f"database unreachable: {type(exc).__name__}"]
+        note_overall_status(status=body["status"], problems=problems)
         response = Response(body, status=503 if body["status"] == "unhealthy" else 200)
         response["Cache-Control"] = "no-store"
+        # A 503 here is an answer, not a server error: the change was logged above, once, and
+        # Django's request log would otherwise add an ERROR line on every poll.
+        response._has_been_logged = True  # type: ignore[attr-defined]
         return response
 
 

@@ -4,6 +4,10 @@ Every run recomputes each period that a late sample could still have changed sin
 (samples are accepted up to ``METRICS_MAX_SAMPLE_AGE_SECONDS`` late), and, after an outage, every
 period since the newest 5-minute rollup. A rollup is replaced only when its values differ, so
 running the job twice changes nothing, and a changed rollup is marked for the InfluxDB export.
+
+Each run then records how far the rollups are final (:class:`RollupProgress`): a period that
+ended more than ``METRICS_MAX_SAMPLE_AGE_SECONDS`` (plus a margin for ingest transactions still
+committing) before the run can receive no new sample, and this run has just recomputed it.
 """
 
 from __future__ import annotations
@@ -16,19 +20,28 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from metrics_app.models import Bucket, Rollup
+from metrics_app.models import Bucket, Rollup, RollupProgress
 from metrics_app.storage import db_time, is_postgres
 
 logger = logging.getLogger(__name__)
 
 RESOLUTIONS = (Rollup.Resolution.FIVE_MINUTES, Rollup.Resolution.HOUR)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An ingest request validates a sample's age, then commits: a run must not call final a period
+# that a request which started just before it could still write into.
+INGEST_COMMIT_MARGIN = timedelta(minutes=1)
+PROGRESS_KEY = "rollups"
 
 
 def floor_to(at: datetime, seconds: int) -> datetime:
     at = at.astimezone(UTC)
     offset = int((at - _EPOCH).total_seconds()) // seconds * seconds
     return _EPOCH + timedelta(seconds=offset)
+
+
+def ceil_to(at: datetime, seconds: int) -> datetime:
+    floor = floor_to(at, seconds)
+    return floor if floor == at else floor + timedelta(seconds=seconds)
 
 
 def _period_sql(seconds: int) -> str:
@@ -82,7 +95,30 @@ def recompute_window(now: datetime) -> datetime:
         newest = Bucket.objects.aggregate(at=Min("start"))["at"]
     if newest is not None and newest < since:
         since = newest
+    final = rollups_final_before()
+    if final is not None and final < since:
+        since = final  # what the last run could not yet call final, this one recomputes
     return since
+
+
+def rollups_final_before() -> datetime | None:
+    """Rollups of periods that start before this instant are final (None: never aggregated)."""
+    return (
+        RollupProgress.objects.filter(key=PROGRESS_KEY)
+        .values_list("final_before", flat=True)
+        .first()
+    )
+
+
+def _record_progress(now: datetime) -> None:
+    late = timedelta(seconds=settings.METRICS_MAX_SAMPLE_AGE_SECONDS)
+    final = floor_to(now - late - INGEST_COMMIT_MARGIN, int(Rollup.Resolution.FIVE_MINUTES))
+    progress, created = RollupProgress.objects.select_for_update().get_or_create(
+        key=PROGRESS_KEY, defaults={"final_before": final, "updated_at": now}
+    )
+    if not created and progress.final_before < final:
+        progress.final_before, progress.updated_at = final, now
+        progress.save(update_fields=["final_before", "updated_at"])
 
 
 def aggregate_rollups(*, now: datetime | None = None) -> dict[str, int]:
@@ -90,12 +126,15 @@ def aggregate_rollups(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     since = recompute_window(now)
     changed: dict[str, int] = {}
-    for resolution in RESOLUTIONS:
-        start = floor_to(since, resolution)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                _rollup_sql(int(resolution)), [db_time(start), db_time(now + timedelta(minutes=1))]
-            )
-            changed[f"{int(resolution)}s"] = max(cursor.rowcount, 0)
+    with transaction.atomic():
+        for resolution in RESOLUTIONS:
+            start = floor_to(since, resolution)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _rollup_sql(int(resolution)),
+                    [db_time(start), db_time(now + timedelta(minutes=1))],
+                )
+                changed[f"{int(resolution)}s"] = max(cursor.rowcount, 0)
+        _record_progress(now)
     logger.info("rollups recomputed", extra={"since": since.isoformat(), **changed})
     return changed

@@ -162,3 +162,22 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M}/{self.resolution}s"
+
+
+class RollupProgress(models.Model):
+    """How far the rollups are final: no sample can still change a period before ``final_before``.
+
+    One row, written by the aggregation job with the rollups it computed. Readers take whole
+    periods before it from the rollups and everything after it from the minute buckets, so a
+    period the job has only partly rolled up is neither counted twice nor missed.
+    """
+
+    key = models.CharField(max_length=20, unique=True, default="rollups")
+    final_before = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "rollup progress"
+
+    def __str__(self) -> str:
+        return f"rollups final before {self.final_before:%Y-%m-%d %H:%M}"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, Min, QuerySet, Sum
+from django.conf import settings
+from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from metrics_app.aggregation import floor_to
+from metrics_app.aggregation import ceil_to, floor_to, rollups_final_before
 from metrics_app.models import Bucket, Rollup, Series
 
 # /api/business-metrics: JSON field -> series name. Counters add up; the gauge is summed over
@@ -23,6 +25,9 @@ BUSINESS_GAUGE = ("activeListings", "marketplace_active_listings")
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 RESOLUTIONS = {"1m": 60, "5m": 300, "1h": 3600, "60": 60, "300": 300, "3600": 3600}
 HOUR = 3600
+FIVE_MINUTES = 300
+MINUTE = 60
+ONE_MINUTE = timedelta(minutes=1)
 
 
 def _number(value: float | None) -> int | float:
@@ -45,44 +50,108 @@ def business_totals() -> dict[str, int | float]:
     return figures
 
 
-def _bucket_boundary(start: datetime) -> datetime:
-    """From here on, minute buckets hold the data; before it, hourly rollups do."""
-    oldest = Bucket.objects.aggregate(at=Min("start"))["at"]
-    if oldest is None or oldest <= start:
-        return start
-    boundary = floor_to(oldest, HOUR)
-    return boundary if boundary == oldest else boundary + timedelta(seconds=HOUR)
+@dataclass(frozen=True)
+class Span:
+    """The minute buckets a window reads: those starting in ``[first, end)``.
 
+    For a window W at instant t that is every bucket starting in (t - W, t]: the whole minutes
+    inside the window and the current, partial one.
+    """
 
-def _window_sums(names: Iterable[str], start: datetime, end: datetime) -> dict[str, float]:
-    boundary = _bucket_boundary(start)
-    totals: dict[str, float] = {}
-    recent = (
-        Bucket.objects.filter(series__name__in=names, start__gte=boundary, start__lte=end)
-        .order_by()
-        .values("series__name")
-        .annotate(total=Sum("sum"))
-    )
-    older = (
-        Rollup.objects.filter(
-            series__name__in=names,
-            resolution=Rollup.Resolution.HOUR,
-            start__gte=floor_to(start, HOUR),
-            start__lt=boundary,
+    first: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, window: timedelta, now: datetime) -> Span:
+        return cls(
+            first=floor_to(now - window, MINUTE) + ONE_MINUTE,
+            end=floor_to(now, MINUTE) + ONE_MINUTE,
         )
-        .order_by()
-        .values("series__name")
-        .annotate(total=Sum("sum"))
-    )
-    for row in [*recent, *older] if boundary > start else recent:
-        totals[row["series__name"]] = totals.get(row["series__name"], 0.0) + row["total"]
+
+
+def _final_before(now: datetime) -> datetime:
+    """Rollups of periods before this are read instead of buckets: final, or all that is left.
+
+    Past the bucket retention (less an hour, so a cleanup running now cannot race the read) the
+    minute buckets may be gone and the rollups are the only record.
+    """
+    kept = timedelta(hours=settings.METRICS_BUCKET_RETENTION_HOURS - 1)
+    oldest_bucket = floor_to(now - kept, FIVE_MINUTES)
+    final = rollups_final_before()
+    return oldest_bucket if final is None else max(final, oldest_bucket)
+
+
+def rollup_ranges(span: Span, final_before: datetime) -> list[tuple[int, datetime, datetime]]:
+    """(resolution, start, end): the rollup periods wholly inside the span and before the mark.
+
+    Whole hours come from hourly rollups, the rest of the final part from 5-minute ones; the
+    buckets of everything else in the span are read as they are.
+    """
+    end = min(span.end, final_before)
+    if end <= span.first:
+        return []
+    ranges: list[tuple[int, datetime, datetime]] = []
+    hour_from, hour_to = ceil_to(span.first, HOUR), floor_to(end, HOUR)
+    edges: list[tuple[datetime, datetime]] = [(span.first, end)]
+    if hour_from < hour_to:
+        ranges.append((HOUR, hour_from, hour_to))
+        edges = [(span.first, hour_from), (hour_to, end)]
+    for low, high in edges:
+        low, high = ceil_to(low, FIVE_MINUTES), floor_to(high, FIVE_MINUTES)
+        if low < high:
+            ranges.append((FIVE_MINUTES, low, high))
+    return ranges
+
+
+def _window_sums(names: Iterable[str], span: Span, now: datetime) -> dict[str, float]:
+    """Per series name: the sum over the span, each minute counted once (rollup or bucket)."""
+    ids = dict(Series.objects.filter(name__in=list(names)).values_list("pk", "name"))
+    if not ids:
+        return {}
+    ranges = rollup_ranges(span, _final_before(now))
+    queries: list[QuerySet[Any]] = []
+    # Index range scans over (series, start): the buckets are read only where no rollup is.
+    leftover = _bucket_ranges(span, [(low, high) for _, low, high in ranges])
+    if leftover:
+        queries.append(Bucket.objects.filter(_any_range(leftover), series_id__in=list(ids)))
+    if ranges:
+        covered = Q()
+        for resolution, low, high in ranges:
+            covered |= Q(resolution=resolution, start__gte=low, start__lt=high)
+        queries.append(Rollup.objects.filter(covered, series_id__in=list(ids)))
+    totals: dict[str, float] = {}
+    for query in queries:
+        for row in query.order_by().values("series_id").annotate(total=Sum("sum")):
+            name = ids[row["series_id"]]
+            totals[name] = totals.get(name, 0.0) + (row["total"] or 0.0)
     return totals
 
 
-def _window_gauge(name: str, start: datetime, end: datetime) -> float:
-    """The gauge's last value in the window, summed over its label sets."""
+def _bucket_ranges(
+    span: Span, covered: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of the span no rollup range covers (the ranges do not overlap)."""
+    left, cursor = [], span.first
+    for low, high in sorted(covered):
+        if cursor < low:
+            left.append((cursor, low))
+        cursor = max(cursor, high)
+    if cursor < span.end:
+        left.append((cursor, span.end))
+    return left
+
+
+def _any_range(ranges: list[tuple[datetime, datetime]]) -> Q:
+    condition = Q()
+    for low, high in ranges:
+        condition |= Q(start__gte=low, start__lt=high)
+    return condition
+
+
+def _window_gauge(name: str, span: Span) -> float:
+    """The gauge's last value in the span, summed over its label sets."""
     latest = (
-        Bucket.objects.filter(series__name=name, start__gte=start, start__lte=end)
+        Bucket.objects.filter(series__name=name, start__gte=span.first, start__lt=span.end)
         .order_by()
         .values("series_id")
         .annotate(at=Max("start"))
@@ -97,12 +166,16 @@ def _window_gauge(name: str, start: datetime, end: datetime) -> float:
 
 
 def business_window(window: timedelta, *, now: datetime | None = None) -> dict[str, int | float]:
-    """The same figures for the last ``window``: increments summed, the gauge's latest value."""
+    """The figures for the window (now - window, now]: increments summed, the gauge's latest.
+
+    Exact at any moment: every minute bucket starting in the window is counted once, from the
+    rollup that holds it when that rollup is final, else from the bucket itself.
+    """
     now = now or timezone.now()
-    start = now - window
-    sums = _window_sums(BUSINESS_COUNTERS.values(), start, now)
+    span = Span.of(window, now)
+    sums = _window_sums(BUSINESS_COUNTERS.values(), span, now)
     figures = {field: _number(sums.get(name)) for field, name in BUSINESS_COUNTERS.items()}
-    figures[BUSINESS_GAUGE[0]] = _number(_window_gauge(BUSINESS_GAUGE[1], start, now))
+    figures[BUSINESS_GAUGE[0]] = _number(_window_gauge(BUSINESS_GAUGE[1], span))
     return figures
 
 

@@ -54,3 +54,16 @@ class MonitoringAdminSite(admin.AdminSite):
 
             view = guarded
         return super().admin_view(view, cacheable)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        """Every admin page also carries the site's notices (templates/admin/base_site.html)."""
+        context = super().each_context(request)
+        context["site_notices"] = site_notices() if self.has_permission(request) else []
+        return context
+
+
+def site_notices() -> list[dict[str, Any]]:
+    """What the apps want on every console page (alerts that reach nobody), via health's hooks."""
+    from health.hooks import notices
+
+    return notices()

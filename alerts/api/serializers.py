@@ -174,6 +174,9 @@ class AlertSerializer(serializers.ModelSerializer):
             "acknowledged_by",
             "resolved_at",
             "resolved_by",
+            "last_notified_at",
+            "unrouted_since",
+            "unrouted_reason",
         ]
         read_only_fields = fields
 

@@ -72,6 +72,12 @@ class Alert(models.Model):
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     condition_false_since = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
+    # Set while no working channel can carry the alert (none routed, all disabled or failing);
+    # cleared once one does. Shown in the admin and counted by the "reaches nobody" warning.
+    unrouted_since = models.DateTimeField(
+        null=True, blank=True, help_text="Since when no working channel carries this alert."
+    )
+    unrouted_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -109,6 +115,8 @@ class AlertEvent(models.Model):
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
         UPDATED = "updated"
+        UNROUTED = "unrouted", "reached no channel"
+        ROUTED = "routed", "routed to a channel"
 
     # Kinds that may send a message (the notification step turns them into outbox rows).
     NOTIFYING = (Kind.FIRING, Kind.ACKNOWLEDGED, Kind.RESOLVED)

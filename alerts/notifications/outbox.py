@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from alerts.models import (
     Alert,
     AlertEscalation,
     AlertEvent,
+    AlertFingerprint,
     EscalationPolicy,
     Notification,
     NotificationChannel,
@@ -22,7 +24,7 @@ from alerts.models import (
 from alerts.models.alerts import fingerprint_for
 from alerts.notifications import links
 from alerts.notifications.messages import message_for, to_payload
-from alerts.notifications.routing import route_for
+from alerts.notifications.routing import firing_route, unrouted_reason
 from alerts.silences import silenced_by, suppress_firing
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ DISPATCH_TASK = "alerts.notifications.tasks.dispatch_due"
 ACKABLE = (Notification.Kind.FIRING, Notification.Kind.ESCALATED, Notification.Kind.REMINDER)
 # What counts as "this channel was told about the alert" for acknowledged/resolved messages.
 ANNOUNCING = ACKABLE
+ACTOR = "notifications"
 
 
 def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
@@ -54,23 +57,59 @@ def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
 
 
 def _firing(*, alert: Alert, event: AlertEvent) -> list[Notification]:
-    channels, policy = route_for(alert)
-    levels = policy.ordered_levels() if policy is not None else []
-    targets: dict[int, tuple[NotificationChannel, int | None]] = {
-        channel.pk: (channel, None) for channel in channels
-    }
-    if levels:
-        # A channel reached by both the rule and level 1 gets one message (marked level 1).
-        for channel in levels[0].channels.all():
-            if channel.enabled:
-                targets[channel.pk] = (channel, 1)
-        start_escalation(alert=alert, policy=policy, first_wait=levels[0].wait, now=event.at)
-    return queue(
+    route = firing_route(alert)
+    reason = unrouted_reason([channel for channel, _ in route.targets])
+    if not route.targets:
+        record_unrouted(alert=alert, event=event, reason=reason, sent=False)
+        return []
+    if route.levels:
+        start_escalation(
+            alert=alert, policy=route.policy, first_wait=route.levels[0].wait, now=event.at
+        )
+    rows = queue(
+        alert=alert, kind=Notification.Kind.FIRING, targets=route.targets, now=event.at, event=event
+    )
+    if reason:  # queued all the same: a failing channel may recover, and then it delivers
+        record_unrouted(alert=alert, event=event, reason=reason, sent=True)
+    return rows
+
+
+def record_unrouted(*, alert: Alert, event: AlertEvent, reason: str, sent: bool) -> None:
+    """No working channel carries this firing: say so on the alert and its events.
+
+    With nothing queued (``sent`` false) the alert was not notified: no "last notified", no
+    escalation, and the cooldown counts from the last message actually sent for the fingerprint.
+    """
+    event.details = {**(event.details or {}), "unrouted": reason}
+    if not sent:
+        event.details["notify"] = False
+        _not_notified(alert)
+    event.save(update_fields=["details"])
+    alert.unrouted_since, alert.unrouted_reason = event.at, reason[:300]
+    Alert.objects.filter(pk=alert.pk).update(
+        unrouted_since=alert.unrouted_since, unrouted_reason=alert.unrouted_reason
+    )
+    AlertEvent.objects.create(
         alert=alert,
-        kind=Notification.Kind.FIRING,
-        targets=targets.values(),
-        now=event.at,
-        event=event,
+        kind=AlertEvent.Kind.UNROUTED,
+        actor=ACTOR,
+        at=event.at,
+        details={"reason": reason},
+    )
+    logger.warning(
+        "alert reached no notification channel",
+        extra={"alert": alert.pk, "rule": alert.rule_name, "reason": reason},
+    )
+
+
+def _not_notified(alert: Alert) -> None:
+    alert.last_notified_at = None
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=None)
+    last_sent = Notification.objects.filter(
+        alert__fingerprint=alert.fingerprint, kind=Notification.Kind.FIRING
+    ).aggregate(at=Max("created_at"))["at"]
+    AlertFingerprint.objects.filter(fingerprint=alert.fingerprint).update(
+        last_notified_at=last_sent
     )
 
 

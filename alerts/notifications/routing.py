@@ -6,13 +6,24 @@ A rule reaches the union of
   those kinds that accepts rules by kind (``NotificationChannel.for_rule_kinds``);
 each channel at most once. Its policy is ``Rule.escalation_policy`` when set, else the policy of
 its severity (``POLICY_BY_SEVERITY``).
+
+A channel *works* when it is enabled and not known to be broken (its self-alert is open: it
+failed permanently, or kept failing for ``NOTIFY_CHANNEL_FAILING_MINUTES``). What reaches no
+working channel is recorded on the alert and shown as a warning (``routing_gaps``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db.models import Q
 
-from alerts.models import Alert, EscalationPolicy, NotificationChannel, Rule
+from alerts.models import Alert, EscalationLevel, EscalationPolicy, NotificationChannel, Rule
+from alerts.models.alerts import fingerprint_for
+from alerts.notifications.channel_health import SELF_RULE
+
+Target = tuple[NotificationChannel, int | None]
 
 # The policy an alert follows, by its severity (info and warning alerts do not escalate).
 POLICY_BY_SEVERITY = {"critical": "Critical", "error": "Error"}
@@ -53,3 +64,142 @@ def policy_for_rule(rule: Rule, *, severity: str | None = None) -> EscalationPol
 def policy_for_severity(severity: str) -> EscalationPolicy | None:
     name = POLICY_BY_SEVERITY.get(severity)
     return EscalationPolicy.objects.filter(name=name).first() if name else None
+
+
+@dataclass(frozen=True)
+class FiringRoute:
+    """Who hears of a firing: the rule's channels and level 1 of its policy (each once)."""
+
+    targets: list[Target]
+    policy: EscalationPolicy | None
+    levels: list[EscalationLevel]
+
+
+def firing_route(alert: Alert) -> FiringRoute:
+    """The enabled channels told when ``alert`` fires, and the policy that escalates it."""
+    channels, policy = route_for(alert)
+    levels = policy.ordered_levels() if policy is not None else []
+    targets: dict[int, Target] = {channel.pk: (channel, None) for channel in channels}
+    if levels:
+        # A channel reached by both the rule and level 1 gets one message (marked level 1).
+        for channel in levels[0].channels.all():
+            if channel.enabled:
+                targets[channel.pk] = (channel, 1)
+    return FiringRoute(list(targets.values()), policy, levels)
+
+
+def broken_channel_ids(channels: Iterable[NotificationChannel]) -> set[int]:
+    """Those of ``channels`` whose self-alert is open: failing permanently or for too long."""
+    failing = {
+        fingerprint_for(Alert.Source.SELF, SELF_RULE, {"channel": channel.name}): channel.pk
+        for channel in channels
+        if channel.failing_since is not None
+    }
+    if not failing:
+        return set()
+    open_prints = Alert.objects.filter(
+        fingerprint__in=list(failing), state__in=Alert.OPEN_STATES
+    ).values_list("fingerprint", flat=True)
+    return {failing[fingerprint] for fingerprint in open_prints}
+
+
+def working(channels: list[NotificationChannel]) -> list[NotificationChannel]:
+    broken = broken_channel_ids(channels)
+    return [channel for channel in channels if channel.enabled and channel.pk not in broken]
+
+
+def unrouted_reason(channels: list[NotificationChannel]) -> str:
+    """Why no working channel carries an alert routed to ``channels``; "" when one does."""
+    if working(channels):
+        return ""
+    if channels:
+        names = ", ".join(sorted(channel.name for channel in channels))
+        return f"every channel it routes to is failing: {names}"[:300]
+    if not NotificationChannel.objects.exists():
+        return "no notification channel is configured"
+    if not NotificationChannel.objects.filter(enabled=True).exists():
+        return "every notification channel is disabled"
+    return "no enabled channel matches its rule or the first level of its policy"
+
+
+def level_gap(level: EscalationLevel, policy: EscalationPolicy | None) -> str:
+    """Why an escalation level reaches no working channel; "" when it reaches one."""
+    channels = [channel for channel in level.channels.all() if channel.enabled]
+    if working(channels):
+        return ""
+    where = f"escalation level {level.position} ({level.name})" + (
+        f" of {policy.name}" if policy is not None else ""
+    )
+    if not channels:
+        return f"{where} has no channel"
+    return f"{where}: every channel is failing"
+
+
+@dataclass(frozen=True)
+class RoutingGaps:
+    """What reaches no working channel now: the warning shown in the admin and on the dashboard."""
+
+    channels: int
+    working_channels: int
+    rules: list[str]
+    policies: dict[str, list[int]]
+    unrouted_alerts: int
+
+    @property
+    def ok(self) -> bool:
+        return not (self.rules or self.policies or self.unrouted_alerts)
+
+
+def routing_gaps() -> RoutingGaps:
+    """Enabled rules and the policies they use that reach no working channel, and the firing
+    alerts no working channel carried (a handful of queries, whatever the number of rules)."""
+    channels = list(NotificationChannel.objects.all())
+    usable = {channel.pk for channel in working(channels)}
+    by_kind: dict[str, set[int]] = {}
+    for channel in channels:
+        if channel.pk in usable and channel.for_rule_kinds:
+            by_kind.setdefault(channel.kind, set()).add(channel.pk)
+    policies = list(EscalationPolicy.objects.prefetch_related("levels__channels"))
+    levels = {p.pk: sorted(p.levels.all(), key=lambda level: level.position) for p in policies}
+    rules, used = [], set()
+    for rule in Rule.objects.filter(enabled=True).prefetch_related("notification_channels"):
+        policy = _policy_of(rule, policies)
+        first = set()
+        if policy is not None:
+            used.add(policy.pk)
+            first = (
+                {c.pk for c in levels[policy.pk][0].channels.all()} if levels[policy.pk] else set()
+            )
+        reach = {channel.pk for channel in rule.notification_channels.all()} | first
+        for kind in rule.channels or []:
+            reach |= by_kind.get(str(kind), set())
+        if not reach & usable:
+            rules.append(rule.name)
+    gaps = {
+        policy.name: [
+            level.position
+            for level in levels[policy.pk]
+            if not {channel.pk for channel in level.channels.all()} & usable
+        ]
+        for policy in policies
+        if policy.pk in used
+    }
+    return RoutingGaps(
+        channels=len(channels),
+        working_channels=len(usable),
+        rules=sorted(rules),
+        policies={name: positions for name, positions in sorted(gaps.items()) if positions},
+        unrouted_alerts=Alert.objects.filter(
+            state=Alert.State.FIRING, unrouted_since__isnull=False
+        ).count(),
+    )
+
+
+def _policy_of(rule: Rule, policies: list[EscalationPolicy]) -> EscalationPolicy | None:
+    """The policy a rule's alerts follow, from rows already loaded (as ``policy_for_rule``)."""
+    if rule.escalation_policy_id is not None:
+        own = next((p for p in policies if p.pk == rule.escalation_policy_id), None)
+        if own is not None:
+            return own
+    name = POLICY_BY_SEVERITY.get(rule.severity)
+    return next((p for p in policies if p.name == name), None)

@@ -46,6 +46,22 @@ def make_rule(db: Any) -> Callable[..., Rule]:
     return make
 
 
+@pytest.fixture
+def a_channel(db: Any) -> Any:
+    """A working Slack channel reached by rules naming "slack": the nominal setup, in which a
+    firing alert reaches someone (without one it is recorded as unrouted)."""
+    from alerts.models import NotificationChannel
+
+    channel = NotificationChannel(
+        name="Ops Slack",
+        kind="slack",
+        config={"webhook_url": "https://hooks.slack.com/services/T0TEST/B0TEST/abcdefghijklmnop"},
+    )
+    channel.full_clean()
+    channel.save()
+    return channel
+
+
 def scalar(value: float) -> Any:
     return Scalar(value=value)
 

@@ -112,7 +112,7 @@ def test_the_rule_list_shows_each_rules_current_value(
 
 
 @pytest.fixture
-def alerts(make_rule: Callable[..., Rule], clock: Any) -> dict[str, Alert]:
+def alerts(make_rule: Callable[..., Rule], clock: Any, a_channel: Any) -> dict[str, Alert]:
     firing_rule = make_rule(name="Firing", for_seconds=0)
     pending_rule = make_rule(name="Pending", for_seconds=600)
     apply_evaluation(rule=firing_rule, result=scalar(500), now=timezone.now())

@@ -38,7 +38,7 @@ def pending(make_rule: Callable[..., Rule], clock: Any) -> Alert:
 
 
 @pytest.fixture
-def resolved(make_rule: Callable[..., Rule], clock: Any) -> Alert:
+def resolved(make_rule: Callable[..., Rule], clock: Any, a_channel: Any) -> Alert:
     rule = make_rule(name="Gone", slug="gone", for_seconds=0, severity="critical")
     apply_evaluation(rule=rule, result=scalar(500), now=timezone.now())
     clock.shift(60)

@@ -198,7 +198,7 @@ def _overlapping(workers: int, work: Callable[[], Any]) -> list[Any]:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_overlapping_evaluators_write_one_alert_and_one_event_per_change(
-    make_rule: Callable[..., Rule], clock: Any
+    make_rule: Callable[..., Rule], clock: Any, a_channel: Any
 ) -> None:
     rule = make_rule(for_seconds=60)
     now = timezone.now()
@@ -214,7 +214,9 @@ def test_two_overlapping_evaluators_write_one_alert_and_one_event_per_change(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_overlapping_cycles_raise_one_alert(make_rule: Callable[..., Rule], clock: Any) -> None:
+def test_two_overlapping_cycles_raise_one_alert(
+    make_rule: Callable[..., Rule], clock: Any, a_channel: Any
+) -> None:
     queue_rows(1500)
     make_rule(expression="max(queue_size)", threshold=1000, for_seconds=0)
     cycles = _overlapping(2, run_cycle)

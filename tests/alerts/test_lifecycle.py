@@ -15,7 +15,8 @@ from alerts.models import Alert, AlertEvent, Rule
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert
 from tests.alerts.conftest import scalar, vector
 
-pytestmark = pytest.mark.django_db
+# A working channel: these scenarios are the nominal lifecycle (test_unrouted covers none).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("a_channel")]
 
 
 PATHS = {"path": "locked"}

@@ -109,3 +109,64 @@ def test_removed_default_dependencies_stay_removed(settings: Any) -> None:
     order.depends_on.clear()
     run(settings)
     assert list(order.depends_on.all()) == []
+
+
+# Issue #11, item 8: the monitor's own entry points at its own /status, from SITE_URL.
+
+
+def test_the_monitors_own_entry_targets_its_status_page_at_site_url_by_default(
+    settings: Any,
+) -> None:
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    run(settings, MONITORING_SERVICE_URL=None)  # type: ignore[arg-type]
+    monitoring = Service.objects.get(slug="monitoring")
+    assert (monitoring.target, monitoring.health_path) == ("http://127.0.0.1:8123", "/status")
+    assert monitoring.kind == "http"
+
+
+def test_monitoring_service_url_overrides_the_monitors_own_entry(settings: Any) -> None:
+    run(settings, MONITORING_SERVICE_URL="http://monitoring.internal:3017")
+    monitoring = Service.objects.get(slug="monitoring")
+    assert (monitoring.target, monitoring.health_path) == (
+        "http://monitoring.internal:3017",
+        "/status",
+    )
+
+
+def test_an_entry_seeded_with_the_old_unresolvable_default_moves_to_site_url(
+    settings: Any,
+) -> None:
+    Service.objects.create(
+        slug="monitoring",
+        name="Monitoring",
+        target="http://monitoring-service:3017",
+        health_path="/health",
+    ).history.update(history_change_reason="bootstrap: seeded from MONITORING_SERVICE_URL")
+    settings.SITE_URL = "http://localhost:3017"
+    lines = run(settings, MONITORING_SERVICE_URL=None)  # type: ignore[arg-type]
+    monitoring = Service.objects.get(slug="monitoring")
+    assert (monitoring.target, monitoring.health_path) == ("http://localhost:3017", "/status")
+    assert "health: monitoring target updated from SITE_URL" in lines
+
+
+def test_an_edited_monitor_entry_is_left_alone(settings: Any) -> None:
+    run(settings, MONITORING_SERVICE_URL=None)  # type: ignore[arg-type]
+    monitoring = Service.objects.get(slug="monitoring")
+    monitoring.target, monitoring.health_path = "http://monitor.lb:80", "/health"
+    monitoring.save()
+    settings.SITE_URL = "https://monitoring.example.com"
+    run(settings, MONITORING_SERVICE_URL=None)  # type: ignore[arg-type]
+    monitoring.refresh_from_db()
+    assert (monitoring.target, monitoring.health_path) == ("http://monitor.lb:80", "/health")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_round_finds_the_monitor_up_at_its_own_site(settings: Any, live_server: Any) -> None:
+    from health.rounds import run_probes
+    from health.services import build_targets
+
+    settings.SITE_URL = live_server.url
+    run(settings, MONITORING_SERVICE_URL=None)  # type: ignore[arg-type]
+    monitoring = Service.objects.filter(slug="monitoring")
+    [result] = run_probes(build_targets(monitoring), deadline=5).values()
+    assert (result.outcome, result.status_code, result.error) == ("up", 200, "")

@@ -14,9 +14,11 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from alerts.models import Rule
 from health.models import CheckResult, Service
 from health.platform import PLATFORM_SERVICES
 from health.services import rollup_hours, run_round
+from monitoring_site.models import JobRun
 from monitoring_site.roles import Role
 from tests.conftest import PASSWORD
 from tests.health.servers import PlatformServer
@@ -212,3 +214,111 @@ def _drive_dashboard(
     assert width <= 390  # nothing overflows sideways on a phone
     assert problems == []
     context.close()
+
+
+# Issue #11, item 7: before the first round the banner says "checking", and a service whose state
+# is still unknown is never counted as up.
+
+
+@pytest.mark.django_db
+def test_before_the_first_round_the_dashboard_data_says_checking_and_counts_nobody_up(
+    client: Client, viewer: Any, make_service: Callable[..., Service]
+) -> None:
+    for slug in ("auth", "payment", "search"):
+        make_service(slug, critical=slug != "search")
+    client.force_login(viewer)
+    data = client.get("/dashboard/data").json()
+    assert (data["checking"], data["checked_at"]) == (True, None)
+    assert data["counts"] == {"up": 0, "degraded": 0, "down": 0, "unknown": 3}
+
+
+@pytest.mark.django_db
+def test_after_a_round_unsettled_services_are_still_checking_and_not_counted_up(
+    client: Client, viewer: Any, make_service: Callable[..., Service]
+) -> None:
+    auth = make_service("auth", critical=True)
+    search = make_service("search")
+    now = timezone.now()
+    Service.objects.update(last_checked_at=now)  # one round ran; thresholds not reached yet
+    Service.objects.filter(pk=auth.pk).update(state="up", state_since=now)
+    client.force_login(viewer)
+    data = client.get("/dashboard/data").json()
+    assert (data["checking"], data["status"]) == (True, "degraded")
+    assert data["counts"] == {"up": 1, "degraded": 0, "down": 0, "unknown": 1}
+    Service.objects.filter(pk=search.pk).update(state="up", state_since=now)
+    assert client.get("/dashboard/data").json()["checking"] is False
+
+
+@pytest.mark.django_db
+def test_a_service_found_down_ends_checking_even_while_others_are_unsettled(
+    client: Client, viewer: Any, make_service: Callable[..., Service]
+) -> None:
+    auth = make_service("auth", critical=True)
+    make_service("search")
+    now = timezone.now()
+    Service.objects.update(last_checked_at=now)
+    Service.objects.filter(pk=auth.pk).update(state="down", state_since=now)
+    client.force_login(viewer)
+    data = client.get("/dashboard/data").json()
+    assert (data["checking"], data["status"]) == (False, "unhealthy")
+    assert data["counts"] == {"up": 0, "degraded": 0, "down": 1, "unknown": 1}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_fresh_dashboard_says_checking_until_the_first_round_then_shows_what_it_found(
+    live_server: Any, make_user: Callable[..., Any], settings: Any, platform: PlatformServer
+) -> None:
+    settings.HEALTH_DASHBOARD_REFRESH_SECONDS = 2
+    for spec in PLATFORM_SERVICES:
+        Service.objects.create(
+            slug=spec.slug,
+            name=spec.name,
+            target=platform.url(f"/fresh/{spec.slug}", "ok"),
+            health_path="",
+            critical=spec.critical,
+            success_threshold=1,
+        )
+    JobRun.objects.create(job="health_round", started_at=timezone.now())  # workers are alive
+    Rule.objects.create(name="Queue Backup", expression="max(queue_size)", channels=["slack"])
+    client = Client()
+    client.force_login(make_user("wall-screen", Role.VIEWER))
+    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    operator_token = str(RefreshToken.for_user(make_user("oncall", Role.OPERATOR)).access_token)
+    with chromium_browser() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        cookie = {"name": django_settings.SESSION_COOKIE_NAME, "value": session}
+        context.add_cookies([{**cookie, "url": live_server.url}])
+        page = context.new_page()
+        page.goto(live_server.url + "/")
+        page.wait_for_selector("#dashboard[data-loaded='true']")
+        banner = page.locator("#banner-text").inner_text()
+        detail = page.locator("#banner-detail").inner_text()
+        count = page.locator("#service-count").text_content()  # shown in capitals by CSS
+        banner_class = page.locator("#banner").get_attribute("class")
+        first_tile = page.locator("li.tile[data-slug='auth'] .state-word").inner_text()
+        notice = page.locator("#notices .notice[data-code='unrouted']").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "health-dashboard-checking.png"))
+        answer = context.request.post(
+            live_server.url + "/api/v1/monitoring/health/check",
+            headers={"Authorization": f"Bearer {operator_token}"},
+        )
+        assert answer.status == 200
+        page.wait_for_function(
+            "document.getElementById('banner-text').textContent === 'All systems operational'",
+            timeout=10_000,
+        )
+        after = (
+            page.locator("#banner-detail").inner_text(),
+            page.locator("#service-count").text_content(),
+        )
+        context.close()
+    assert (banner, banner_class) == ("Checking…", "banner state-checking")
+    assert detail == "Waiting for the first health round: 21 services not checked yet"
+    assert count == "(21 · all checking)"
+    assert "up" not in detail.lower().split()
+    assert first_tile == "Checking…"
+    assert "1 enabled rule routes to no working channel: Queue Backup" in notice
+    assert "SLACK_WEBHOOK_URL" in notice
+    assert after == ("21 services up", "(21)")

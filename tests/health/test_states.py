@@ -206,6 +206,46 @@ def test_a_failing_handler_is_logged_and_the_others_still_run(
     assert Service.objects.get(slug="api").state == "down"
 
 
+def test_every_committed_round_reaches_the_round_handlers_even_without_a_state_change(
+    make_service: Callable[..., Service], django_capture_on_commit_callbacks: Callable
+) -> None:
+    seen: list[hooks.CompletedRound] = []
+    hooks.register_round_handler(seen.append)
+    try:
+        svc = {"api": make_service("api", failure_threshold=3)}
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            record(svc, T0, api="down")
+        assert seen == []
+        for callback in callbacks:
+            callback()
+        with django_capture_on_commit_callbacks(execute=True):
+            record(svc, T0 + timedelta(minutes=1), api="down")
+    finally:
+        hooks.unregister_round_handler(seen.append)
+    assert [(r.checked_at, r.changes) for r in seen] == [(T0, []), (T0 + timedelta(minutes=1), [])]
+
+
+def test_a_failing_round_handler_is_logged_and_the_round_stands(
+    make_service: Callable[..., Service],
+    captured: list[StateChange],
+    django_capture_on_commit_callbacks: Callable,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(completed: hooks.CompletedRound) -> None:
+        raise RuntimeError("alert engine unavailable")
+
+    hooks.register_round_handler(broken)
+    try:
+        svc = {"api": make_service("api", failure_threshold=1)}
+        with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
+            record(svc, T0, api="down")
+    finally:
+        hooks.unregister_round_handler(broken)
+    assert [c.to_state for c in captured] == ["down"]
+    assert "round handler failed" in caplog.text
+    assert Service.objects.get(slug="api").state == "down"
+
+
 def test_rounds_with_a_moved_clock_take_a_failing_service_down_after_three(
     make_service: Callable[..., Service], platform: PlatformServer
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -172,3 +173,102 @@ def test_health_shows_redis_as_not_configured_without_redis_url(
     settings.REDIS_URL = ""
     body = api_client.get("/health").json()
     assert body["dependencies"]["redis"] == {"status": "not_configured"}
+
+
+# Issue #11, item 10: /health logs when the overall status changes, never once per poll.
+
+
+@pytest.fixture
+def workers_alive(db: Any) -> None:
+    """A job ran a moment ago: the worker cluster is up, so only the services are in question."""
+    from monitoring_site.models import JobRun
+
+    JobRun.objects.create(job="health_round", started_at=NOW - timedelta(seconds=20))
+
+
+def health_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:
+    return [
+        (record.name, record.levelname, record.getMessage())
+        for record in caplog.records
+        if record.name.startswith(("health", "django.request"))
+    ]
+
+
+def test_an_outage_logs_one_line_when_it_starts_and_one_when_it_ends_not_one_per_poll(
+    state: Callable[..., Service],
+    api_client: APIClient,
+    caplog: pytest.LogCaptureFixture,
+    workers_alive: None,
+) -> None:
+    auth = state("auth", "up", critical=True)
+    state("search", "up")
+    with time_machine.travel(NOW, tick=False), caplog.at_level(logging.DEBUG):
+        assert api_client.get("/health").status_code == 200
+        caplog.clear()
+        Service.objects.filter(pk=auth.pk).update(state="down")
+        assert [api_client.get("/health").status_code for _ in range(5)] == [503] * 5
+        assert health_lines(caplog) == [
+            ("health.services", "ERROR", "health: status healthy -> unhealthy (down: auth)")
+        ]
+        caplog.clear()
+        Service.objects.filter(pk=auth.pk).update(state="up")
+        assert [api_client.get("/health").status_code for _ in range(3)] == [200] * 3
+    assert health_lines(caplog) == [
+        ("health.services", "INFO", "health: status unhealthy -> healthy")
+    ]
+
+
+def test_a_change_in_what_is_down_is_logged_once_too(
+    state: Callable[..., Service],
+    api_client: APIClient,
+    caplog: pytest.LogCaptureFixture,
+    workers_alive: None,
+) -> None:
+    state("auth", "down", critical=True)
+    search = state("search", "up")
+    with time_machine.travel(NOW, tick=False), caplog.at_level(logging.DEBUG):
+        api_client.get("/health")
+        caplog.clear()
+        Service.objects.filter(pk=search.pk).update(state="down")
+        for _ in range(3):
+            api_client.get("/health")
+    assert health_lines(caplog) == [
+        ("health.services", "ERROR", "health: status unhealthy -> unhealthy (down: auth, search)")
+    ]
+
+
+def test_an_unreachable_database_is_logged_once_per_outage(
+    state: Callable[..., Service],
+    api_client: APIClient,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    workers_alive: None,
+) -> None:
+    from django.db import OperationalError
+
+    from health import views
+
+    state("auth", "up", critical=True)
+    real_payload = views.health_payload
+
+    def unreachable(**kwargs: Any) -> Any:
+        raise OperationalError("connection refused")  # the one seam: a database that is gone
+
+    with time_machine.travel(NOW, tick=False), caplog.at_level(logging.DEBUG):
+        api_client.get("/health")
+        caplog.clear()
+        monkeypatch.setattr(views, "health_payload", unreachable)
+        assert [api_client.get("/health").status_code for _ in range(4)] == [503] * 4
+        assert health_lines(caplog) == [
+            (
+                "health.services",
+                "ERROR",
+                "health: status healthy -> unhealthy (database unreachable: OperationalError)",
+            )
+        ]
+        monkeypatch.setattr(views, "health_payload", real_payload)
+        caplog.clear()
+        api_client.get("/health")
+    assert health_lines(caplog) == [
+        ("health.services", "INFO", "health: status unhealthy -> healthy")
+    ]

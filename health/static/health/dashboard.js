@@ -8,7 +8,8 @@
   var latencyUrl = root.dataset.latencyUrl;
   var refreshMs = Math.max(2, Number(root.dataset.refresh) || 10) * 1000;
   var SVG = "http://www.w3.org/2000/svg";
-  var WORDS = { up: "Up", degraded: "Degraded", down: "Down", unknown: "Unknown" };
+  // A service is "unknown" only until its first threshold is reached: it is being checked.
+  var WORDS = { up: "Up", degraded: "Degraded", down: "Down", unknown: "Checking…" };
   var BANNER = {
     healthy: "All systems operational",
     degraded: "Degraded",
@@ -76,20 +77,39 @@
     return value < 10 ? value.toFixed(1) : String(Math.round(value));
   }
 
-  function renderBanner(data) {
-    var banner = document.getElementById("banner");
-    banner.className = "banner state-" + data.status;
-    var holder = banner.querySelector(".banner-icon");
-    holder.replaceChildren(icon(BANNER_ICON[data.status] || "unknown"));
+  function plural(count, word) {
+    return count + " " + word + (count === 1 ? "" : "s");
+  }
+
+  // Before the first round nothing is known: say so, and never count an unknown service as up.
+  function bannerState(data) {
+    if (data.checking) return { cls: "checking", icon: "unknown", text: "Checking…" };
+    return { cls: data.status, icon: BANNER_ICON[data.status] || "unknown",
+      text: BANNER[data.status] || data.status };
+  }
+
+  function bannerDetail(data) {
+    var counts = data.counts, total = data.services.length;
+    if (!data.checked_at) {
+      return "Waiting for the first health round: " + plural(total, "service") + " not checked yet";
+    }
     var down = data.services.filter(function (s) { return s.state === "down"; });
-    var degraded = data.services.filter(function (s) { return s.state === "degraded"; });
-    document.getElementById("banner-text").textContent = BANNER[data.status] || data.status;
     var parts = [];
     if (down.length) parts.push(down.length + " down: " + down.map(function (s) { return s.name; }).join(", "));
-    if (degraded.length) parts.push(degraded.length + " degraded");
+    if (counts.degraded) parts.push(counts.degraded + " degraded");
+    if (counts.unknown) parts.push(counts.up + " up", counts.unknown + " still checking");
     if (data.stale) parts.push("no round for " + ago(data.checked_at).replace(" ago", "") + " – results are stale");
-    if (!parts.length) parts.push(data.services.length + " services up");
-    document.getElementById("banner-detail").textContent = parts.join(" · ");
+    if (!parts.length) parts.push(counts.up === total ? plural(total, "service") + " up" : counts.up + " of " + total + " up");
+    return parts.join(" · ");
+  }
+
+  function renderBanner(data) {
+    var banner = document.getElementById("banner");
+    var state = bannerState(data);
+    banner.className = "banner state-" + state.cls;
+    banner.querySelector(".banner-icon").replaceChildren(icon(state.icon));
+    document.getElementById("banner-text").textContent = state.text;
+    document.getElementById("banner-detail").textContent = bannerDetail(data);
     var last = document.getElementById("last-round");
     last.textContent = data.checked_at
       ? "Last round " + clock(data.checked_at) + " (" + ago(data.checked_at) + ")"
@@ -155,7 +175,8 @@
     var latency = item.querySelector(".latency");
     latency.replaceChildren(document.createTextNode(ms(s.latency_ms) + " "), el("small", "", "ms"));
     var since = item.querySelector(".since");
-    since.textContent = s.since ? word + " for " + duration(s.since) : "Waiting for enough checks";
+    since.textContent = s.since ? word + " for " + duration(s.since)
+      : (s.last_checked ? "Waiting for enough checks in a row" : "Not checked yet");
     since.title = s.since ? "since " + s.since.replace("T", " ").slice(0, 19) + " UTC" : "";
     var impact = item.querySelector(".impact");
     impact.textContent = s.impacted_by.length ? "Impacted by " + s.impacted_by.join(", ") : "";
@@ -194,16 +215,38 @@
     Object.keys(tiles).forEach(function (slug) {
       if (!seen[slug]) { tiles[slug].remove(); delete tiles[slug]; }
     });
-    var down = services.filter(function (s) { return s.state !== "up"; }).length;
-    document.getElementById("service-count").textContent =
-      "(" + services.length + (down ? ", " + down + " not up" : "") + ")";
+  }
+
+  function renderCount(counts, total) {
+    var parts = [String(total)];
+    if (counts.down) parts.push(counts.down + " down");
+    if (counts.degraded) parts.push(counts.degraded + " degraded");
+    if (counts.unknown) parts.push(counts.unknown === total ? "all checking" : counts.unknown + " checking");
+    document.getElementById("service-count").textContent = "(" + parts.join(" · ") + ")";
+  }
+
+  // Facts other parts of the monitor want on the wall: e.g. alerts that reach nobody.
+  function renderNotices(notices) {
+    var box = document.getElementById("notices");
+    box.replaceChildren.apply(box, (notices || []).map(function (notice) {
+      var item = el("div", "notice notice-" + (notice.level || "warning"));
+      item.dataset.code = notice.code;
+      item.setAttribute("role", "alert");
+      item.appendChild(el("strong", "notice-title", notice.title));
+      item.appendChild(el("p", "notice-message", notice.message));
+      if (notice.fix) item.appendChild(el("p", "notice-fix", notice.fix));
+      return item;
+    }));
+    box.hidden = !box.children.length;
   }
 
   function render(data) {
     clockSkew = Date.parse(data.now) - Date.now();
     renderBanner(data);
+    renderNotices(data.notices);
     renderDependencies(data.dependencies);
     renderTiles(data.services);
+    renderCount(data.counts, data.services.length);
     root.dataset.loaded = "true";
   }
 
