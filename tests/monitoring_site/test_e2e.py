@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,18 @@ pytestmark = pytest.mark.e2e
 
 BASE_DIR = Path(settings.BASE_DIR)
 ADMIN = ("e2e-admin", "an e2e password that is long enough")
+
+
+# Run the command with SIGINT and SIGQUIT at their defaults and nothing blocked, as a terminal
+# job starts: a suite launched by nohup or as a background job has them ignored, children inherit
+# that, and bash cannot trap a signal ignored at its entry. Exec keeps the reset (unlike
+# preexec_fn, this is safe while the test process runs threads).
+DEFAULT_SIGNALS = (
+    "import os, signal, sys;"
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGQUIT)];"
+    "signal.pthread_sigmask(signal.SIG_SETMASK, []);"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
 
 
 def free_port() -> int:
@@ -81,7 +94,7 @@ class Stack:
         log = self.var_dir / f"{Path(command[0]).name}-{self.port}.log"
         self.logs.append(log)
         process = subprocess.Popen(
-            list(command),
+            [sys.executable, "-c", DEFAULT_SIGNALS, *command],
             cwd=BASE_DIR,
             env=self.env,
             stdout=log.open("w"),
@@ -214,6 +227,32 @@ def job_runs(stack: Stack, access: str, **params: str) -> list[dict[str, Any]]:
     )
     assert response.status_code == 200, response.text
     return response.json()["results"]
+
+
+def ignored_signals(pid: int) -> int:
+    """The kernel's mask of signals the process ignores (``SigIgn`` in /proc/<pid>/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(
+        next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16
+    )
+
+
+def test_processes_start_with_ctrl_c_at_its_default_even_when_the_suite_ignores_it(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(var_dir=tmp_path, port=0, env=stack_env(tmp_path, 0))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup or `pytest &`
+    try:
+        child = stack.start("sleep", "30")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        poll(lambda: psutil.Process(child.pid).name() == "sleep", 10, "the exec", stack)
+        mask = ignored_signals(child.pid)
+        assert mask & (1 << (signal.SIGINT - 1)) == 0
+        assert mask & (1 << (signal.SIGQUIT - 1)) == 0
+    finally:
+        stack.kill_everything()
 
 
 def test_the_web_server_and_worker_serve_and_stop_cleanly(stack: Stack) -> None:
