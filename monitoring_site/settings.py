@@ -26,6 +26,10 @@ from monitoring_site.env import (
     env_str,
     env_url,
 )
+from monitoring_site.envfile import load_env_file
+
+# Before any variable is read: .env (or ENV_FILE) fills in what the environment leaves unset.
+load_env_file()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -42,8 +46,8 @@ def _required_secret(name: str) -> str:
     if DEBUG or TESTING:
         return f"insecure-{name.lower()}-for-development-only-0123456789abcdefghijklmnopqrstuvwxyz"
     raise ImproperlyConfigured(
-        f"{name} is not set. Set it (or {name}_FILE) to a long random value; "
-        "`make run` generates one into var/ for a single machine."
+        f"{name} is not set. Set it (or {name}_FILE) to a long random value, or run "
+        "bin/prepare (`make run` does) to generate one into .env for a single machine."
     )
 
 

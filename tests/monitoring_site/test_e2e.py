@@ -49,6 +49,7 @@ def stack_env(var_dir: Path, port: int) -> dict[str, str]:
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
         "VAR_DIR": str(var_dir),
+        "ENV_FILE": str(var_dir / ".env"),  # where bin/prepare writes secrets, not the checkout's
         "PORT": str(port),
         "HTTPS": "false",
         "WEB_CONCURRENCY": "1",
@@ -73,7 +74,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "superuser e2e-admin created" in result.stdout
-    assert (var_dir / "secret_key").stat().st_mode & 0o077 == 0
+    env_file = (var_dir / ".env").read_text()
+    assert "SECRET_KEY=" in env_file and "JWT_SECRET=" in env_file
+    assert (var_dir / ".env").stat().st_mode & 0o077 == 0
     assert (var_dir / "staticfiles" / "staticfiles.json").exists()
     return var_dir
 
@@ -262,6 +265,10 @@ def test_the_web_server_and_worker_serve_and_stop_cleanly(stack: Stack) -> None:
 
     status = requests.get(f"{stack.url}/status", timeout=5).json()
     assert status["status"] == "ok"
+    gunicorn = psutil.Process(stack.processes[0].pid)  # bin/web execs gunicorn
+    listening = {c.laddr for c in gunicorn.net_connections("inet") if c.status == "LISTEN"}
+    assert listening == {("127.0.0.1", stack.port)}  # loopback unless BIND says otherwise
+    assert (stack.var_dir / "gunicorn.ctl").is_socket()  # its own control socket
 
     docs = requests.get(f"{stack.url}/api/docs/", timeout=5)
     assert docs.status_code == 200
