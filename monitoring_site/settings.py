@@ -428,6 +428,7 @@ SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/")
 PAGERDUTY_ROUTING_KEY = env_secret("PAGERDUTY_ROUTING_KEY")
 PAGERDUTY_API_KEY = env_secret("PAGERDUTY_API_KEY")
 PAGERDUTY_SERVICE_ID = env_str("PAGERDUTY_SERVICE_ID")
+PAGERDUTY_FROM = env_str("PAGERDUTY_FROM")  # the PagerDuty user REST API changes are made as
 PAGERDUTY_EVENTS_URL = env_url("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
 PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")
 ALLOW_HTTP_WEBHOOKS = env_bool("ALLOW_HTTP_WEBHOOKS", False)
