@@ -25,7 +25,9 @@ def dockerfile_instructions(name: str) -> list[str]:
 def image_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for arguments in dockerfile_instructions("ENV"):
-        env.update(item.split("=", 1) for item in shlex.split(arguments))
+        for item in shlex.split(arguments):
+            name, _, value = item.partition("=")
+            env[name] = value
     return env
 
 

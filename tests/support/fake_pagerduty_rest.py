@@ -152,7 +152,7 @@ class RestApi:
 
     def _list(self, query: str) -> Answer:
         params = parse_qs(query)
-        key = (params.get("incident_key") or [None])[0]
+        key = params.get("incident_key", [""])[0] or None
         statuses = set(params.get("statuses[]", [])) or {"triggered", "acknowledged", "resolved"}
         services = set(params.get("service_ids[]", []))
         with self._lock:

@@ -26,10 +26,8 @@ CONFIG = {"api_key": API_KEY, "service_id": SERVICE, "from": SENDER}
 
 @pytest.fixture
 def api() -> Iterator[PagerDutyServer]:
-    with (
-        PagerDutyServer(api_key=API_KEY, services={SERVICE}, users={SENDER}) as server,
-        override_settings(PAGERDUTY_API_URL=server.url),
-    ):
+    server = PagerDutyServer(api_key=API_KEY, services={SERVICE}, users={SENDER})
+    with server, override_settings(PAGERDUTY_API_URL=server.url):
         yield server
 
 
