@@ -19,6 +19,7 @@ from monitoring_site.bootstrap import first_time
 Log = Callable[[str], None]
 
 EMAIL, SLACK, PAGERDUTY = "Email", "Slack", "PagerDuty"
+PAGERDUTY_REST_SETTINGS = ("PAGERDUTY_API_KEY", "PAGERDUTY_SERVICE_ID", "PAGERDUTY_FROM")
 ONCALL, TEAM_LEAD, ENG_MANAGER = "On-call engineer", "Team lead", "Engineering manager"
 ROLE_SETTINGS = {
     ONCALL: "ONCALL_EMAIL",
@@ -42,10 +43,9 @@ def channel_specs() -> list[tuple[str, str, dict[str, Any], bool]]:
     elif settings.SLACK_TOKEN:
         config = {"token": settings.SLACK_TOKEN, "channel": settings.SLACK_CHANNEL}
         specs.append((SLACK, "slack", config, True))
-    if settings.PAGERDUTY_ROUTING_KEY:
-        specs.append(
-            (PAGERDUTY, "pagerduty", {"routing_key": settings.PAGERDUTY_ROUTING_KEY}, True)
-        )
+    pagerduty = pagerduty_config()
+    if pagerduty:
+        specs.append((PAGERDUTY, "pagerduty", pagerduty, True))
     for role, setting in ROLE_SETTINGS.items():
         addresses = getattr(settings, setting)
         if addresses:
@@ -53,11 +53,36 @@ def channel_specs() -> list[tuple[str, str, dict[str, Any], bool]]:
     return specs
 
 
+def pagerduty_config() -> dict[str, Any]:
+    """Events API v2 with a routing key (preferred), else the REST API v2 with an API key."""
+    if settings.PAGERDUTY_ROUTING_KEY:
+        return {"routing_key": settings.PAGERDUTY_ROUTING_KEY}
+    if settings.PAGERDUTY_API_KEY and settings.PAGERDUTY_SERVICE_ID and settings.PAGERDUTY_FROM:
+        return {
+            "api_key": settings.PAGERDUTY_API_KEY,
+            "service_id": settings.PAGERDUTY_SERVICE_ID,
+            "from": settings.PAGERDUTY_FROM,
+        }
+    return {}
+
+
+def incomplete_settings() -> list[str]:
+    """Channels the environment starts to configure but leaves unusable, by setting name."""
+    given = {name for name in PAGERDUTY_REST_SETTINGS if getattr(settings, name)}
+    if settings.PAGERDUTY_ROUTING_KEY or not given or given == set(PAGERDUTY_REST_SETTINGS):
+        return []
+    if NotificationChannel.objects.filter(name=PAGERDUTY).exists():
+        return []
+    missing = [name for name in PAGERDUTY_REST_SETTINGS if name not in given]
+    return [f"{PAGERDUTY} (the REST API v2 needs {' and '.join(missing)} too)"]
+
+
 @transaction.atomic
 def seed(log: Log) -> None:
     created: list[str] = []
     skipped: list[str] = []
     if settings.NOTIFY_BOOTSTRAP_CHANNELS:
+        skipped.extend(incomplete_settings())
         for name, kind, config, for_rules in channel_specs():
             if NotificationChannel.objects.filter(name=name).exists():
                 continue

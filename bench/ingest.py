@@ -87,6 +87,7 @@ def environment(var_dir: Path, port: int) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
+        "PYTHON_DOTENV_DISABLED": "1",  # the measured setup, not the checkout's .env
         "DJANGO_SETTINGS_MODULE": "monitoring_site.settings",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "JWT_SECRET": secrets.token_urlsafe(50),

@@ -1,4 +1,4 @@
-"""The TicketToken platform as the monitor knows it by default (DESIGN.md, "The platform")."""
+"""The TicketToken platform as the monitor knows it by default (docs/health.md, "Seeding")."""
 
 from __future__ import annotations
 

@@ -27,6 +27,10 @@ from monitoring_site.env import (
     env_str,
     env_url,
 )
+from monitoring_site.envfile import load_env_file
+
+# Before any variable is read: .env (or ENV_FILE) fills in what the environment leaves unset.
+load_env_file()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -43,8 +47,8 @@ def _required_secret(name: str) -> str:
     if DEBUG or TESTING:
         return f"insecure-{name.lower()}-for-development-only-0123456789abcdefghijklmnopqrstuvwxyz"
     raise ImproperlyConfigured(
-        f"{name} is not set. Set it (or {name}_FILE) to a long random value; "
-        "`make run` generates one into var/ for a single machine."
+        f"{name} is not set. Set it (or {name}_FILE) to a long random value, or run "
+        "bin/prepare (`make run` does) to generate one into .env for a single machine."
     )
 
 
@@ -534,6 +538,7 @@ SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/")
 PAGERDUTY_ROUTING_KEY = env_secret("PAGERDUTY_ROUTING_KEY")
 PAGERDUTY_API_KEY = env_secret("PAGERDUTY_API_KEY")
 PAGERDUTY_SERVICE_ID = env_str("PAGERDUTY_SERVICE_ID")
+PAGERDUTY_FROM = env_str("PAGERDUTY_FROM")  # the PagerDuty user REST API changes are made as
 PAGERDUTY_EVENTS_URL = env_url("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
 PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")
 ALLOW_HTTP_WEBHOOKS = env_bool("ALLOW_HTTP_WEBHOOKS", False)

@@ -171,7 +171,7 @@ class _AlertTransitionView(APIView):
 
 
 class AlertAcknowledgeView(_AlertTransitionView):
-    """``POST .../alerts/<id>/acknowledge`` (and ``/api/alerts/acknowledge/<id>``): own it."""
+    """``POST .../alerts/<id>/acknowledge`` (or ``/api/alerts/acknowledge/alert-<id>``): own it."""
 
     def change(self, alert: Alert, request: Request) -> Alert:
         return acknowledge_alert(alert=alert, user=request.user)

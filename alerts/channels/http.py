@@ -1,4 +1,4 @@
-"""One POST with requests, its failures sorted into transient and permanent ``ChannelError``s."""
+"""One request with requests, its failures sorted into transient and permanent ``ChannelError``s."""
 
 from __future__ import annotations
 
@@ -44,10 +44,28 @@ def post(
     follow_redirects: bool,
 ) -> requests.Response:
     """POST ``body``; a 2xx answer is returned, anything else raises ``ChannelError``."""
+    return call(
+        "POST", url, body=body, headers=headers, guarded=guarded, follow_redirects=follow_redirects
+    )
+
+
+def call(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    guarded: bool,
+    follow_redirects: bool,
+    body: bytes | None = None,
+    params: dict[str, str | list[str]] | None = None,
+) -> requests.Response:
+    """One request; a 2xx answer is returned, anything else raises ``ChannelError``."""
     try:
-        response = _session(guarded).post(
+        response = _session(guarded).request(
+            method,
             url,
             data=body,
+            params=params,
             headers=headers,
             timeout=http_timeout(),
             allow_redirects=follow_redirects,

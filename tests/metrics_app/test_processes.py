@@ -110,6 +110,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
+        "PYTHON_DOTENV_DISABLED": "1",  # nothing from the checkout's .env
         "DJANGO_SETTINGS_MODULE": "monitoring_site.settings",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "JWT_SECRET": secrets.token_urlsafe(50),

@@ -36,9 +36,11 @@ def superuser(db: Any) -> User:
 def production_env(var_dir: Path, **overrides: str | None) -> dict[str, str]:
     """A clean environment like a production deployment's: no DEBUG, real secrets, own VAR_DIR.
 
-    Nothing leaks in from the test run (DATABASE_URL, REDIS_URL, ...); ``None`` removes a name.
+    Nothing leaks in from the test run (DATABASE_URL, REDIS_URL, ...) nor from the checkout's
+    .env; ``None`` removes a name.
     """
     env = {
+        "PYTHON_DOTENV_DISABLED": "1",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,18 @@ BASE_DIR = Path(settings.BASE_DIR)
 ADMIN = ("e2e-admin", "an e2e password that is long enough")
 
 
+# Run the command with SIGINT and SIGQUIT at their defaults and nothing blocked, as a terminal
+# job starts: a suite launched by nohup or as a background job has them ignored, children inherit
+# that, and bash cannot trap a signal ignored at its entry. Exec keeps the reset (unlike
+# preexec_fn, this is safe while the test process runs threads).
+DEFAULT_SIGNALS = (
+    "import os, signal, sys;"
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGQUIT)];"
+    "signal.pthread_sigmask(signal.SIG_SETMASK, []);"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -36,6 +49,7 @@ def stack_env(var_dir: Path, port: int) -> dict[str, str]:
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
         "VAR_DIR": str(var_dir),
+        "ENV_FILE": str(var_dir / ".env"),  # where bin/prepare writes secrets, not the checkout's
         "PORT": str(port),
         "HTTPS": "false",
         "WEB_CONCURRENCY": "1",
@@ -60,7 +74,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "superuser e2e-admin created" in result.stdout
-    assert (var_dir / "secret_key").stat().st_mode & 0o077 == 0
+    env_file = (var_dir / ".env").read_text()
+    assert "SECRET_KEY=" in env_file and "JWT_SECRET=" in env_file
+    assert (var_dir / ".env").stat().st_mode & 0o077 == 0
     assert (var_dir / "staticfiles" / "staticfiles.json").exists()
     return var_dir
 
@@ -81,7 +97,7 @@ class Stack:
         log = self.var_dir / f"{Path(command[0]).name}-{self.port}.log"
         self.logs.append(log)
         process = subprocess.Popen(
-            list(command),
+            [sys.executable, "-c", DEFAULT_SIGNALS, *command],
             cwd=BASE_DIR,
             env=self.env,
             stdout=log.open("w"),
@@ -216,6 +232,32 @@ def job_runs(stack: Stack, access: str, **params: str) -> list[dict[str, Any]]:
     return response.json()["results"]
 
 
+def ignored_signals(pid: int) -> int:
+    """The kernel's mask of signals the process ignores (``SigIgn`` in /proc/<pid>/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(
+        next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16
+    )
+
+
+def test_processes_start_with_ctrl_c_at_its_default_even_when_the_suite_ignores_it(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(var_dir=tmp_path, port=0, env=stack_env(tmp_path, 0))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup or `pytest &`
+    try:
+        child = stack.start("sleep", "30")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        poll(lambda: psutil.Process(child.pid).name() == "sleep", 10, "the exec", stack)
+        mask = ignored_signals(child.pid)
+        assert mask & (1 << (signal.SIGINT - 1)) == 0
+        assert mask & (1 << (signal.SIGQUIT - 1)) == 0
+    finally:
+        stack.kill_everything()
+
+
 def test_the_web_server_and_worker_serve_and_stop_cleanly(stack: Stack) -> None:
     stack.start("bin/web")
     stack.start("bin/worker")
@@ -223,6 +265,10 @@ def test_the_web_server_and_worker_serve_and_stop_cleanly(stack: Stack) -> None:
 
     status = requests.get(f"{stack.url}/status", timeout=5).json()
     assert status["status"] == "ok"
+    gunicorn = psutil.Process(stack.processes[0].pid)  # bin/web execs gunicorn
+    listening = {c.laddr for c in gunicorn.net_connections("inet") if c.status == "LISTEN"}
+    assert listening == {("127.0.0.1", stack.port)}  # loopback unless BIND says otherwise
+    assert (stack.var_dir / "gunicorn.ctl").is_socket()  # its own control socket
 
     docs = requests.get(f"{stack.url}/api/docs/", timeout=5)
     assert docs.status_code == 200

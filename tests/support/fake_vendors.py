@@ -1,4 +1,4 @@
-"""Real HTTP servers on 127.0.0.1 that speak Slack, PagerDuty Events v2 and a generic webhook.
+"""Real HTTP servers on 127.0.0.1 that speak Slack, PagerDuty (Events v2, REST v2), webhooks.
 
 Each runs in a thread, records every request it receives (also those it fails), and can be told to
 misbehave for the next K requests or until a time (compared with the possibly travelled clock, so
@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.fake_pagerduty_rest import RestApi
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -383,19 +385,27 @@ class Incident:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-class PagerDutyServer(FakeServer):
-    """Events API v2 ``/v2/enqueue`` (folding triggers by dedup_key) and REST ``/services/<id>``."""
+class PagerDutyServer(RestApi, FakeServer):
+    """Events API v2 ``/v2/enqueue`` (folding triggers by dedup_key) and the REST API v2
+    (``/incidents``, ``/services/<id>``; see ``fake_pagerduty_rest``)."""
 
     SEVERITIES = ("critical", "error", "warning", "info")
 
     def __init__(
-        self, *, routing_keys: Any = None, api_key: str = "", services: Any = (), **kw: Any
+        self,
+        *,
+        routing_keys: Any = None,
+        api_key: str = "",
+        services: Any = (),
+        users: Any = None,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.routing_keys = set(routing_keys) if routing_keys else None
         self.api_key = api_key
         self.services = set(services)
         self.incidents: list[Incident] = []
+        self._setup_rest(users)  # users: the From addresses PagerDuty knows (None: any)
 
     @property
     def events_url(self) -> str:
@@ -413,9 +423,7 @@ class PagerDutyServer(FakeServer):
     def handle(self, request: RecordedRequest) -> Answer:
         if request.method == "POST" and request.path == "/v2/enqueue":
             return self._enqueue(request)
-        if request.method == "GET" and request.path.startswith("/services/"):
-            return self._service(request.path.rsplit("/", 1)[1], request)
-        return _json(404, {"error": {"message": "Not Found"}})
+        return self.rest(request) or _json(404, {"error": {"message": "Not Found"}})
 
     def _enqueue(self, request: RecordedRequest) -> Answer:
         try:
@@ -470,15 +478,6 @@ class PagerDutyServer(FakeServer):
         elif current is not None:  # ack/resolve of an unknown or closed key is accepted, ignored
             current.status = "acknowledged" if action == "acknowledge" else "resolved"
             current.events.append(event)
-
-    def _service(self, service_id: str, request: RecordedRequest) -> Answer:
-        if not self.api_key or request.header("authorization") != f"Token token={self.api_key}":
-            return _json(401, {"error": {"message": "Unauthorized", "code": 2006}})
-        if service_id not in self.services:
-            return _json(404, {"error": {"message": "Not Found", "code": 2100}})
-        return _json(
-            200, {"service": {"id": service_id, "name": "TicketToken", "status": "active"}}
-        )
 
 
 def _invalid(message: str, error: str) -> Answer:
