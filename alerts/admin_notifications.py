@@ -64,7 +64,7 @@ class NotificationChannelForm(forms.ModelForm):
     # One write-only field per secret of alerts.channels.secrets.all_secret_keys().
     slack_webhook_url = _secret_input("Slack webhook URL")
     slack_token = _secret_input("Slack bot token")
-    pagerduty_routing_key = _secret_input("PagerDuty routing key (Events API v2)")
+    pagerduty_routing_key = _secret_input("PagerDuty routing key")
     pagerduty_api_key = _secret_input("PagerDuty REST API key")
     webhook_secret = _secret_input("Webhook signing secret")
 

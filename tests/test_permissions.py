@@ -100,6 +100,7 @@ API: list[Api] = [
     Api("post", "token-obtain", PUBLIC, 400, body={}),
     Api("post", "token-refresh", PUBLIC, 400, body={}),
     Api("get", "auth-me", VIEWER),
+    Api("post", "auth-logout-all", VIEWER),  # any signed-in user, for themselves
     Api("get", "job-run-list", VIEWER),
     Api("get", "job-run-detail", VIEWER, args=("jobrun",)),
     Api("get", "schema", PUBLIC),
@@ -191,16 +192,23 @@ class Action:
 # groups, and act where the API lets them act.
 READ_ONLY = {"add": NOBODY, "change": NOBODY}
 PAGES: list[Pages] = [
-    Pages("auth.user", view=SUPERUSER, add=SUPERUSER, change=SUPERUSER, delete=SUPERUSER),
+    # The admin role lists users (to sign them out everywhere); editing them is a superuser's.
+    Pages("auth.user", view=ADMIN, add=SUPERUSER, change=SUPERUSER, delete=SUPERUSER),
     Pages("auth.group", view=SUPERUSER, add=SUPERUSER, change=SUPERUSER, delete=SUPERUSER),
     Pages("token_blacklist.outstandingtoken", SUPERUSER, NOBODY, NOBODY, NOBODY),
     Pages("token_blacklist.blacklistedtoken", SUPERUSER, SUPERUSER, SUPERUSER, SUPERUSER),
-    # django-q2's pages: the admin role still holds its model permissions (issue #10 item 1
-    # takes them away; then add, change and delete become SUPERUSER here).
-    Pages("django_q.schedule"),
-    Pages("django_q.success", add=NOBODY, saved_empty=True),
-    Pages("django_q.failure", add=NOBODY, saved_empty=True),
-    Pages("django_q.ormq", add=NOBODY, optional=True),  # the ORM broker's queue (no REDIS_URL)
+    # django-q2's rows name the code the worker runs: every role reads them, only superusers
+    # write them (the worker guard is the second fence: docs/security.md).
+    Pages("django_q.schedule", add=SUPERUSER, change=SUPERUSER, delete=SUPERUSER),
+    Pages("django_q.success", add=NOBODY, change=SUPERUSER, delete=SUPERUSER, saved_empty=True),
+    Pages("django_q.failure", add=NOBODY, change=SUPERUSER, delete=SUPERUSER, saved_empty=True),
+    # the ORM broker's queue (no REDIS_URL)
+    Pages("django_q.ormq", add=NOBODY, change=SUPERUSER, delete=SUPERUSER, optional=True),
+    # Sign-in lockouts (django-axes): the admin role reads them and lifts a lockout.
+    Pages("axes.accessattempt", ADMIN, NOBODY, NOBODY, ADMIN),
+    # The sign-in records are an audit trail: only superusers (and retention) delete them.
+    Pages("axes.accesslog", ADMIN, NOBODY, NOBODY, SUPERUSER),
+    Pages("axes.accessfailurelog", ADMIN, NOBODY, NOBODY, SUPERUSER),
     Pages("monitoring_site.jobrun", **READ_ONLY),
     Pages("monitoring_site.seedrecord", **READ_ONLY),
     Pages("metrics_app.metricdefinition"),
@@ -222,15 +230,20 @@ PAGES: list[Pages] = [
 
 ACTIONS: list[Action] = [
     Action("auth.user", "delete_selected", SUPERUSER, 200),
+    Action("auth.user", "sign_out_everywhere", ADMIN),
     Action("auth.group", "delete_selected", SUPERUSER, 200),
     Action("token_blacklist.outstandingtoken", "delete_selected", NOBODY),
     Action("token_blacklist.blacklistedtoken", "delete_selected", SUPERUSER, 200),
-    Action("django_q.schedule", "delete_selected", ADMIN, 200),
-    Action("django_q.success", "delete_selected", ADMIN, 200),
+    Action("django_q.schedule", "delete_selected", SUPERUSER, 200),
+    Action("django_q.success", "delete_selected", SUPERUSER, 200),
     Action("django_q.success", "resubmit_task", SUPERUSER),
-    Action("django_q.failure", "delete_selected", ADMIN, 200),
+    Action("django_q.failure", "delete_selected", SUPERUSER, 200),
     Action("django_q.failure", "resubmit_task", SUPERUSER),
-    Action("django_q.ormq", "delete_selected", ADMIN, 200),
+    Action("django_q.ormq", "delete_selected", SUPERUSER, 200),
+    Action("axes.accessattempt", "delete_selected", ADMIN, 200),
+    Action("axes.accessattempt", "lift_lockouts", ADMIN),
+    Action("axes.accesslog", "delete_selected", SUPERUSER, 200),
+    Action("axes.accessfailurelog", "delete_selected", SUPERUSER, 200),
     Action("monitoring_site.jobrun", "delete_selected", ADMIN, 200),
     Action("monitoring_site.seedrecord", "delete_selected", ADMIN, 200),
     Action("metrics_app.metricdefinition", "delete_selected", ADMIN, 200),

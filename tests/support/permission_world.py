@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Success, Task
@@ -51,7 +52,17 @@ def _auth() -> dict[str, Any]:
     outstanding = OutstandingToken.objects.get(jti=refresh["jti"])
     spent = RefreshToken.for_user(target)
     spent.blacklist()
+    attempt = AccessAttempt.objects.create(
+        username="tom-target", ip_address="203.0.113.9", user_agent="", failures_since_start=10
+    )
+    failure = AccessFailureLog.objects.create(
+        username="tom-target", ip_address="203.0.113.9", user_agent="", locked_out=True
+    )
+    log = AccessLog.objects.create(username="tom-target", ip_address="203.0.113.9", user_agent="")
     return {
+        "axes.accessattempt": attempt,
+        "axes.accessfailurelog": failure,
+        "axes.accesslog": log,
         "auth.user": target,
         "auth.group": Group.objects.get(name="viewer"),
         "token_blacklist.outstandingtoken": outstanding,
