@@ -30,7 +30,10 @@ def test_a_round_with_a_hung_and_a_dripping_service_ends_at_the_deadline(
     started = time.perf_counter()
     report = run_round(deadline=1.0)
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0 + 0.5
+    # Without the overall deadline the round would last the probes' 30 s timeout (the drip never
+    # ends). The margin is loose on purpose: a loaded 2-core CI machine adds scheduling delay;
+    # the overhead itself is measured against its target by bench/health_round.py.
+    assert elapsed < 1.0 + 3.0
     outcomes = {
         r.service.slug: (r.outcome, r.error) for r in CheckResult.objects.select_related("service")
     }
@@ -38,7 +41,7 @@ def test_a_round_with_a_hung_and_a_dripping_service_ends_at_the_deadline(
     assert outcomes["hung"] == ("down", timed_out)
     assert outcomes["drip"] == ("down", timed_out)
     assert [outcomes[f"ok-{index}"] for index in range(8)] == [("up", "")] * 8
-    assert report.duration_ms < 1000 + 150
+    assert report.duration_ms < 1000 + 3000
 
 
 def test_the_monitors_own_dependencies_are_checked_every_round(
