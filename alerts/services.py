@@ -26,6 +26,11 @@ ENGINE = "engine"
 UserLike: TypeAlias = AbstractBaseUser | AnonymousUser | None
 
 
+def user_row(user: UserLike) -> Any:
+    """The user row to store for ``user``: None for the system and for anonymous requests."""
+    return user if user is not None and user.is_authenticated and user.pk else None
+
+
 class InvalidTransition(Exception):
     """The alert is not in a state that allows the change (the API answers 409)."""
 
@@ -96,7 +101,7 @@ def record_event(
         if not notify and kind == AlertEvent.Kind.FIRING:
             payload["suppressed"] = "cooldown"
     event = AlertEvent.objects.create(
-        alert=alert, kind=kind, actor=actor, user=user, at=now, details=payload
+        alert=alert, kind=kind, actor=actor, user=user_row(user), at=now, details=payload
     )
     if notify:
         notify_alert_event(alert=alert, event=event)
@@ -195,7 +200,7 @@ def acknowledge_alert(
     name = actor or getattr(user, "username", "") or "unknown"
     row.state = Alert.State.ACKNOWLEDGED
     row.acknowledged_at = now
-    row.acknowledged_by = user if user is not None and user.is_authenticated and user.pk else None
+    row.acknowledged_by = user_row(user)
     row.acknowledged_by_name = name[:200]
     row.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "acknowledged_by_name"])
     record_event(

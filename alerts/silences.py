@@ -36,7 +36,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.models.silences import LabelValue
-from alerts.services import UserLike
+from alerts.services import UserLike, user_row
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,6 @@ def silenced_by(
 # --- services ---------------------------------------------------------------------------------
 
 
-def _user_row(user: UserLike) -> Any:
-    return user if user is not None and user.pk else None
-
-
 @transaction.atomic
 def silence_create(
     *,
@@ -105,12 +101,13 @@ def silence_create(
 ) -> Silence:
     """A checked silence; a start in the past (or none) is now. Raises ValidationError."""
     now = now or timezone.now()
+    starts_at, ends_at = check_times(starts_at=starts_at, ends_at=ends_at, now=now)
     silence = Silence(
         matchers=matchers,
-        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
+        starts_at=starts_at,
         ends_at=ends_at,
         comment=(comment or "").strip(),
-        created_by=_user_row(user),
+        created_by=user_row(user),
         created_at=now,
     )
     silence.full_clean(exclude=["created_by", "expired_by"])
@@ -132,13 +129,14 @@ def maintenance_window_create(
 ) -> MaintenanceWindow:
     """A checked maintenance window over known service slugs. Raises ValidationError."""
     now = now or timezone.now()
+    starts_at, ends_at = check_times(starts_at=starts_at, ends_at=ends_at, now=now)
     window = MaintenanceWindow(
         name=(name or "").strip(),
         services=services,
-        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
+        starts_at=starts_at,
         ends_at=ends_at,
         comment=(comment or "").strip(),
-        created_by=_user_row(user),
+        created_by=user_row(user),
         created_at=now,
     )
     window.full_clean(exclude=["created_by", "expired_by"])
@@ -148,13 +146,15 @@ def maintenance_window_create(
     return window
 
 
-def check_times(*, starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> datetime:
-    """The start of a new silence or window (a start in the past, or none, is now)."""
+def check_times(
+    *, starts_at: datetime | None, ends_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The start and end of a new silence or window (a start in the past, or none, is now)."""
     if ends_at is None:
         raise ValidationError({"ends_at": ["This field is required."]})
     if ends_at <= now:
         raise ValidationError({"ends_at": ["Must be in the future."]})
-    return max(starts_at or now, now)
+    return max(starts_at or now, now), ends_at
 
 
 def check_services_exist(slugs: list[str]) -> None:
@@ -187,7 +187,7 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
     row.starts_at = min(row.starts_at, now)
     row.ends_at = now
     row.expired_at = now
-    row.expired_by = _user_row(user)
+    row.expired_by = user_row(user)
     # simple_history (no type stubs) reads this attribute when it writes the history row.
     row._change_reason = f"expired by {_name(user)}"  # type: ignore[attr-defined]
     row.save()
@@ -200,7 +200,7 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
 def muting_update(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
     """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
     the escalations held until the planned one."""
-    row._history_user = _user_row(user)  # type: ignore[union-attr]
+    row._history_user = user_row(user)  # type: ignore[union-attr]
     row.save()
     release_held(row, now=now or timezone.now())
     return row
