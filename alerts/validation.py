@@ -14,7 +14,7 @@ from django.conf import settings
 
 from alerts.models.rules import ANNOTATION_KEYS, CHANNEL_KINDS, placeholder_problems
 
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 MAX_LABEL_VALUE = 128
 Problems = dict[str, list[str]]
 

@@ -28,8 +28,8 @@ TYPES = (COUNTER, GAUGE, HISTOGRAM, SUMMARY)
 
 # Prometheus data model: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*
 # (names starting with "__" are reserved). Colons are for recording rules, so not accepted here.
-METRIC_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+METRIC_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 RESERVED_LABELS = frozenset({"le", "quantile"})
 PARTS = {HISTOGRAM: ("bucket", "sum", "count"), SUMMARY: ("sum", "count")}
 

@@ -30,7 +30,7 @@ from dotenv import dotenv_values, set_key
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Generated on first run; before .env held them, bin/env.sh kept them in these VAR_DIR files.
 GENERATED_SECRETS = {"SECRET_KEY": "secret_key", "JWT_SECRET": "jwt_secret"}
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _TRUE = {"1", "true", "t", "yes", "y"}  # python-dotenv's reading of PYTHON_DOTENV_DISABLED
 
 

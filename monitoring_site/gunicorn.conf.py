@@ -19,7 +19,7 @@ from monitoring_site.envfile import load_env_file
 
 load_env_file()  # the same .env as the Django settings, read before BIND and PORT
 
-_ADDRESS = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?$")
+_ADDRESS = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?\Z")
 
 
 def _bind(items: list[str], port: int) -> list[str]:

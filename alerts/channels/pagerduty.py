@@ -36,9 +36,9 @@ from alerts.channels.pagerduty_rest import RestClient, build_incident, build_upd
 
 logger = logging.getLogger(__name__)
 
-ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
-API_KEY = re.compile(r"^[A-Za-z0-9_+=\-]{16,128}$")
-SERVICE_ID = re.compile(r"^[A-Z0-9]{5,20}$")
+ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}\Z")
+API_KEY = re.compile(r"^[A-Za-z0-9_+=\-]{16,128}\Z")
+SERVICE_ID = re.compile(r"^[A-Z0-9]{5,20}\Z")
 EVENTS_FIELDS = ("routing_key", "source")
 REST_FIELDS = ("api_key", "service_id", "from")
 SUMMARY_LIMIT = 1024

@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 
 # Channel names: lower case letters, digits, hyphens, underscores and periods, up to 80; or an ID.
 CHANNEL_NAME = re.compile(r"^#?[a-z0-9][a-z0-9._-]{0,79}$")
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
-TOKEN = re.compile(r"^xox[abpe]-[A-Za-z0-9-]{4,}$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}\Z")
+TOKEN = re.compile(r"^xox[abpe]-[A-Za-z0-9-]{4,}\Z")
 ICONS = {
     "critical": ":red_circle:",
     "error": ":large_orange_circle:",

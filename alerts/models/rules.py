@@ -17,7 +17,7 @@ from monitoring_site.humanize import format_number
 # rules by kind" (NotificationChannel.for_rule_kinds), beside the explicit notification_channels.
 CHANNEL_KINDS = ("email", "slack", "pagerduty", "webhook")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-LABEL_PLACEHOLDER_RE = re.compile(r"^labels\.([a-zA-Z_][a-zA-Z0-9_]*)$")
+LABEL_PLACEHOLDER_RE = re.compile(r"^labels\.([a-zA-Z_][a-zA-Z0-9_]*)\Z")
 ANNOTATION_KEYS = ("summary", "description")
 # Written by the engine on every cycle: kept out of the edit history (they are not edits).
 RUNTIME_FIELDS = (

@@ -35,7 +35,7 @@ MAX_NESTING = 32  # brackets: ( [ {
 MAX_TREE_DEPTH = 64  # operators, calls and aggregations nested in one another
 MAX_DURATION = 35 * 86400
 AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "count"})
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 

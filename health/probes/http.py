@@ -50,7 +50,7 @@ async def fetch(
 async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     # Raw bytes (we ask for identity encoding): a compressed bomb cannot expand in memory.
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise FetchError(f"response body of {int(declared)} bytes is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

@@ -96,6 +96,7 @@ def test_operators_cannot_write_rules_either(operator_client: APIClient) -> None
         ({"annotations": {"runbook": "x"}}, "annotations", "runbook"),
         ({"channels": ["slack", "carrier-pigeon"]}, "channels", "carrier-pigeon"),
         ({"labels": {"bad-name": "x"}}, "labels", "bad-name"),
+        ({"labels": {"team\n": "x"}}, "labels", "team"),
         ({"operator": "=>"}, "operator", ""),
         ({"severity": "urgent"}, "severity", ""),
         ({"no_data": "panic"}, "no_data", ""),

@@ -150,6 +150,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(50 * 1024 * 1024))
         self.end_headers()
 
+    def _odd_length(self) -> None:
+        # A superscript digit passes str.isdigit() but not int(): a parser must not trust it.
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "\u00b9")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
     def _redirect_loop(self) -> None:
         self.send_response(302)
         self.send_header("Location", self.path)

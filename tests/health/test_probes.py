@@ -123,6 +123,14 @@ def test_a_declared_huge_body_is_refused_before_reading(platform: PlatformServer
     assert result.error == "response body of 52428800 bytes is larger than 65536 bytes"
 
 
+def test_a_content_length_in_superscript_digits_is_down_with_a_reason_not_a_crash(
+    platform: PlatformServer,
+) -> None:
+    result = probe("http", platform.url("/odd-length", "odd_length"))
+    assert result.outcome == "down"
+    assert result.error
+
+
 def test_a_redirect_loop_is_down_with_a_readable_reason(platform: PlatformServer) -> None:
     result = probe("http", platform.url("/loop", "redirect_loop"))
     assert (result.outcome, result.error) == ("down", "too many redirects (a redirect loop?)")

@@ -99,6 +99,8 @@ def admin_web(admin: User) -> Client:
         ("http_request_duration_ms_bucket", '["service"]', "series of the built-in metric"),
         ("ok_total", '["le"]', "reserved"),
         ("ok_total", '["user-id"]', "letters, digits and underscores"),
+        # `$` matches before a final newline: names are matched whole (\Z), not up to one.
+        ("ok_total", '["user\\n"]', "letters, digits and underscores"),
         ("ok_total", '"service"', "list of label names"),
     ],
 )

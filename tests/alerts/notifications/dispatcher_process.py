@@ -60,7 +60,9 @@ def state(pk: int) -> None:
 
     row = Notification.objects.get(pk=pk)
     attempts = list(row.attempt_rows.order_by("at").values_list("outcome", flat=True))
-    print(json.dumps({"state": row.state, "attempts": attempts, "claimed": bool(row.claim)}))
+    lease_until = row.lease_until.timestamp() if row.lease_until else None
+    found = {"state": row.state, "attempts": attempts, "claimed": bool(row.claim)}
+    print(json.dumps({**found, "lease_until": lease_until}))
 
 
 if __name__ == "__main__":
