@@ -8,7 +8,6 @@ cooldown has been applied, so an outbox row written there commits or rolls back 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -16,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, AlertFingerprint, NotificationChannel, Rule
+from alerts.models import Alert, AlertEvent, AlertFingerprint, Rule
 from alerts.models.alerts import fingerprint_for
 
 logger = logging.getLogger(__name__)
@@ -269,105 +268,3 @@ def resolve_rule_alerts(
     for row in rows:
         _close(row, now=now, actor=actor, reason=reason)
     return len(rows)
-
-
-# --- rules: every door (API, admin, bootstrap) writes them through these ----------------------
-
-
-class RuleProtected(Exception):
-    """The built-in rule cannot be deleted (the API answers 409, the admin offers no delete)."""
-
-
-def _actor(user: UserLike) -> str:
-    return getattr(user, "username", "") or ENGINE
-
-
-@transaction.atomic
-def save_rule(
-    *,
-    rule: Rule,
-    user: UserLike,
-    channels: Iterable[Any] | None = None,
-    reason: str = "",
-) -> Rule:
-    """Store a validated rule (new or edited); disabling it resolves its open alerts.
-
-    The row is locked first, so an evaluation in progress waits and then sees the rule disabled.
-    ``channels`` (when given) replaces its ``notification_channels``.
-    """
-    was_enabled = rule.pk is not None and bool(
-        Rule.objects.select_for_update()
-        .filter(pk=rule.pk)
-        .values_list("enabled", flat=True)
-        .first()
-    )
-    rule._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
-    if reason:
-        rule._change_reason = reason  # type: ignore[attr-defined]
-    rule.save()
-    if channels is not None:
-        rule.notification_channels.set(channels)
-    if was_enabled and not rule.enabled:
-        resolved = resolve_rule_alerts(rule=rule, actor=_actor(user), reason="rule disabled")
-        logger.info("rule disabled", extra={"rule": rule.slug, "resolved": resolved})
-    return rule
-
-
-def create_rule(*, fields: Mapping[str, Any], user: UserLike, reason: str = "") -> Rule:
-    """A new rule from validated fields (``notification_channels`` may be among them)."""
-    values = dict(fields)
-    channels = values.pop("notification_channels", None)
-    return save_rule(rule=Rule(**values), user=user, channels=channels, reason=reason)
-
-
-def update_rule(*, rule: Rule, changes: Mapping[str, Any], user: UserLike) -> Rule:
-    """Apply validated changes to ``rule``; disabling it resolves its open alerts."""
-    values = dict(changes)
-    channels = values.pop("notification_channels", None)
-    for name, value in values.items():
-        setattr(rule, name, value)
-    return save_rule(rule=rule, user=user, channels=channels)
-
-
-@transaction.atomic
-def delete_rule(*, rule: Rule, user: UserLike) -> int:
-    """Resolve the rule's open alerts, then delete it; returns how many alerts it resolved.
-
-    Its alerts stay (they keep the rule's name and expression) with an empty ``rule``.
-    """
-    if rule.builtin:
-        raise RuleProtected("The built-in rule cannot be deleted; disable it instead.")
-    locked = Rule.objects.select_for_update().get(pk=rule.pk)
-    resolved = resolve_rule_alerts(rule=locked, actor=_actor(user), reason="rule deleted")
-    locked._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
-    locked.delete()
-    logger.info("rule deleted", extra={"rule": rule.slug, "resolved": resolved})
-    return resolved
-
-
-# --- notification channels: the admin (their only door) and bootstrap write them here ---------
-
-
-@transaction.atomic
-def save_channel(
-    *, channel: NotificationChannel, user: UserLike, reason: str = ""
-) -> NotificationChannel:
-    """Store a validated channel (new or edited); its history keeps the secrets masked."""
-    channel._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
-    if reason:
-        channel._change_reason = reason  # type: ignore[attr-defined]
-    channel.save()
-    logger.info("channel saved", extra={"channel": channel.pk, "kind": channel.kind})
-    return channel
-
-
-@transaction.atomic
-def disable_channel(*, channel: NotificationChannel, user: UserLike, reason: str) -> bool:
-    """Disable an enabled channel and say why; False when it was disabled already."""
-    row = NotificationChannel.objects.select_for_update().get(pk=channel.pk)
-    if not row.enabled:
-        return False
-    row.enabled = False
-    row.disabled_reason = reason[:300]
-    save_channel(channel=row, user=user, reason=reason[:100])
-    return True

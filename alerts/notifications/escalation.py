@@ -29,7 +29,7 @@ from alerts.models import (
 )
 from alerts.notifications.outbox import ACTOR, ANNOUNCING, queue, start_escalation
 from alerts.notifications.routing import FiringRoute, Target, firing_route, level_gap, working
-from alerts.silences import hold_or_release, silenced_by
+from alerts.silences.services import hold_or_release, silenced_by
 
 logger = logging.getLogger(__name__)
 

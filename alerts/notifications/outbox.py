@@ -25,7 +25,7 @@ from alerts.models.alerts import fingerprint_for
 from alerts.notifications import links
 from alerts.notifications.messages import message_for, to_payload
 from alerts.notifications.routing import firing_route, unrouted_reason
-from alerts.silences import silenced_by, suppress_firing
+from alerts.silences.services import silenced_by, suppress_firing
 
 logger = logging.getLogger(__name__)
 

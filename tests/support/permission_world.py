@@ -26,7 +26,7 @@ from alerts.models import (
     Rule,
 )
 from alerts.services import fire_alert, open_alert
-from alerts.silences import maintenance_window_create, silence_create
+from alerts.silences.services import maintenance_window_create, silence_create
 from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
 from metrics_app.models import MetricDefinition, Series
 from metrics_app.services import create_ingest_token

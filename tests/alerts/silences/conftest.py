@@ -22,7 +22,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.services import open_alert
-from alerts.silences import silence_create
+from alerts.silences.services import silence_create
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from alerts.models import (
 )
 from alerts.notifications.escalation import escalate_due
 from alerts.services import acknowledge_alert, resolve_alert
-from alerts.silences import silence_expire, silenced_by
+from alerts.silences.services import silence_expire, silenced_by
 from tests.alerts.silences.conftest import rows
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.utils import timezone
 from alerts.bootstrap import seed
 from alerts.health_alerts import raise_service_down, resolve_service_down
 from alerts.models import Alert, AlertEvent, MaintenanceWindow, NotificationChannel, Rule
-from alerts.silences import maintenance_window_create, maintenance_window_expire
+from alerts.silences.services import maintenance_window_create, maintenance_window_expire
 from health.models import Service
 from tests.alerts.silences.conftest import rows
 
