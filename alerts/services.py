@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.actors import ENGINE, UserLike, actor_name
 from alerts.models import Alert, AlertEvent, AlertFingerprint, Rule
 from alerts.models.alerts import fingerprint_for
 
 logger = logging.getLogger(__name__)
-
-ENGINE = "engine"
-# Who made a change: the request's user, or None for the system (engine, bootstrap).
-UserLike: TypeAlias = AbstractBaseUser | AnonymousUser | None
 
 
 class InvalidTransition(Exception):
@@ -217,7 +213,7 @@ def resolve_alert(
     row = _locked(alert)
     if not row.can_resolve():
         raise InvalidTransition("This alert is already resolved.", state=row.state)
-    name = actor or getattr(user, "username", "") or ENGINE
+    name = actor or actor_name(user, default=ENGINE)
     stored = user if user is not None and user.is_authenticated and user.pk else None
     _close(row, now=now, actor=name, user=stored, reason=reason)
     return row

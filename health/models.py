@@ -11,18 +11,7 @@ from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
-
-class State(models.TextChoices):
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    UNKNOWN = "unknown"
-
-
-class Outcome(models.TextChoices):
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
+from health.outcomes import Outcome, State
 
 
 @dataclass(frozen=True)

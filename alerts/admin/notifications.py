@@ -25,8 +25,8 @@ from alerts.models import (
     NotificationAttempt,
     NotificationChannel,
 )
+from alerts.notifications.channel_check import check_channel
 from alerts.notifications.services import disable_channel, save_channel
-from alerts.notifications.testing import send_channel_test
 from monitoring_site.admin_roles import RoleAdmin, RoleHistoryAdmin, RoleInline, role_permission
 from monitoring_site.humanize import datetime_text, duration_text
 from monitoring_site.roles import Role
@@ -184,7 +184,7 @@ class NotificationChannelAdmin(RoleHistoryAdmin):
         "settings_masked",
     )
     history_list_display = ("settings_masked",)
-    actions = ["send_test", "disable"]
+    actions = ["check_channels", "disable"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if self.has_change_permission(request, obj):
@@ -235,15 +235,15 @@ class NotificationChannelAdmin(RoleHistoryAdmin):
         )
 
     # As POST /api/alerts/test: admins only.
-    has_send_test_permission = role_permission(Role.ADMIN)
+    has_check_channels_permission = role_permission(Role.ADMIN)
 
     @admin.action(
-        description="Send a test message through the selected channels",
-        permissions=["send_test"],
+        description="Check the selected channels (one test message each, sent now)",
+        permissions=["check_channels"],
     )
-    def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
+    def check_channels(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
         for channel in queryset.order_by("name"):
-            outcome = send_channel_test(channel)
+            outcome = check_channel(channel)
             level = messages.SUCCESS if outcome.delivered else messages.ERROR
             self.message_user(request, outcome.line(), level)
 

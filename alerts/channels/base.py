@@ -17,16 +17,18 @@ from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 
-CHANNEL_KINDS = ("email", "slack", "pagerduty", "webhook")
 EVENTS = ("firing", "acknowledged", "resolved", "test", "escalated", "reminder")
-SEVERITIES = ("info", "warning", "error", "critical")
 
-_CLASS_PATHS = {
-    "email": "alerts.channels.email.EmailChannel",
-    "slack": "alerts.channels.slack.SlackChannel",
-    "pagerduty": "alerts.channels.pagerduty.PagerDutyChannel",
-    "webhook": "alerts.channels.webhook.WebhookChannel",
+# The registry: kind -> (label, class). Every list of kinds is derived from it.
+REGISTRY = {
+    "email": ("Email", "alerts.channels.email.EmailChannel"),
+    "slack": ("Slack", "alerts.channels.slack.SlackChannel"),
+    "pagerduty": ("PagerDuty", "alerts.channels.pagerduty.PagerDutyChannel"),
+    "webhook": ("Webhook", "alerts.channels.webhook.WebhookChannel"),
 }
+CHANNEL_KINDS = tuple(REGISTRY)
+# (value, label) pairs, for NotificationChannel.Kind.
+CHANNEL_KIND_CHOICES = [(kind, label) for kind, (label, _) in REGISTRY.items()]
 TEMPLATE_DIR = "alerts/notifications"
 
 
@@ -124,7 +126,7 @@ class Channel:
 def get_channel_class(kind: str) -> type[Channel]:
     """The channel class registered for ``kind``; ``KeyError`` for an unknown kind."""
     try:
-        path = _CLASS_PATHS[kind]
+        path = REGISTRY[kind][1]
     except KeyError:
         raise KeyError(f"unknown channel kind {kind!r}; expected one of {CHANNEL_KINDS}") from None
     return import_string(path)

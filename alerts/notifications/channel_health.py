@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from alerts.actors import NOTIFICATIONS
 from alerts.channels import ChannelError
 from alerts.models import Alert, AlertEvent, NotificationChannel
 from alerts.models.alerts import fingerprint_for
@@ -21,7 +22,6 @@ from alerts.models.alerts import fingerprint_for
 logger = logging.getLogger(__name__)
 
 SELF_RULE = "notification-channel"
-ACTOR = "notifications"
 
 
 def failed(
@@ -82,7 +82,7 @@ def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO on")
             alert.save()
-            record_event(alert=alert, kind=AlertEvent.Kind.FIRING, actor=ACTOR, now=now)
+            record_event(alert=alert, kind=AlertEvent.Kind.FIRING, actor=NOTIFICATIONS, now=now)
     except IntegrityError:  # another dispatcher opened it first
         return None
     logger.error("notification channel failing", extra={"channel": channel.name, "alert": alert.pk})
@@ -98,6 +98,8 @@ def recovered(*, channel: NotificationChannel, now: datetime) -> None:
     )
     for alert in open_alerts:
         try:
-            resolve_alert(alert=alert, actor=ACTOR, now=now, reason="the channel delivers again")
+            resolve_alert(
+                alert=alert, actor=NOTIFICATIONS, now=now, reason="the channel delivers again"
+            )
         except InvalidTransition:
             pass

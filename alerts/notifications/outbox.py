@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from alerts.actors import API, NOTIFICATIONS, actor_name
 from alerts.models import (
     Alert,
     AlertEscalation,
@@ -34,7 +35,6 @@ DISPATCH_TASK = "alerts.notifications.tasks.dispatch_due"
 ACKABLE = (Notification.Kind.FIRING, Notification.Kind.ESCALATED, Notification.Kind.REMINDER)
 # What counts as "this channel was told about the alert" for acknowledged/resolved messages.
 ANNOUNCING = ACKABLE
-ACTOR = "notifications"
 
 
 def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
@@ -92,7 +92,7 @@ def record_unrouted(*, alert: Alert, event: AlertEvent, reason: str, sent: bool)
     AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.UNROUTED,
-        actor=ACTOR,
+        actor=NOTIFICATIONS,
         at=event.at,
         details={"reason": reason},
     )
@@ -194,7 +194,7 @@ def _enqueue_dispatch() -> None:
 
 
 @transaction.atomic
-def send_test_alert(
+def send_synthetic_alert(
     *, user: User | AnonymousUser | None, channels: list[NotificationChannel]
 ) -> tuple[Alert, list[Notification]]:
     """A synthetic alert through the outbox and dispatchers: a test message per channel.
@@ -203,7 +203,7 @@ def send_test_alert(
     escalates or stays open; its messages are marked "test" (PagerDuty resolves its test incident).
     """
     now = timezone.now()
-    actor = getattr(user, "username", "") or "api"
+    actor = actor_name(user, default=API)
     labels = {"alertname": "test", "requested_by": actor}
     alert = Alert.objects.create(
         source=Alert.Source.SELF,
@@ -229,7 +229,7 @@ def send_test_alert(
     )
     rows = queue(
         alert=alert,
-        kind=Notification.Kind.TEST,
+        kind=Notification.Kind.TEST_MESSAGE,
         targets=[(c, None) for c in channels],
         now=now,
         event=event,

@@ -6,8 +6,8 @@ import logging
 
 from django.db import transaction
 
+from alerts.actors import UserLike, history_user
 from alerts.models import NotificationChannel
-from alerts.services import UserLike
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ def save_channel(
     *, channel: NotificationChannel, user: UserLike, reason: str = ""
 ) -> NotificationChannel:
     """Store a validated channel (new or edited); its history keeps the secrets masked."""
-    channel._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
+    channel._history_user = history_user(user)  # type: ignore[attr-defined]
     if reason:
         channel._change_reason = reason  # type: ignore[attr-defined]
     channel.save()

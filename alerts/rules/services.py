@@ -8,18 +8,15 @@ from typing import Any
 
 from django.db import transaction
 
+from alerts.actors import ENGINE, UserLike, actor_name, history_user
 from alerts.models import Rule
-from alerts.services import ENGINE, UserLike, resolve_rule_alerts
+from alerts.services import resolve_rule_alerts
 
 logger = logging.getLogger(__name__)
 
 
 class RuleProtected(Exception):
     """The built-in rule cannot be deleted (the API answers 409, the admin offers no delete)."""
-
-
-def _actor(user: UserLike) -> str:
-    return getattr(user, "username", "") or ENGINE
 
 
 @transaction.atomic
@@ -41,14 +38,16 @@ def save_rule(
         .values_list("enabled", flat=True)
         .first()
     )
-    rule._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
+    rule._history_user = history_user(user)  # type: ignore[attr-defined]
     if reason:
         rule._change_reason = reason  # type: ignore[attr-defined]
     rule.save()
     if channels is not None:
         rule.notification_channels.set(channels)
     if was_enabled and not rule.enabled:
-        resolved = resolve_rule_alerts(rule=rule, actor=_actor(user), reason="rule disabled")
+        resolved = resolve_rule_alerts(
+            rule=rule, actor=actor_name(user, default=ENGINE), reason="rule disabled"
+        )
         logger.info("rule disabled", extra={"rule": rule.slug, "resolved": resolved})
     return rule
 
@@ -78,8 +77,10 @@ def delete_rule(*, rule: Rule, user: UserLike) -> int:
     if rule.builtin:
         raise RuleProtected("The built-in rule cannot be deleted; disable it instead.")
     locked = Rule.objects.select_for_update().get(pk=rule.pk)
-    resolved = resolve_rule_alerts(rule=locked, actor=_actor(user), reason="rule deleted")
-    locked._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
+    resolved = resolve_rule_alerts(
+        rule=locked, actor=actor_name(user, default=ENGINE), reason="rule deleted"
+    )
+    locked._history_user = history_user(user)  # type: ignore[attr-defined]
     locked.delete()
     logger.info("rule deleted", extra={"rule": rule.slug, "resolved": resolved})
     return resolved

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
-from alerts.models.rules import ANNOTATION_KEYS, CHANNEL_KINDS, placeholder_problems
+from alerts.channels import CHANNEL_KINDS
+from alerts.models.rules import ANNOTATION_KEYS, placeholder_problems
 
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_LABEL_VALUE = 128

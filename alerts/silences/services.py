@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from alerts.actors import SILENCES, SYSTEM, UserLike, actor_name, history_user
 from alerts.models import (
     Alert,
     AlertEscalation,
@@ -36,7 +37,6 @@ from alerts.models import (
     Silence,
 )
 from alerts.models.silences import LabelValue
-from alerts.services import UserLike
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ Muting = Silence | MaintenanceWindow
 _M = TypeVar("_M", Silence, MaintenanceWindow)
 HELD = "held by "
 DEFERRED_LEVEL = 0  # an escalation row whose firing was never announced
-ACTOR = "silences"
 
 
 class AlreadyExpired(Exception):
@@ -89,10 +88,6 @@ def silenced_by(
 # --- services ---------------------------------------------------------------------------------
 
 
-def _user_row(user: UserLike) -> Any:
-    return user if user is not None and user.pk else None
-
-
 @transaction.atomic
 def silence_create(
     *,
@@ -110,12 +105,14 @@ def silence_create(
         starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
         ends_at=ends_at,
         comment=(comment or "").strip(),
-        created_by=_user_row(user),
+        created_by=history_user(user),
         created_at=now,
     )
     silence.full_clean(exclude=["created_by", "expired_by"])
     silence.save()
-    logger.info("silence created", extra={"silence": silence.pk, "by": _name(user)})
+    logger.info(
+        "silence created", extra={"silence": silence.pk, "by": actor_name(user, default=SYSTEM)}
+    )
     return silence
 
 
@@ -138,13 +135,16 @@ def maintenance_window_create(
         starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
         ends_at=ends_at,
         comment=(comment or "").strip(),
-        created_by=_user_row(user),
+        created_by=history_user(user),
         created_at=now,
     )
     window.full_clean(exclude=["created_by", "expired_by"])
     check_services_exist(window.services)
     window.save()
-    logger.info("maintenance window created", extra={"window": window.pk, "by": _name(user)})
+    logger.info(
+        "maintenance window created",
+        extra={"window": window.pk, "by": actor_name(user, default=SYSTEM)},
+    )
     return window
 
 
@@ -187,12 +187,15 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
     row.starts_at = min(row.starts_at, now)
     row.ends_at = now
     row.expired_at = now
-    row.expired_by = _user_row(user)
+    row.expired_by = history_user(user)
     # simple_history (no type stubs) reads this attribute when it writes the history row.
-    row._change_reason = f"expired by {_name(user)}"  # type: ignore[attr-defined]
+    row._change_reason = f"expired by {actor_name(user, default=SYSTEM)}"  # type: ignore[attr-defined]
     row.save()
     release_held(row, now=now)
-    logger.info("silence expired", extra={"silence": row.suppression_key(), "by": _name(user)})
+    logger.info(
+        "silence expired",
+        extra={"silence": row.suppression_key(), "by": actor_name(user, default=SYSTEM)},
+    )
     return row
 
 
@@ -200,7 +203,7 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
 def muting_update(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
     """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
     the escalations held until the planned one."""
-    row._history_user = _user_row(user)  # type: ignore[union-attr]
+    row._history_user = history_user(user)  # type: ignore[union-attr]
     row.save()
     release_held(row, now=now or timezone.now())
     return row
@@ -211,10 +214,6 @@ def release_held(muting: Muting, *, now: datetime) -> int:
     return AlertEscalation.objects.filter(
         stopped_at__isnull=True, stopped_reason=_held_reason(muting), next_at__gt=muting.ends_at
     ).update(next_at=max(muting.ends_at, now))
-
-
-def _name(user: UserLike) -> str:
-    return getattr(user, "username", "") or "system"
 
 
 # --- the outbox and escalation call these -------------------------------------------------------
@@ -306,7 +305,7 @@ def _announce(escalation: AlertEscalation, alert: Alert, now: datetime) -> None:
     event = AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.UPDATED,
-        actor=ACTOR,
+        actor=SILENCES,
         at=now,
         details={"reason": "silence ended while firing", "notify": True},
     )

@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.models import Notification, NotificationChannel
-from alerts.notifications.outbox import send_test_alert
+from alerts.notifications.outbox import send_synthetic_alert
 from monitoring_site.api.permissions import IsAdmin
 
 
-class TestAlertRequestSerializer(serializers.Serializer):
+class SyntheticAlertRequestSerializer(serializers.Serializer):
     """Optionally, the names of the channels to test (default: every enabled channel)."""
 
     channels = serializers.ListField(
@@ -54,32 +54,32 @@ class NotificationRowSerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "channel_kind", "kind", "state", "due_at"]
 
 
-class TestAlertResponseSerializer(serializers.Serializer):
+class SyntheticAlertResponseSerializer(serializers.Serializer):
     alert = serializers.IntegerField(help_text="The synthetic alert (source self, closed at once).")
     fingerprint = serializers.CharField()
     notifications = NotificationRowSerializer(many=True)
 
 
-class TestAlertView(APIView):
+class SyntheticAlertView(APIView):
     """Queue a test message to each (or each named) channel; dispatchers deliver it at once."""
 
     permission_classes = [IsAdmin]
-    serializer_class = TestAlertRequestSerializer
+    serializer_class = SyntheticAlertRequestSerializer
 
     @extend_schema(
-        request=TestAlertRequestSerializer,
-        responses={202: TestAlertResponseSerializer},
+        request=SyntheticAlertRequestSerializer,
+        responses={202: SyntheticAlertResponseSerializer},
         tags=["alerts"],
     )
     def post(self, request: Request) -> Response:
-        body = TestAlertRequestSerializer(data=request.data or {})
+        body = SyntheticAlertRequestSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         channels = body.selected()
         if not channels:
             raise serializers.ValidationError(
                 {"channels": ["No enabled notification channel is configured."]}
             )
-        alert, rows = send_test_alert(user=request.user, channels=channels)
+        alert, rows = send_synthetic_alert(user=request.user, channels=channels)
         data: dict[str, Any] = {
             "alert": alert.pk,
             "fingerprint": alert.fingerprint,

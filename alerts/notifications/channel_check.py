@@ -1,4 +1,8 @@
-"""Test messages to one channel, sent at once (test_notifications, the admin's "send test")."""
+"""Channel checks: one test message to one channel, sent at once (``check_channels``, the admin).
+
+Not to be confused with a *synthetic alert* (``POST /api/alerts/test``, ``outbox``), which goes
+through the whole pipeline; both send notifications of kind ``Notification.Kind.TEST_MESSAGE``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from alerts.notifications.messages import to_payload
 
 
 @dataclass(frozen=True)
-class ChannelTestOutcome:
+class ChannelCheck:
     """Whether the test message reached the vendor, and what it answered or why it failed."""
 
     channel: NotificationChannel
@@ -27,7 +31,7 @@ class ChannelTestOutcome:
         return f"{self.channel.name} ({self.channel.kind}): {verdict} - {self.detail}"
 
 
-def build_test_message(channel: NotificationChannel) -> AlertMessage:
+def build_check_message(channel: NotificationChannel) -> AlertMessage:
     now = timezone.now()
     return AlertMessage(
         alert_id=0,
@@ -50,13 +54,13 @@ def build_test_message(channel: NotificationChannel) -> AlertMessage:
     )
 
 
-def send_channel_test(channel: NotificationChannel) -> ChannelTestOutcome:
+def check_channel(channel: NotificationChannel) -> ChannelCheck:
     """Queue one test row for ``channel`` and deliver it now (one attempt, recorded)."""
     now = timezone.now()
     row = Notification.objects.create(
         channel=channel,
-        kind=Notification.Kind.TEST,
-        payload=to_payload(build_test_message(channel)),
+        kind=Notification.Kind.TEST_MESSAGE,
+        payload=to_payload(build_check_message(channel)),
         due_at=now,
         created_at=now,
     )
@@ -64,14 +68,14 @@ def send_channel_test(channel: NotificationChannel) -> ChannelTestOutcome:
     if row.state == Notification.State.DELIVERED:
         receipt = attempt.receipt if attempt else ""
         code = f"{attempt.status} " if attempt and attempt.status else ""
-        return ChannelTestOutcome(channel, True, f"{code}{receipt}".strip() or "accepted")
+        return ChannelCheck(channel, True, f"{code}{receipt}".strip() or "accepted")
     reason = row.last_error or "not sent"
     if attempt is not None and attempt.outcome == attempt.Outcome.TRANSIENT:
         reason += " (transient: the outbox would retry it)"
-    return ChannelTestOutcome(channel, False, reason)
+    return ChannelCheck(channel, False, reason)
 
 
-def check_pagerduty_service() -> ChannelTestOutcome | None:
+def check_pagerduty_service() -> ChannelCheck | None:
     """With PAGERDUTY_API_KEY and PAGERDUTY_SERVICE_ID, ask PagerDuty's REST API for the service."""
     key, service = settings.PAGERDUTY_API_KEY, settings.PAGERDUTY_SERVICE_ID
     if not (key and service):
@@ -85,10 +89,8 @@ def check_pagerduty_service() -> ChannelTestOutcome | None:
             timeout=(settings.CHANNEL_CONNECT_TIMEOUT, settings.CHANNEL_READ_TIMEOUT),
         )
     except requests.RequestException as exc:
-        return ChannelTestOutcome(row, False, f"PagerDuty API unreachable ({type(exc).__name__})")
+        return ChannelCheck(row, False, f"PagerDuty API unreachable ({type(exc).__name__})")
     if response.status_code != 200:
-        return ChannelTestOutcome(row, False, f"PagerDuty API answered {response.status_code}")
+        return ChannelCheck(row, False, f"PagerDuty API answered {response.status_code}")
     data = response.json().get("service", {})
-    return ChannelTestOutcome(
-        row, True, f"{data.get('name', service)} is {data.get('status', '?')}"
-    )
+    return ChannelCheck(row, True, f"{data.get('name', service)} is {data.get('status', '?')}")

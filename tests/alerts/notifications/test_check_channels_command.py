@@ -1,4 +1,4 @@
-"""manage.py test_notifications: per-channel output and the exit code."""
+"""manage.py check_channels (and its deprecated name test_notifications): output, exit code."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def run(*args: str) -> tuple[str, int]:
     out = io.StringIO()
     try:
-        call_command("test_notifications", *args, stdout=out, no_color=True)
+        call_command("check_channels", *args, stdout=out, no_color=True)
     except CommandError as exc:
         return out.getvalue() + f"error: {exc}\n", exc.returncode
     return out.getvalue(), 0
@@ -136,3 +136,13 @@ def test_the_pagerduty_service_is_checked_when_api_key_and_service_are_set(
     assert (
         "PagerDuty service PSERVICE (pagerduty): FAILED - PagerDuty API answered 401" in bad_output
     )
+
+
+def test_the_former_name_test_notifications_still_checks_and_says_it_is_deprecated(
+    webhook: NotificationChannel, webhook_receiver: WebhookReceiver
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("test_notifications", stdout=out, stderr=err, no_color=True)
+    assert "deprecated; use manage.py check_channels" in err.getvalue()
+    assert "Ops webhook (webhook): delivered - 200 req-1" in out.getvalue()
+    assert len(webhook_receiver.requests) == 1
