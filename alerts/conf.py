@@ -34,6 +34,8 @@ WEBHOOK_ALLOWED_NETWORKS = _env_networks("WEBHOOK_ALLOWED_NETWORKS")
 # --- notifications (alerts/notifications/; documented in docs/notifications.md) -----------------
 from datetime import timedelta as _timedelta  # noqa: E402
 
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
 from monitoring_site.env import env_bool as _env_bool  # noqa: E402
 from monitoring_site.env import env_list as _env_list  # noqa: E402
 from monitoring_site.env import env_str as _env_str  # noqa: E402
@@ -41,7 +43,6 @@ from monitoring_site.env import env_str as _env_str  # noqa: E402
 
 def _env_duration(name: str, default: str) -> _timedelta:
     """A duration such as ``24h``, ``90m``, ``30s``, ``2d`` (a bare number is seconds)."""
-    from django.core.exceptions import ImproperlyConfigured
 
     raw = _env_str(name, default).strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -3,19 +3,23 @@
 ``notify_alert_event`` is the seam the notification step fills in: it is called inside the
 transaction of every event that sends a message (firing, acknowledged, resolved), after the
 cooldown has been applied, so an outbox row written there commits or rolls back with the change.
+The outbox registers itself there (``register_event_writer``, from ``AlertsConfig.ready()``):
+the outbox reads and writes alerts through this module, so this module cannot import it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from alerts.actors import ENGINE, UserLike, actor_name
-from alerts.models import Alert, AlertEvent, AlertFingerprint, Rule
+from alerts.models import Alert, AlertEvent, AlertFingerprint, Notification, Rule
 from alerts.models.alerts import fingerprint_for
 
 logger = logging.getLogger(__name__)
@@ -30,14 +34,22 @@ class InvalidTransition(Exception):
         self.state = state
 
 
+# Writes the rows an alert event sends: the outbox's ``write_for_event``, registered on start-up.
+EventWriter = Callable[..., list[Any]]
+_event_writers: list[EventWriter] = []
+
+
+def register_event_writer(writer: EventWriter) -> None:
+    """Make ``writer(alert=, event=)`` the notification step (the outbox, at start-up)."""
+    _event_writers[:] = [writer]
+
+
 def notify_alert_event(*, alert: Alert, event: AlertEvent) -> None:
     """Seam for the notification step: deliver ``event`` (same transaction as the event).
 
     Writes the outbox rows (alerts.notifications.outbox); a dispatcher is woken on commit.
     """
-    from alerts.notifications.outbox import write_for_event
-
-    rows = write_for_event(alert=alert, event=event)
+    rows = [row for writer in _event_writers for row in writer(alert=alert, event=event)]
     if rows:  # none: the outbox said why (unrouted, silenced, or no one was told before)
         logger.info(
             "alert event queued for notification",
@@ -64,14 +76,43 @@ def _notification_due(*, alert: Alert, kind: str, now: datetime) -> bool:
         last = memory.last_notified_at
         if cooldown and last is not None and now - last < cooldown:
             return False
-        memory.last_notified_at = now
-        memory.save(update_fields=["last_notified_at"])
-        alert.last_notified_at = now
-        Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
+        mark_notified(alert=alert, now=now, memory=memory)
         return True
     if kind in (AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.RESOLVED):
         return alert.last_notified_at is not None
     return False
+
+
+def mark_notified(*, alert: Alert, now: datetime, memory: AlertFingerprint | None = None) -> None:
+    """``alert``'s firing was announced at ``now``: its fingerprint's cooldown counts from here.
+
+    ``memory`` is the fingerprint's row when the caller holds it locked already.
+    """
+    if memory is None:
+        AlertFingerprint.objects.update_or_create(
+            fingerprint=alert.fingerprint, defaults={"last_notified_at": now}
+        )
+    else:
+        memory.last_notified_at = now
+        memory.save(update_fields=["last_notified_at"])
+    alert.last_notified_at = now
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
+
+
+def unmark_notified(*, alert: Alert) -> None:
+    """``alert``'s firing was not announced after all (silenced, or no channel carried it).
+
+    Acknowledged and resolved messages then have no one to go to, and the cooldown counts from
+    the last firing message actually sent for the fingerprint.
+    """
+    alert.last_notified_at = None
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=None)
+    last_sent = Notification.objects.filter(
+        alert__fingerprint=alert.fingerprint, kind=Notification.Kind.FIRING
+    ).aggregate(at=Max("created_at"))["at"]
+    AlertFingerprint.objects.filter(fingerprint=alert.fingerprint).update(
+        last_notified_at=last_sent
+    )
 
 
 def record_event(

@@ -19,6 +19,7 @@ from django.utils import timezone
 from health import hooks
 from health.models import CheckResult, Service, State, StateChange, UptimeHour, hour_of
 from health.outcomes import ANSWERED
+from monitoring_site.models import JobRun
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 STALE_INTERVALS = 3
@@ -165,7 +166,6 @@ def monitor_dependencies(services: Iterable[Service]) -> dict[str, dict[str, Any
 
 def _workers_now(service: Service | None) -> dict[str, Any]:
     """The worker cluster from the job-run rows, as of now (a stored-row read, not a probe)."""
-    from monitoring_site.models import JobRun
 
     last = JobRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
     window = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)

@@ -31,6 +31,7 @@ from health.models import (
 from health.outcomes import ANSWERED, Outcome
 from health.probes import ProbeResult, ProbeTarget
 from health.rounds import run_probes
+from monitoring_site.models import JobRun
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,6 @@ def check_own_database() -> ProbeResult:
 
 def check_workers(*, now: datetime | None = None) -> ProbeResult:
     """The worker cluster is down when no job run started within the stale window."""
-    from monitoring_site.models import JobRun
 
     now = now or timezone.now()
     window = settings.HEALTH_WORKER_STALE_SECONDS

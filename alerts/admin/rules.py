@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from alerts.engine.cycle import evaluate_rules
 from alerts.engine.lifecycle import samples_of
 from alerts.models import Rule
 from alerts.models.rules import format_number
@@ -155,7 +156,6 @@ class RuleAdmin(RoleHistoryAdmin):
 
 def _attach_current_values(rules: list[Rule]) -> None:
     """Evaluate the listed rules now, in one pass of the evaluator, for the list's column."""
-    from alerts.engine.cycle import evaluate_rules
 
     live = [rule for rule in rules if not rule.builtin and rule.expression]
     try:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from alerts.models import EscalationLevel, EscalationPolicy, NotificationChannel
+from alerts.notifications.notices import bootstrap_hints
 from alerts.notifications.services import save_channel
 from monitoring_site.bootstrap import first_time
 
@@ -97,7 +98,6 @@ def seed(log: Log) -> None:
         + (f"; not created: {'; '.join(skipped)}" if skipped else "")
         + f"; escalation policies: {len(policies)} created"
     )
-    from alerts.notifications.notices import bootstrap_hints
 
     for line in bootstrap_hints():
         log(line)

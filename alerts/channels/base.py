@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from monitoring_site.netguard import literal_address_refusal, webhook_policy
 
 EVENTS = ("firing", "acknowledged", "resolved", "test", "escalated", "reminder")
 
@@ -211,9 +216,6 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
-
-    from django.utils import timezone
 
     try:
         when = parsedate_to_datetime(value)
@@ -253,9 +255,6 @@ def http_timeout() -> tuple[float, float]:
 
 def validate_http_url(url: Any, field: str, errors: dict[str, list[str]]) -> str:
     """Append to ``errors`` why ``url`` is not an acceptable webhook URL; return it stripped."""
-    from urllib.parse import urlsplit
-
-    from monitoring_site.netguard import literal_address_refusal, webhook_policy
 
     if not isinstance(url, str) or not url.strip():
         errors.setdefault(field, []).append("Enter a URL.")

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from alerts.engine.lease import claim_lease, release_lease
 from alerts.engine.lifecycle import RuleOutcome, apply_evaluation, error_text
+from alerts.language import RuleError, evaluate_many, parse
 from alerts.models import Alert, EvaluationCycle, Rule
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,6 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
 
     An expression that no longer parses (a metric was removed) becomes that rule's error.
     """
-    from alerts.language import RuleError, evaluate_many
 
     exprs: list[Any] = []
     slots: list[tuple[Any, Any]] = []
@@ -189,7 +189,6 @@ def evaluate_rules(rules: Sequence[Rule], *, now: datetime) -> list[tuple[Any, A
 @functools.lru_cache(maxsize=4096)
 def parsed(text: str) -> Any:
     """The checked tree of ``text``, parsed once per process (a RuleError is not cached)."""
-    from alerts.language import parse
 
     return parse(text)
 

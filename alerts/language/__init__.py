@@ -11,22 +11,9 @@ from __future__ import annotations
 
 from alerts.language.errors import RuleError, RuleSyntaxError, RuleTypeError
 from alerts.language.evaluator import backtest, evaluate, evaluate_many
-from alerts.language.parser import parse_tree
+from alerts.language.reading import check, parse
 from alerts.language.tree import Expr, Sample, Scalar, Vector
-from alerts.language.typecheck import ExprInfo, check_tree
-
-
-def parse(text: str) -> Expr:
-    """Parse and type-check ``text``; raises :class:`RuleError` with the position of the mistake."""
-    tree = parse_tree(text)
-    check_tree(tree, text)
-    return tree
-
-
-def check(text: str) -> ExprInfo:
-    """The type, metrics and warnings of ``text``; raises :class:`RuleError` when it is invalid."""
-    return check_tree(parse_tree(text), text)
-
+from alerts.language.typecheck import ExprInfo
 
 __all__ = [
     "Expr",

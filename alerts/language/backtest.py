@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate
 
+from django.utils import timezone
+
 from alerts.language.planner import (
     FUTURE,
     LOOKBACK,
     Horizons,
-    SeriesData,
     _matches,
-    _sql_matchers,
+    _series_of,
     fetch,
     minutes_of,
     selector_kind,
@@ -29,7 +30,7 @@ from alerts.language.planner import (
 )
 from alerts.language.tree import Selector
 from metrics_app.catalogue import COUNTER
-from metrics_app.models import Bucket, Series
+from metrics_app.selectors import SeriesData, series_buckets, series_named
 
 
 @dataclass
@@ -90,9 +91,7 @@ class LeafHistory:
         return end - timedelta(minutes=minutes_of(self.selector.window)), end
 
     def load(self, lo: datetime, hi: datetime) -> list[_History]:
-        qs = Series.objects.filter(name=self.selector.name)
-        for matcher in _sql_matchers(self.selector.matchers):
-            qs = qs.filter(**{f"labels__{matcher.label}": matcher.value})
+        qs = series_named(**_series_of(self.selector))
         series = {
             sid: _History(labels, kind, created, value)
             for sid, labels, kind, created, value in qs.values_list(
@@ -100,12 +99,8 @@ class LeafHistory:
             )
             if _matches({k: str(v) for k, v in labels.items()}, self.selector.matchers)
         }
-        rows = (
-            Bucket.objects.filter(series__in=qs, start__gte=lo, start__lt=hi)
-            .order_by("series_id", "start")
-            .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
-        )
-        for sid, start, count, total, low, high, last, last_at in rows.iterator(chunk_size=5000):
+        rows = series_buckets(qs, lo=lo, hi=hi)
+        for sid, start, count, total, low, high, last, last_at in rows:
             history = series.get(sid)
             if history is not None:
                 history.starts.append(start)
@@ -148,7 +143,6 @@ class BacktestLeaves:
     """Per step, the leaves of one expression: from memory when possible, else one query."""
 
     def __init__(self, selectors: dict[tuple, Selector], *, first: datetime, last: datetime):
-        from django.utils import timezone
 
         self.horizons = Horizons(timezone.now())
         self.selectors = selectors

@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 
 from alerts.language import functions as fn
+from alerts.language.backtest import BacktestLeaves
 from alerts.language.errors import RuleError
-from alerts.language.planner import Horizons, SeriesData, fetch
+from alerts.language.planner import Horizons, fetch
+from alerts.language.reading import parse
 from alerts.language.tree import (
     Aggregation,
     BinaryOp,
@@ -31,6 +33,7 @@ from alerts.language.tree import (
     VectorMatching,
     walk,
 )
+from metrics_app.selectors import SeriesData
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +44,6 @@ Leaves = dict[tuple, list[SeriesData]]
 
 def _parse(expr: Expr | str) -> Expr:
     if isinstance(expr, str):
-        from alerts.language import parse
-
         return parse(expr)
     return expr
 
@@ -108,7 +109,6 @@ def backtest(
     steps = int((end - start) / step) + 1
     if steps > MAX_BACKTEST_STEPS:
         raise RuleError(f"a backtest may have at most {MAX_BACKTEST_STEPS} steps, not {steps}")
-    from alerts.language.backtest import BacktestLeaves
 
     selectors = {n.leaf_key(): n for n in walk(tree) if isinstance(n, Selector)}
     moments = [start + index * step for index in range(steps)]

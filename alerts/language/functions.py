@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from alerts.language.planner import SeriesData
 from alerts.language.tree import Sample
+from metrics_app.selectors import SeriesData
 
 Labels = dict[str, str]
 

@@ -18,6 +18,7 @@ from alerts.actors import NOTIFICATIONS
 from alerts.channels import ChannelError
 from alerts.models import Alert, AlertEvent, NotificationChannel
 from alerts.models.alerts import fingerprint_for
+from alerts.services import InvalidTransition, record_event, resolve_alert
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ def _fingerprint(channel: NotificationChannel) -> str:
 
 def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime) -> Alert | None:
     """Open (firing) the self-alert of ``channel`` unless one is open; None when it was."""
-    from alerts.services import record_event
 
     fingerprint = _fingerprint(channel)
     if Alert.objects.filter(fingerprint=fingerprint).filter(~Q(state="resolved")).exists():
@@ -91,7 +91,6 @@ def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime
 
 def recovered(*, channel: NotificationChannel, now: datetime) -> None:
     """A delivery went through: resolve the channel's open self-alert, if any."""
-    from alerts.services import InvalidTransition, resolve_alert
 
     open_alerts = Alert.objects.filter(fingerprint=_fingerprint(channel)).exclude(
         state=Alert.State.RESOLVED

@@ -28,7 +28,7 @@ from alerts.models import (
     EscalationLevel,
     Notification,
 )
-from alerts.notifications.outbox import ANNOUNCING, queue, start_escalation
+from alerts.notifications.outbox import ANNOUNCING, announce_firing, queue, start_escalation
 from alerts.notifications.routing import FiringRoute, Target, firing_route, level_gap, working
 from alerts.silences.services import hold_or_release, silenced_by
 
@@ -46,7 +46,8 @@ def escalate_due(*, now: datetime | None = None) -> int:
     return sum(
         1
         for escalation in due
-        if not hold_or_release(escalation, now=now) and step(escalation, now=now)
+        if not hold_or_release(escalation, now=now, announce=announce_firing)
+        and step(escalation, now=now)
     )
 
 

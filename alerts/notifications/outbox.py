@@ -9,15 +9,14 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from alerts.actors import API, NOTIFICATIONS, actor_name
 from alerts.models import (
     Alert,
     AlertEscalation,
     AlertEvent,
-    AlertFingerprint,
     EscalationPolicy,
     Notification,
     NotificationChannel,
@@ -26,6 +25,7 @@ from alerts.models.alerts import fingerprint_for
 from alerts.notifications import links
 from alerts.notifications.messages import message_for, to_payload
 from alerts.notifications.routing import firing_route, unrouted_reason
+from alerts.services import unmark_notified
 from alerts.silences.services import silenced_by, suppress_firing
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
         muting = silenced_by(alert, event.at)  # a silence defers the announcement (silences.py)
         if muting is not None:
             return suppress_firing(alert=alert, event=event, muting=muting)
-        return _firing(alert=alert, event=event)
+        return announce_firing(alert=alert, event=event)
     if event.kind in (AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.RESOLVED):
         stop_escalation(alert=alert, now=event.at, reason=event.kind)
         return queue(
@@ -56,7 +56,8 @@ def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
     return []
 
 
-def _firing(*, alert: Alert, event: AlertEvent) -> list[Notification]:
+def announce_firing(*, alert: Alert, event: AlertEvent) -> list[Notification]:
+    """Queue the firing message to each channel of the alert's route, and start its escalation."""
     route = firing_route(alert)
     reason = unrouted_reason([channel for channel, _ in route.targets])
     if not route.targets:
@@ -83,7 +84,7 @@ def record_unrouted(*, alert: Alert, event: AlertEvent, reason: str, sent: bool)
     event.details = {**(event.details or {}), "unrouted": reason}
     if not sent:
         event.details["notify"] = False
-        _not_notified(alert)
+        unmark_notified(alert=alert)
     event.save(update_fields=["details"])
     alert.unrouted_since, alert.unrouted_reason = event.at, reason[:300]
     Alert.objects.filter(pk=alert.pk).update(
@@ -99,17 +100,6 @@ def record_unrouted(*, alert: Alert, event: AlertEvent, reason: str, sent: bool)
     logger.warning(
         "alert reached no notification channel",
         extra={"alert": alert.pk, "rule": alert.rule_name, "reason": reason},
-    )
-
-
-def _not_notified(alert: Alert) -> None:
-    alert.last_notified_at = None
-    Alert.objects.filter(pk=alert.pk).update(last_notified_at=None)
-    last_sent = Notification.objects.filter(
-        alert__fingerprint=alert.fingerprint, kind=Notification.Kind.FIRING
-    ).aggregate(at=Max("created_at"))["at"]
-    AlertFingerprint.objects.filter(fingerprint=alert.fingerprint).update(
-        last_notified_at=last_sent
     )
 
 
@@ -186,8 +176,6 @@ def wake_dispatcher() -> None:
 
 def _enqueue_dispatch() -> None:
     try:
-        from django_q.tasks import async_task
-
         async_task(DISPATCH_TASK, group="notifications")
     except Exception:  # the broker is down: the minute sweep delivers instead
         logger.warning("could not enqueue a dispatch task; the sweep will deliver", exc_info=True)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.engine.lifecycle import guard_passes, samples_of
+from alerts.language.evaluator import backtest
 from alerts.models import Rule
 
 Key = tuple[tuple[str, str], ...]
@@ -111,7 +112,6 @@ def preview_rule(rule: Rule, *, start: datetime, end: datetime, step: timedelta)
     """Backtest the rule (and its guard) over [start, end] and replay its lifecycle."""
     # Imported from its module: the package attribute ``alerts.language.backtest`` is shadowed by
     # the submodule of the same name once that submodule has been imported.
-    from alerts.language.evaluator import backtest
 
     results = backtest(rule.expression, start=start, end=end, step=step)
     guards = None

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from alerts.channels import CHANNEL_KINDS
+from alerts.language import RuleError, check
 from alerts.models.rules import ANNOTATION_KEYS, placeholder_problems
 
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -22,7 +23,6 @@ Problems = dict[str, list[str]]
 
 def expression_problem(text: str, *, scalar_only: bool = False) -> str | None:
     """The rule language's verdict on ``text``, with the position of the mistake."""
-    from alerts.language import RuleError, check
 
     try:
         info = check(text)
@@ -57,8 +57,8 @@ def rule_problems(values: dict[str, Any], *, builtin: bool = False) -> Problems:
         _channels,
         _guard,
     )
-    for check in checks:
-        for field, message in check(values, builtin):
+    for run_check in checks:
+        for field, message in run_check(values, builtin):
             problems.setdefault(field, []).append(message)
     return problems
 

@@ -17,13 +17,12 @@ a firing that was never announced is an escalation row at level 0.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from alerts.actors import SILENCES, SYSTEM, UserLike, actor_name, history_user
@@ -31,18 +30,21 @@ from alerts.models import (
     Alert,
     AlertEscalation,
     AlertEvent,
-    AlertFingerprint,
     MaintenanceWindow,
     Notification,
     Silence,
 )
 from alerts.models.silences import LabelValue
+from alerts.services import mark_notified, unmark_notified
+from health.models import Service
 
 logger = logging.getLogger(__name__)
 
 Muting = Silence | MaintenanceWindow
 _M = TypeVar("_M", Silence, MaintenanceWindow)
 HELD = "held by "
+# Queues a firing's messages: the outbox's announce_firing, handed in by escalation.
+Announce = Callable[..., list[Notification]]
 DEFERRED_LEVEL = 0  # an escalation row whose firing was never announced
 
 
@@ -159,7 +161,6 @@ def check_times(*, starts_at: datetime | None, ends_at: datetime | None, now: da
 
 def check_services_exist(slugs: list[str]) -> None:
     """ValidationError naming ``services`` when a slug is not a registered service."""
-    from health.models import Service
 
     known = set(Service.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     unknown = sorted(set(slugs) - known)
@@ -228,16 +229,7 @@ def suppress_firing(*, alert: Alert, event: AlertEvent, muting: Muting) -> list[
     key = muting.suppression_key()
     event.details = {**(event.details or {}), "notify": False, "suppressed": key}
     event.save(update_fields=["details"])
-    # Nothing was sent: acknowledged/resolved messages have no one to go to, and the cooldown
-    # counts from the last message actually sent for the fingerprint.
-    alert.last_notified_at = None
-    Alert.objects.filter(pk=alert.pk).update(last_notified_at=None)
-    last_sent = Notification.objects.filter(
-        alert__fingerprint=alert.fingerprint, kind=Notification.Kind.FIRING
-    ).aggregate(at=Max("created_at"))["at"]
-    AlertFingerprint.objects.filter(fingerprint=alert.fingerprint).update(
-        last_notified_at=last_sent
-    )
+    unmark_notified(alert=alert)  # nothing was sent
     AlertEscalation.objects.update_or_create(
         alert=alert,
         defaults={
@@ -254,15 +246,19 @@ def suppress_firing(*, alert: Alert, event: AlertEvent, muting: Muting) -> list[
     return []
 
 
-def hold_or_release(escalation: AlertEscalation, *, now: datetime) -> bool:
-    """For a due escalation step: True when silences handled it (held, resumed or announced)."""
+def hold_or_release(escalation: AlertEscalation, *, now: datetime, announce: Announce) -> bool:
+    """For a due escalation step: True when silences handled it (held, resumed or announced).
+
+    ``announce(alert=, event=)`` queues a firing's messages (the outbox's, handed in by escalation
+    so that silences need not import the outbox, which imports silences).
+    """
     alert = Alert.objects.select_related("rule").get(pk=escalation.alert_id)
     muting = silenced_by(alert, now)
     if muting is not None:
         _hold(escalation, muting)
         return True
     if escalation.level == DEFERRED_LEVEL:
-        _announce(escalation, alert, now)
+        _announce(escalation, alert, now, announce)
         return True
     if escalation.stopped_reason.startswith(HELD):
         _resume(escalation, now)
@@ -295,10 +291,8 @@ def _resume(escalation: AlertEscalation, now: datetime) -> None:
 
 
 @transaction.atomic
-def _announce(escalation: AlertEscalation, alert: Alert, now: datetime) -> None:
+def _announce(escalation: AlertEscalation, alert: Alert, now: datetime, announce: Announce) -> None:
     """The silence ended and the alert still fires: announce it now, and start escalating."""
-    from alerts.notifications.outbox import _firing
-
     done = "announced after silence"
     if not _claim(escalation, stopped_at=now, stopped_reason=done, next_at=None):
         return
@@ -309,10 +303,6 @@ def _announce(escalation: AlertEscalation, alert: Alert, now: datetime) -> None:
         at=now,
         details={"reason": "silence ended while firing", "notify": True},
     )
-    Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
-    alert.last_notified_at = now
-    AlertFingerprint.objects.update_or_create(
-        fingerprint=alert.fingerprint, defaults={"last_notified_at": now}
-    )
-    rows = _firing(alert=alert, event=event)
+    mark_notified(alert=alert, now=now)
+    rows = announce(alert=alert, event=event)
     logger.info("silenced alert announced", extra={"alert": alert.pk, "rows": len(rows)})

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from alerts.api.serializers.rules import RuleSerializer
 from alerts.models import Rule
+from alerts.rules.preview import preview_rule
 from alerts.rules.services import RuleProtected, create_rule, delete_rule, update_rule
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.params import (
@@ -58,7 +59,6 @@ class RuleViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], permission_classes=[IsViewer])
     def preview(self, request: Request, pk: str | None = None) -> Response:
         """Replay the rule over stored history: ``?range=24h`` (up to ALERT_PREVIEW_MAX_DAYS)."""
-        from alerts.rules.preview import preview_rule
 
         rule = self.get_object()
         if rule.builtin:
