@@ -259,7 +259,7 @@ def _delete_in_batches(model: Any, queryset: Any) -> int:
 
 
 # The foundation's own jobs and retention.
-JOBS = [Job(name="cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
+JOBS = [Job(name="site.cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
 CLEANUPS = [
     Cleanup(
         name="job runs",
