@@ -18,11 +18,11 @@ from alerts.silences.services import (
     AlreadyExpired,
     check_services_exist,
     check_times,
-    maintenance_window_create,
-    maintenance_window_expire,
-    muting_update,
-    silence_create,
-    silence_expire,
+    create_maintenance_window,
+    create_silence,
+    expire_maintenance_window,
+    expire_silence,
+    update_muting,
 )
 from monitoring_site.admin_roles import RoleHistoryAdmin, role_permission
 from monitoring_site.roles import Role
@@ -81,7 +81,7 @@ class _WindowAdmin(RoleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
-            muting_update(row=obj, user=request.user)
+            update_muting(row=obj, user=request.user)
         else:
             _adopt(obj, self._create(obj, request))
 
@@ -154,7 +154,7 @@ class SilenceAdmin(_WindowAdmin):
         return fields if obj is None else [*fields, "matchers"]
 
     def _create(self, obj: Silence, request: HttpRequest) -> Silence:
-        return silence_create(
+        return create_silence(
             matchers=obj.matchers,
             starts_at=obj.starts_at,
             ends_at=obj.ends_at,
@@ -163,7 +163,7 @@ class SilenceAdmin(_WindowAdmin):
         )
 
     def _expire_one(self, row: Silence, request: HttpRequest) -> bool:
-        silence_expire(silence=row, user=request.user)
+        expire_silence(silence=row, user=request.user)
         return True
 
 
@@ -191,7 +191,7 @@ class MaintenanceWindowAdmin(_WindowAdmin):
         return ", ".join(window.services)
 
     def _create(self, obj: MaintenanceWindow, request: HttpRequest) -> MaintenanceWindow:
-        return maintenance_window_create(
+        return create_maintenance_window(
             name=obj.name,
             services=obj.services,
             starts_at=obj.starts_at,
@@ -201,5 +201,5 @@ class MaintenanceWindowAdmin(_WindowAdmin):
         )
 
     def _expire_one(self, row: MaintenanceWindow, request: HttpRequest) -> bool:
-        maintenance_window_expire(window=row, user=request.user)
+        expire_maintenance_window(window=row, user=request.user)
         return True

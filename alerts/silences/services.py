@@ -91,7 +91,7 @@ def silenced_by(
 
 
 @transaction.atomic
-def silence_create(
+def create_silence(
     *,
     matchers: Any,
     starts_at: datetime | None,
@@ -119,7 +119,7 @@ def silence_create(
 
 
 @transaction.atomic
-def maintenance_window_create(
+def create_maintenance_window(
     *,
     name: str,
     services: Any,
@@ -168,12 +168,12 @@ def check_services_exist(slugs: list[str]) -> None:
         raise ValidationError({"services": [f"Unknown service(s): {', '.join(unknown)}."]})
 
 
-def silence_expire(*, silence: Silence, user: UserLike, now: datetime | None = None) -> Silence:
+def expire_silence(*, silence: Silence, user: UserLike, now: datetime | None = None) -> Silence:
     """End a silence now (a pending one never starts); held escalations resume at once."""
     return _expire(silence, user=user, now=now or timezone.now())
 
 
-def maintenance_window_expire(
+def expire_maintenance_window(
     *, window: MaintenanceWindow, user: UserLike, now: datetime | None = None
 ) -> MaintenanceWindow:
     """End a maintenance window now; held escalations resume at once."""
@@ -201,7 +201,7 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
 
 
 @transaction.atomic
-def muting_update(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
+def update_muting(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
     """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
     the escalations held until the planned one."""
     row._history_user = history_user(user)  # type: ignore[union-attr]

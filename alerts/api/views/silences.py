@@ -203,7 +203,7 @@ class SilenceListView(_ListCreate):
         return super().post(request, *args, **kwargs)
 
     def create_row(self, data: dict[str, Any], request: Request) -> Silence:
-        return _created(silences.silence_create, user=request.user, **data)
+        return _created(silences.create_silence, user=request.user, **data)
 
 
 class MaintenanceWindowListView(_ListCreate):
@@ -226,7 +226,7 @@ class MaintenanceWindowListView(_ListCreate):
 
     def create_row(self, data: dict[str, Any], request: Request) -> MaintenanceWindow:
         data.setdefault("comment", "")
-        return _created(silences.maintenance_window_create, user=request.user, **data)
+        return _created(silences.create_maintenance_window, user=request.user, **data)
 
 
 def _get(model: type[Silence] | type[MaintenanceWindow], pk: str) -> Any:
@@ -266,7 +266,7 @@ class SilenceExpireView(APIView):
     )
     def post(self, request: Request, pk: str) -> Response:
         try:
-            row = silences.silence_expire(silence=_get(Silence, pk), user=request.user)
+            row = silences.expire_silence(silence=_get(Silence, pk), user=request.user)
         except silences.AlreadyExpired as exc:
             raise Conflict(str(exc), details={"state": State.EXPIRED}) from None
         return Response(SilenceSerializer(row).data)
@@ -283,7 +283,7 @@ class MaintenanceWindowExpireView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         window = _get(MaintenanceWindow, pk)
         try:
-            row = silences.maintenance_window_expire(window=window, user=request.user)
+            row = silences.expire_maintenance_window(window=window, user=request.user)
         except silences.AlreadyExpired as exc:
             raise Conflict(str(exc), details={"state": State.EXPIRED}) from None
         return Response(MaintenanceWindowSerializer(row).data)
