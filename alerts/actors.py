@@ -25,6 +25,6 @@ def actor_name(user: UserLike, *, default: str) -> str:
     return getattr(user, "username", "") or default
 
 
-def history_user(user: UserLike) -> Any:
-    """The user to record on an edit-history row (None for the system or an anonymous user)."""
-    return user if user is not None and user.pk else None
+def user_row(user: UserLike) -> Any:
+    """The user row to store for ``user``: None for the system and for anonymous requests."""
+    return user if user is not None and user.is_authenticated and user.pk else None

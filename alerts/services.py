@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from alerts.actors import ENGINE, UserLike, actor_name
+from alerts.actors import ENGINE, UserLike, actor_name, user_row
 from alerts.models import Alert, AlertEvent, AlertFingerprint, Notification, Rule
 from alerts.models.alerts import fingerprint_for
 
@@ -132,7 +132,7 @@ def record_event(
         if not notify and kind == AlertEvent.Kind.FIRING:
             payload["suppressed"] = "cooldown"
     event = AlertEvent.objects.create(
-        alert=alert, kind=kind, actor=actor, user=user, at=now, details=payload
+        alert=alert, kind=kind, actor=actor, user=user_row(user), at=now, details=payload
     )
     if notify:
         notify_alert_event(alert=alert, event=event)
@@ -231,7 +231,7 @@ def acknowledge_alert(
     name = actor or getattr(user, "username", "") or "unknown"
     row.state = Alert.State.ACKNOWLEDGED
     row.acknowledged_at = now
-    row.acknowledged_by = user if user is not None and user.is_authenticated and user.pk else None
+    row.acknowledged_by = user_row(user)
     row.acknowledged_by_name = name[:200]
     row.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "acknowledged_by_name"])
     record_event(

@@ -158,7 +158,7 @@ class MonitoringUserAdmin(UserAdmin):
         )
 
     def has_revoke_tokens_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm("monitoring_site.revoke_tokens"))  # type: ignore[union-attr]
+        return bool(request.user.has_perm("monitoring_site.revoke_tokens"))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_view_permission(request, obj) or self.has_revoke_tokens_permission(

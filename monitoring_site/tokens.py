@@ -10,7 +10,7 @@ user's current one is refused; a refresh keeps ``auth_time``, so the chain of re
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -59,10 +59,16 @@ def check_not_revoked(token: Token, user: Any) -> None:
         raise TokenRevoked()
 
 
+def _refresh_lifetime() -> timedelta:
+    lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    assert isinstance(lifetime, timedelta), "SIMPLE_JWT REFRESH_TOKEN_LIFETIME is a timedelta"
+    return lifetime
+
+
 def chain_end(refresh: RefreshToken) -> datetime:
     """When the sign-in behind ``refresh`` stops being refreshable."""
     signed_in = refresh.get(AUTH_TIME_CLAIM, refresh["iat"])
-    return datetime_from_epoch(signed_in) + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    return datetime_from_epoch(signed_in) + _refresh_lifetime()
 
 
 def issue_pair(user: Any) -> tuple[RefreshToken, AccessToken]:
@@ -77,9 +83,7 @@ def rotate(refresh: RefreshToken, user: Any) -> tuple[RefreshToken, AccessToken]
     """The next pair of a refresh chain: same sign-in time, same end, new id."""
     check_not_revoked(refresh, user)
     end = chain_end(refresh)
-    refresh[AUTH_TIME_CLAIM] = datetime_to_epoch(
-        end - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
-    )
+    refresh[AUTH_TIME_CLAIM] = datetime_to_epoch(end - _refresh_lifetime())
     refresh.set_jti()
     refresh.set_iat()
     refresh["exp"] = datetime_to_epoch(end)
@@ -169,6 +173,8 @@ class SignedOutSessionMiddleware:
 
 
 def _signed_out_since_sign_in(request: HttpRequest) -> bool:
+    if request.user.pk is None:
+        return False
     signed_out = (
         TokenRevocation.objects.filter(user_id=request.user.pk)
         .values_list("signed_out_at", flat=True)

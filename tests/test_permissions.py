@@ -190,7 +190,7 @@ class Action:
 
 # Operators enter the admin (viewers do not): they see everything but django's own users and
 # groups, and act where the API lets them act.
-READ_ONLY = {"add": NOBODY, "change": NOBODY}
+READ_ONLY: dict[str, Any] = {"add": NOBODY, "change": NOBODY}
 PAGES: list[Pages] = [
     # The admin role lists users (to sign them out everywhere); editing them is a superuser's.
     Pages("auth.user", view=ADMIN, add=SUPERUSER, change=SUPERUSER, delete=SUPERUSER),
@@ -437,7 +437,7 @@ def test_every_operation_has_a_row() -> None:
     declared = {
         (model._meta.label_lower, name)
         for model, model_admin in admin.site._registry.items()
-        for _func, name, _description in model_admin._get_base_actions()
+        for _func, name, _description in model_admin._get_base_actions()  # type: ignore[attr-defined]
     }
     rows = {(row.model, row.name) for row in ACTIONS if row.model in registered}
     _same(declared, rows, "admin actions")

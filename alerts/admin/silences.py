@@ -50,7 +50,7 @@ class _WindowForm(forms.ModelForm):
     """A new silence or window passes the API's checks (its end in the future, known services)."""
 
     def _post_clean(self) -> None:
-        super()._post_clean()  # the model's own checks first, then the service's
+        super()._post_clean()  # type: ignore[misc]  # the model's own checks, then the service's
         if self.instance.pk is not None or self.errors:
             return
         try:

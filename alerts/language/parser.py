@@ -152,7 +152,7 @@ class Builder(Transformer):
             try:
                 compile_label_regex(value)
             except RegexError as exc:
-                pos = raw.start_pos + _raw_offset(raw[1:-1], exc.offset)
+                pos = (raw.start_pos or 0) + _raw_offset(raw[1:-1], exc.offset)
                 raise self.error(f"regular expression {value!r}: {exc}", pos) from None
         return Matcher(str(label), str(op), value, pos=_at(label))
 

@@ -28,7 +28,8 @@ class NotificationChannel(models.Model):
     """One configured destination (an email list, a Slack channel, a PagerDuty service, a URL)."""
 
     # Derived from the channel registry (alerts.channels.base.REGISTRY): one list of kinds.
-    Kind = models.TextChoices(
+    # (Django's functional Choices API; django-stubs types only its name-and-label form.)
+    Kind = models.TextChoices(  # type: ignore[call-overload]
         "Kind", [(kind.upper(), (kind, label)) for kind, label in CHANNEL_KIND_CHOICES]
     )
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from alerts.actors import API, NOTIFICATIONS, actor_name
+from alerts.actors import API, NOTIFICATIONS, actor_name, user_row
 from alerts.models import (
     Alert,
     AlertEscalation,
@@ -206,12 +206,12 @@ def send_synthetic_alert(
         fired_at=now,
         last_evaluated_at=now,
     )
-    user_row = user if user is not None and user.is_authenticated and user.pk else None
+    stored_user = user_row(user)
     event = AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.FIRING,
         actor=actor,
-        user=user_row,
+        user=stored_user,
         at=now,
         details={"test": True, "notify": True},
     )
@@ -229,7 +229,7 @@ def send_synthetic_alert(
         alert=alert,
         kind=AlertEvent.Kind.RESOLVED,
         actor=actor,
-        user=user_row,
+        user=stored_user,
         at=now,
         details={"reason": "test alert", "notify": False},
     )

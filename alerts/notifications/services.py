@@ -6,7 +6,7 @@ import logging
 
 from django.db import transaction
 
-from alerts.actors import UserLike, history_user
+from alerts.actors import UserLike, user_row
 from alerts.models import NotificationChannel
 
 logger = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ def save_channel(
     *, channel: NotificationChannel, user: UserLike, reason: str = ""
 ) -> NotificationChannel:
     """Store a validated channel (new or edited); its history keeps the secrets masked."""
-    channel._history_user = history_user(user)  # type: ignore[attr-defined]
+    channel._history_user = user_row(user)  # type: ignore[attr-defined]
     if reason:
         channel._change_reason = reason  # type: ignore[attr-defined]
     channel.save()

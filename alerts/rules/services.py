@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from alerts.actors import ENGINE, UserLike, actor_name, history_user
+from alerts.actors import ENGINE, UserLike, actor_name, user_row
 from alerts.models import Rule
 from alerts.services import resolve_rule_alerts
 
@@ -38,7 +38,7 @@ def save_rule(
         .values_list("enabled", flat=True)
         .first()
     )
-    rule._history_user = history_user(user)  # type: ignore[attr-defined]
+    rule._history_user = user_row(user)  # type: ignore[attr-defined]
     if reason:
         rule._change_reason = reason  # type: ignore[attr-defined]
     rule.save()
@@ -80,7 +80,7 @@ def delete_rule(*, rule: Rule, user: UserLike) -> int:
     resolved = resolve_rule_alerts(
         rule=locked, actor=actor_name(user, default=ENGINE), reason="rule deleted"
     )
-    locked._history_user = history_user(user)  # type: ignore[attr-defined]
+    locked._history_user = user_row(user)  # type: ignore[attr-defined]
     locked.delete()
     logger.info("rule deleted", extra={"rule": rule.slug, "resolved": resolved})
     return resolved

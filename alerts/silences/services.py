@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.actors import SILENCES, SYSTEM, UserLike, actor_name, history_user
+from alerts.actors import SILENCES, SYSTEM, UserLike, actor_name, user_row
 from alerts.models import (
     Alert,
     AlertEscalation,
@@ -102,12 +102,13 @@ def create_silence(
 ) -> Silence:
     """A checked silence; a start in the past (or none) is now. Raises ValidationError."""
     now = now or timezone.now()
+    starts_at, ends_at = check_times(starts_at=starts_at, ends_at=ends_at, now=now)
     silence = Silence(
         matchers=matchers,
-        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
+        starts_at=starts_at,
         ends_at=ends_at,
         comment=(comment or "").strip(),
-        created_by=history_user(user),
+        created_by=user_row(user),
         created_at=now,
     )
     silence.full_clean(exclude=["created_by", "expired_by"])
@@ -131,13 +132,14 @@ def create_maintenance_window(
 ) -> MaintenanceWindow:
     """A checked maintenance window over known service slugs. Raises ValidationError."""
     now = now or timezone.now()
+    starts_at, ends_at = check_times(starts_at=starts_at, ends_at=ends_at, now=now)
     window = MaintenanceWindow(
         name=(name or "").strip(),
         services=services,
-        starts_at=check_times(starts_at=starts_at, ends_at=ends_at, now=now),
+        starts_at=starts_at,
         ends_at=ends_at,
         comment=(comment or "").strip(),
-        created_by=history_user(user),
+        created_by=user_row(user),
         created_at=now,
     )
     window.full_clean(exclude=["created_by", "expired_by"])
@@ -150,13 +152,15 @@ def create_maintenance_window(
     return window
 
 
-def check_times(*, starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> datetime:
-    """The start of a new silence or window (a start in the past, or none, is now)."""
+def check_times(
+    *, starts_at: datetime | None, ends_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The start and end of a new silence or window (a start in the past, or none, is now)."""
     if ends_at is None:
         raise ValidationError({"ends_at": ["This field is required."]})
     if ends_at <= now:
         raise ValidationError({"ends_at": ["Must be in the future."]})
-    return max(starts_at or now, now)
+    return max(starts_at or now, now), ends_at
 
 
 def check_services_exist(slugs: list[str]) -> None:
@@ -188,7 +192,7 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
     row.starts_at = min(row.starts_at, now)
     row.ends_at = now
     row.expired_at = now
-    row.expired_by = history_user(user)
+    row.expired_by = user_row(user)
     # simple_history (no type stubs) reads this attribute when it writes the history row.
     row._change_reason = f"expired by {actor_name(user, default=SYSTEM)}"  # type: ignore[attr-defined]
     row.save()
@@ -204,7 +208,7 @@ def _expire(muting: _M, *, user: UserLike, now: datetime) -> _M:
 def update_muting(*, row: Muting, user: UserLike, now: datetime | None = None) -> Muting:
     """Store an edit of a silence or window (its end, comment, ...); an earlier end releases
     the escalations held until the planned one."""
-    row._history_user = history_user(user)  # type: ignore[union-attr]
+    row._history_user = user_row(user)  # type: ignore[union-attr]
     row.save()
     release_held(row, now=now or timezone.now())
     return row

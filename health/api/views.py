@@ -12,6 +12,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -47,12 +48,13 @@ class ServiceViewSet(viewsets.ModelViewSet):
     permission_classes = (ViewerReadsAdminWrites,)
     queryset = Service.objects.prefetch_related("depends_on").order_by("name")
 
-    def perform_create(self, serializer: ServiceSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = create_service(
             fields=serializer.validated_data, user=self.request.user
         )
 
-    def perform_update(self, serializer: ServiceSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        assert isinstance(serializer.instance, Service)
         serializer.instance = update_service(
             service=serializer.instance, changes=serializer.validated_data, user=self.request.user
         )

@@ -293,4 +293,6 @@ def test_a_disabled_service_resolves_its_alert_as_no_longer_monitored(
     round_of({})
     [alert] = health_alerts()
     assert alert.state == "resolved"
-    assert alert.events.last().details["reason"] == "service no longer monitored"
+    last = alert.events.last()
+    assert last is not None
+    assert last.details["reason"] == "service no longer monitored"

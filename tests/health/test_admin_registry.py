@@ -20,7 +20,15 @@ from monitoring_site.bootstrap import seed_roles
 pytestmark = pytest.mark.django_db
 
 PAGE = "/admin/health/service"
-FIELDS = ("slug", "name", "kind", "target", "health_path", "timeout", "expected_status")
+FIELDS: tuple[str, ...] = (
+    "slug",
+    "name",
+    "kind",
+    "target",
+    "health_path",
+    "timeout",
+    "expected_status",
+)
 FIELDS += ("critical", "enabled", "failure_threshold", "success_threshold", "tags")
 PASSWORD = "s3cr3t-dsn-pass"
 DSN = f"postgresql://monitor:{PASSWORD}@db.internal:5432/app"

@@ -206,7 +206,9 @@ def test_overlapping_writers_of_one_service_cannot_exceed_its_share_together(
         )
         assert release_when_all_wait(db, holder, tmp_path) == WRITERS
     assert outcomes(writers) == Counter(ok=share, series_limit=WRITERS * rounds - share)
-    stored = db.execute(
+    row = db.execute(
         "SELECT count(*) FROM metrics_app_series WHERE name = 'errors_total' AND service = 'w'"
-    ).fetchone()[0]
+    ).fetchone()
+    assert row is not None
+    stored = row[0]
     assert stored == share

@@ -35,9 +35,10 @@ class Answer:
     response: Any
 
 
-def sign_in(path: str, username: str, password: str, address: str = ADDRESS, **meta: str) -> Answer:
+def sign_in(path: str, username: str, password: str, address: str = ADDRESS, **meta: Any) -> Answer:
     """One sign-in attempt through ``path``, as a browser or a script would make it."""
     meta = {"REMOTE_ADDR": address, **meta}
+    response: Any
     credentials = {"username": username, "password": password}
     if path == "api":
         response = APIClient().post("/api/auth/token/", credentials, format="json", **meta)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from datetime import timedelta
 from multiprocessing import Value
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def test_a_function_object_is_judged_by_its_dotted_path(monkeypatch: pytest.Monk
 
 def _async_task_targets() -> list[tuple[str, str | None]]:
     """(file, dotted path) of the first argument of every ``async_task(...)`` in the apps."""
-    found: list[tuple[str, str | None]] = []
+    found: list[tuple[str, Any]] = []
     base = Path(settings.BASE_DIR)
     for app in PROJECT_APPS:
         for path in sorted((base / app).rglob("*.py")):
@@ -240,7 +241,7 @@ def test_a_tampered_schedule_naming_os_system_never_runs_and_the_other_jobs_stil
     DECLARED_RUNS.clear()
     declared = Job(name="t.declared", func=f"{__name__}.declared_job", minutes=1)
     monkeypatch.setattr(jobs, "all_jobs", lambda: [declared])
-    past = timezone.now() - timezone.timedelta(minutes=1)
+    past = timezone.now() - timedelta(minutes=1)
     Schedule.objects.create(
         name="innocent-looking",
         func="os.system",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,6 +14,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from alerts.api.serializers.rules import RuleSerializer
 from alerts.models import Rule
@@ -37,10 +39,11 @@ class RuleViewSet(viewsets.ModelViewSet):
     queryset = Rule.objects.prefetch_related("notification_channels").order_by("name")
     lookup_value_regex = "[0-9]+"
 
-    def perform_create(self, serializer: RuleSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = create_rule(fields=serializer.validated_data, user=self.request.user)
 
-    def perform_update(self, serializer: RuleSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        assert isinstance(serializer.instance, Rule)
         serializer.instance = update_rule(
             rule=serializer.instance, changes=serializer.validated_data, user=self.request.user
         )

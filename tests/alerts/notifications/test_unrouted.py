@@ -186,8 +186,9 @@ def test_a_working_channel_added_later_carries_the_alerts_and_the_warning_clears
         alert.refresh_from_db()
         assert (alert.unrouted_since, alert.unrouted_reason) == (None, "")
         assert alert.last_notified_at is not None
-        assert alert.events.last().kind == "routed"
-        assert alert.events.last().details == {"channels": ["Slack"]}
+        last = alert.events.last()
+        assert last is not None
+        assert (last.kind, last.details) == ("routed", {"channels": ["Slack"]})
     gaps = routing_gaps()
     assert gaps.unrouted_alerts == 0
     # The seeded policies still reach nobody (their levels wait for e-mail addresses).

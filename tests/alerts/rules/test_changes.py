@@ -25,7 +25,15 @@ from tests.alerts.conftest import scalar
 pytestmark = pytest.mark.django_db
 RULES = "/api/v1/monitoring/alerts/rules"
 ADMIN_RULES = "/admin/alerts/rule"
-EDITABLE = ("name", "slug", "description", "expression", "operator", "threshold", "no_data")
+EDITABLE: tuple[str, ...] = (
+    "name",
+    "slug",
+    "description",
+    "expression",
+    "operator",
+    "threshold",
+    "no_data",
+)
 EDITABLE += ("min_volume_expression", "min_volume", "for_seconds", "keep_firing_for_seconds")
 EDITABLE += ("cooldown_seconds", "severity")
 
