@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-import logging
-
 from django.apps import AppConfig
-
-logger = logging.getLogger(__name__)
 
 
 class AlertsConfig(AppConfig):
@@ -14,22 +10,33 @@ class AlertsConfig(AppConfig):
     operator_permissions: tuple[str, ...] = ("acknowledge_alert", "add_silence", "change_silence")
 
     def ready(self) -> None:
-        self._register_health_handler()
+        self._register_event_writer()
+        self._register_health_hand_off()
         self._register_collector()
 
-    def _register_health_handler(self) -> None:
-        try:
-            from health.hooks import register_notice_provider, register_round_handler
-        except ImportError:  # health's hand-off not installed yet: no health alerts
-            logger.debug("health.hooks not available; service_down alerts are off")
-            return
+    def _register_event_writer(self) -> None:
+        # Imported here: the outbox needs the models loaded, and registering it is what ready()
+        # is for (alerts.services calls it without importing it; see its docstring).
+        from alerts.notifications.outbox import write_for_event
+        from alerts.services import register_event_writer
+
+        register_event_writer(write_for_event)
+
+    def _register_health_hand_off(self) -> None:
+        # Imported here: these modules load models, which is what ready() waits for. What
+        # health shows of alerts it reads through its hooks (health never imports alerts).
+        from alerts import health_facts
         from alerts.health_alerts import handle_round
         from alerts.notifications.notices import routing_notices
+        from health import hooks
 
-        register_round_handler(handle_round)
-        register_notice_provider(routing_notices)
+        hooks.register_round_handler(handle_round)
+        hooks.register_notice_provider(routing_notices)
+        hooks.register_fact_provider(hooks.OPEN_ALERTS, health_facts.open_alerts)
+        hooks.register_fact_provider(hooks.MAINTENANCE_WINDOWS, health_facts.maintenance_windows)
 
     def _register_collector(self) -> None:
+        # Imported here: the collectors query models, loaded once the registry is ready.
         from alerts.metrics import EVALUATION_COLLECTOR
         from alerts.notifications.metrics import NOTIFICATION_COLLECTOR
         from metrics_app.exposition import register_collector

@@ -1,11 +1,22 @@
-"""Settings of alerts, read from the environment (imported into monitoring_site.settings).
-
-``RULE_EVALUATION_INTERVAL_MINUTES`` itself is read in ``monitoring_site.settings``.
-"""
+"""Settings of alerts, read from the environment (imported into monitoring_site.settings)."""
 
 from __future__ import annotations
 
-from monitoring_site.env import env_int
+from monitoring_site.env import (
+    env_bool,
+    env_duration,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_secret,
+    env_str,
+    env_url,
+)
+
+RULE_EVALUATION_INTERVAL_MINUTES = env_int(
+    "RULE_EVALUATION_INTERVAL_MINUTES", 1, minimum=1, maximum=60
+)
 
 # A cycle holds the evaluation lease this long; a crashed evaluator's lease expires after it, and
 # a cycle that starts while the lease is held is skipped (counted) instead of piling up.
@@ -20,73 +31,61 @@ ALERT_PREVIEW_MAX_DAYS = env_int("ALERT_PREVIEW_MAX_DAYS", 7, minimum=1, maximum
 ALERT_PREVIEW_MAX_POINTS = env_int("ALERT_PREVIEW_MAX_POINTS", 1440, minimum=10)
 
 # --- channels (alerts/channels/; documented in docs/channels.md) ---------------------------------
-from monitoring_site.env import env_float as _env_float  # noqa: E402
-from monitoring_site.env import env_networks as _env_networks  # noqa: E402
-
 # Timeouts of one vendor call (seconds): connecting, and waiting for each read of the answer.
 # The outbox lease must outlast CHANNEL_CONNECT_TIMEOUT + CHANNEL_READ_TIMEOUT.
-CHANNEL_CONNECT_TIMEOUT = _env_float("CHANNEL_CONNECT_TIMEOUT", 5.0, minimum=0.1)
-CHANNEL_READ_TIMEOUT = _env_float("CHANNEL_READ_TIMEOUT", 10.0, minimum=0.1)
+CHANNEL_CONNECT_TIMEOUT = env_float("CHANNEL_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+CHANNEL_READ_TIMEOUT = env_float("CHANNEL_READ_TIMEOUT", 10.0, minimum=0.1)
 # Networks a webhook or Slack URL may reach even though they are private (CIDRs, comma-separated),
 # e.g. an internal receiver; everything else private stays refused unless WEBHOOK_ALLOW_PRIVATE.
-WEBHOOK_ALLOWED_NETWORKS = _env_networks("WEBHOOK_ALLOWED_NETWORKS")
+WEBHOOK_ALLOWED_NETWORKS = env_networks("WEBHOOK_ALLOWED_NETWORKS")
+
+# --- vendors: Slack, PagerDuty, webhooks (alerts/channels/) ---------------------------------------
+SLACK_WEBHOOK_URL = env_secret("SLACK_WEBHOOK_URL")
+SLACK_TOKEN = env_secret("SLACK_TOKEN")
+SLACK_CHANNEL = env_str("SLACK_CHANNEL", "#alerts")
+SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/")
+PAGERDUTY_ROUTING_KEY = env_secret("PAGERDUTY_ROUTING_KEY")
+PAGERDUTY_API_KEY = env_secret("PAGERDUTY_API_KEY")
+PAGERDUTY_SERVICE_ID = env_str("PAGERDUTY_SERVICE_ID")
+PAGERDUTY_FROM = env_str("PAGERDUTY_FROM")  # the PagerDuty user REST API changes are made as
+PAGERDUTY_EVENTS_URL = env_url("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
+PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")
+ALLOW_HTTP_WEBHOOKS = env_bool("ALLOW_HTTP_WEBHOOKS", False)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- notifications (alerts/notifications/; documented in docs/notifications.md) -----------------
-from datetime import timedelta as _timedelta  # noqa: E402
-
-from monitoring_site.env import env_bool as _env_bool  # noqa: E402
-from monitoring_site.env import env_list as _env_list  # noqa: E402
-from monitoring_site.env import env_str as _env_str  # noqa: E402
-
-
-def _env_duration(name: str, default: str) -> _timedelta:
-    """A duration such as ``24h``, ``90m``, ``30s``, ``2d`` (a bare number is seconds)."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    raw = _env_str(name, default).strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in units else (raw, "s")
-    try:
-        seconds = float(number) * units[unit]
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: expected a duration such as 24h") from None
-    if not 1 <= seconds <= 366 * 86400:
-        raise ImproperlyConfigured(f"{name}={raw!r}: expected between 1s and 366d")
-    return _timedelta(seconds=seconds)
-
-
 # A message not delivered this long after it was queued is given up and shown as failed.
-NOTIFY_MAX_AGE = _env_duration("NOTIFY_MAX_AGE", "24h")
+NOTIFY_MAX_AGE = env_duration("NOTIFY_MAX_AGE", "24h")
 # Retries: exponential backoff from NOTIFY_RETRY_BASE_SECONDS, doubled per attempt, capped, with
 # jitter (each delay is drawn from [50%, 100%] of its step); a 429's Retry-After is a floor.
-NOTIFY_RETRY_BASE_SECONDS = _env_float("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum=0.1)
-NOTIFY_RETRY_MAX_SECONDS = _env_float("NOTIFY_RETRY_MAX_SECONDS", 600.0, minimum=1.0)
+NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum=0.1)
+NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 600.0, minimum=1.0)
 # A dispatcher holds a claimed row this long; it must outlast one send (connect + read timeout).
-NOTIFY_LEASE_SECONDS = _env_float("NOTIFY_LEASE_SECONDS", 60.0, minimum=5.0)
+NOTIFY_LEASE_SECONDS = env_float("NOTIFY_LEASE_SECONDS", 60.0, minimum=5.0)
 # Slack accepts about one message per second per channel.
-NOTIFY_SLACK_INTERVAL_SECONDS = _env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0, minimum=0.0)
+NOTIFY_SLACK_INTERVAL_SECONDS = env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0, minimum=0.0)
 # One dispatch task works at most this long, waiting at most NOTIFY_WAIT_SECONDS for rows that
 # become due meanwhile (a paced Slack message, a short Retry-After) before it returns.
-NOTIFY_DISPATCH_BUDGET_SECONDS = _env_float("NOTIFY_DISPATCH_BUDGET_SECONDS", 50.0, minimum=1.0)
-NOTIFY_WAIT_SECONDS = _env_float("NOTIFY_WAIT_SECONDS", 5.0, minimum=0.0)
+NOTIFY_DISPATCH_BUDGET_SECONDS = env_float("NOTIFY_DISPATCH_BUDGET_SECONDS", 50.0, minimum=1.0)
+NOTIFY_WAIT_SECONDS = env_float("NOTIFY_WAIT_SECONDS", 5.0, minimum=0.0)
 # PostgreSQL: dispatchers commit their own bookkeeping (claims, attempts) without waiting for the
 # WAL flush; a database crash can then only cause a re-send (docs/notifications.md).
-NOTIFY_ASYNC_COMMIT = _env_bool("NOTIFY_ASYNC_COMMIT", True)
+NOTIFY_ASYNC_COMMIT = env_bool("NOTIFY_ASYNC_COMMIT", True)
 # A channel failing (transiently) for this long raises a self-alert through the other channels.
 NOTIFY_CHANNEL_FAILING_MINUTES = env_int("NOTIFY_CHANNEL_FAILING_MINUTES", 15, minimum=1)
 # Delivered and failed outbox rows (with their attempts) are pruned after this many days.
 NOTIFY_RETENTION_DAYS = env_int("NOTIFY_RETENTION_DAYS", 30, minimum=1)
 # Acknowledge links in emails and Slack messages: valid this long, once.
-ACK_LINK_TTL = _env_duration("ACK_LINK_TTL", "24h")
+ACK_LINK_TTL = env_duration("ACK_LINK_TTL", "24h")
 # After an escalation policy's last level, its wait becomes the reminder interval, this many times.
 ESCALATION_MAX_REMINDERS = env_int("ESCALATION_MAX_REMINDERS", 3, minimum=0)
 # Escalation roles: one email channel each (created by bootstrap when set).
-ONCALL_EMAIL = _env_list("ONCALL_EMAIL", [])
-TEAM_LEAD_EMAIL = _env_list("TEAM_LEAD_EMAIL", [])
-ENG_MANAGER_EMAIL = _env_list("ENG_MANAGER_EMAIL", [])
+ONCALL_EMAIL = env_list("ONCALL_EMAIL", [])
+TEAM_LEAD_EMAIL = env_list("TEAM_LEAD_EMAIL", [])
+ENG_MANAGER_EMAIL = env_list("ENG_MANAGER_EMAIL", [])
 # Bootstrap creates the default channels (Email, Slack, PagerDuty, role emails) from the above.
-NOTIFY_BOOTSTRAP_CHANNELS = _env_bool("NOTIFY_BOOTSTRAP_CHANNELS", True)
+NOTIFY_BOOTSTRAP_CHANNELS = env_bool("NOTIFY_BOOTSTRAP_CHANNELS", True)
 
-# --- silences and maintenance windows (alerts/silences.py; documented in docs/silences.md) -------
+# --- silences and maintenance windows (alerts/silences/; documented in docs/silences.md) -------
 # The longest a silence or maintenance window may last (days); a longer one is refused (400).
 SILENCE_MAX_DAYS = env_int("SILENCE_MAX_DAYS", 30, minimum=1, maximum=366)

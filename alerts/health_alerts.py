@@ -22,15 +22,18 @@ from typing import Any
 
 from django.db import transaction
 
+from alerts.actors import HEALTH
 from alerts.models import Alert, Rule
 from alerts.models.alerts import fingerprint_for
 from alerts.services import close_alert, open_alert
+from health.models import Service, StateChange
+from health.outcomes import State
+from health.selectors import current_outages
 
 logger = logging.getLogger(__name__)
 
 SERVICE_DOWN = "service_down"
-ACTOR = "health"
-RECOVERED_STATES = ("up", "degraded")
+RECOVERED_STATES = (State.UP, State.DEGRADED)
 
 
 def service_down_rule() -> Rule | None:
@@ -50,14 +53,12 @@ def handle_round(completed: Any) -> None:
 @transaction.atomic
 def reconcile_service_down(*, rule: Rule, at: datetime) -> None:
     """Raise, update and resolve ``service_down`` alerts so they match the current outages."""
-    from health.selectors import current_outages
-
     outages = current_outages()
     open_alerts = _open_alerts(rule)
     for slug, alert in open_alerts.items():
         outage = outages.get(slug)
         if outage is None:
-            close_alert(alert=alert, now=at, actor=ACTOR, reason=_why_closed(slug))
+            close_alert(alert=alert, now=at, actor=HEALTH, reason=_why_closed(slug))
         else:
             _set_impacted(alert, rule, list(outage.impacted))
     if not rule.enabled:
@@ -85,8 +86,6 @@ def _open_alerts(rule: Rule) -> dict[str, Alert]:
 
 
 def _why_closed(slug: str) -> str:
-    from health.models import Service
-
     service = Service.objects.filter(slug=slug).first()
     if service is None or not service.enabled:
         return "service no longer monitored"
@@ -95,10 +94,8 @@ def _why_closed(slug: str) -> str:
 
 def _cause_of(service: Any) -> str:
     """Why the service is down: its last state change to down, else its last error."""
-    from health.models import StateChange
-
     cause = (
-        StateChange.objects.filter(service=service, to_state="down")
+        StateChange.objects.filter(service=service, to_state=State.DOWN)
         .order_by("-at", "-pk")
         .values_list("cause", flat=True)
         .first()
@@ -122,8 +119,6 @@ def _open_alert_of(rule: Rule, service_slug: str) -> Alert | None:
 
 def _impact_of(service: Any) -> tuple[list[str], bool]:
     """Who is down because of ``service``, and whether any of them is critical."""
-    from health.selectors import current_outages
-
     outages = current_outages()
     outage = outages.get(service.slug)
     impacted = list(outage.impacted) if outage else []
@@ -156,7 +151,7 @@ def raise_service_down(
         identity=_identity(service.slug),
         value=None,
         now=at,
-        actor=ACTOR,
+        actor=HEALTH,
         details={"service": service.slug, "cause": cause[:1000], "impacted": sorted(impacted)},
     )
     if alert is not None:
@@ -170,8 +165,6 @@ def raise_service_down(
 
 
 def _any_critical(slugs: list[str]) -> bool:
-    from health.models import Service
-
     return Service.objects.filter(slug__in=slugs, critical=True).exists()
 
 
@@ -202,5 +195,5 @@ def resolve_service_down(*, rule: Rule, service: Any, at: datetime) -> bool:
     alert = _open_alert_of(rule, service.slug)
     if alert is None:
         return False
-    close_alert(alert=alert, now=at, actor=ACTOR, reason="service recovered")
+    close_alert(alert=alert, now=at, actor=HEALTH, reason="service recovered")
     return True

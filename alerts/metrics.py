@@ -10,6 +10,8 @@ from django.db import DatabaseError
 from django.db.models import Count, Q, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from alerts.models import Alert, EvaluationCycle
+
 if TYPE_CHECKING:
     from alerts.models import Alert
 
@@ -33,7 +35,6 @@ class EvaluationCollector:
             logger.exception("alert metrics unavailable")
 
     def _collect(self) -> Iterator[Metric]:
-        from alerts.models import Alert, EvaluationCycle
 
         totals = EvaluationCycle.objects.aggregate(
             run=Count("pk", filter=Q(skipped=False)),

@@ -8,16 +8,16 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from alerts.models import Alert, EvaluationCycle
+from alerts.severity import UNKNOWN_RANK, Severity
 
-SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 RECENT_WINDOW = timedelta(hours=24)
 RECENT_LIMIT = 50
 
 
 def _by_severity(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
     rank = Case(
-        *(When(severity=name, then=Value(order)) for name, order in SEVERITY_ORDER.items()),
-        default=Value(len(SEVERITY_ORDER)),
+        *(When(severity=severity.value, then=Value(severity.rank)) for severity in Severity),
+        default=Value(UNKNOWN_RANK),
         output_field=IntegerField(),
     )
     return queryset.annotate(severity_rank=rank).order_by("severity_rank", "-started_at", "-pk")

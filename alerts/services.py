@@ -3,32 +3,26 @@
 ``notify_alert_event`` is the seam the notification step fills in: it is called inside the
 transaction of every event that sends a message (firing, acknowledged, resolved), after the
 cooldown has been applied, so an outbox row written there commits or rolls back with the change.
+The outbox registers itself there (``register_event_writer``, from ``AlertsConfig.ready()``):
+the outbox reads and writes alerts through this module, so this module cannot import it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, AlertFingerprint, NotificationChannel, Rule
+from alerts.actors import ENGINE, UserLike, actor_name, user_row
+from alerts.models import Alert, AlertEvent, AlertFingerprint, Notification, Rule
 from alerts.models.alerts import fingerprint_for
 
 logger = logging.getLogger(__name__)
-
-ENGINE = "engine"
-# Who made a change: the request's user, or None for the system (engine, bootstrap).
-UserLike: TypeAlias = AbstractBaseUser | AnonymousUser | None
-
-
-def user_row(user: UserLike) -> Any:
-    """The user row to store for ``user``: None for the system and for anonymous requests."""
-    return user if user is not None and user.is_authenticated and user.pk else None
 
 
 class InvalidTransition(Exception):
@@ -40,14 +34,22 @@ class InvalidTransition(Exception):
         self.state = state
 
 
+# Writes the rows an alert event sends: the outbox's ``write_for_event``, registered on start-up.
+EventWriter = Callable[..., list[Any]]
+_event_writers: list[EventWriter] = []
+
+
+def register_event_writer(writer: EventWriter) -> None:
+    """Make ``writer(alert=, event=)`` the notification step (the outbox, at start-up)."""
+    _event_writers[:] = [writer]
+
+
 def notify_alert_event(*, alert: Alert, event: AlertEvent) -> None:
     """Seam for the notification step: deliver ``event`` (same transaction as the event).
 
     Writes the outbox rows (alerts.notifications.outbox); a dispatcher is woken on commit.
     """
-    from alerts.notifications.outbox import write_for_event
-
-    rows = write_for_event(alert=alert, event=event)
+    rows = [row for writer in _event_writers for row in writer(alert=alert, event=event)]
     if rows:  # none: the outbox said why (unrouted, silenced, or no one was told before)
         logger.info(
             "alert event queued for notification",
@@ -74,14 +76,43 @@ def _notification_due(*, alert: Alert, kind: str, now: datetime) -> bool:
         last = memory.last_notified_at
         if cooldown and last is not None and now - last < cooldown:
             return False
-        memory.last_notified_at = now
-        memory.save(update_fields=["last_notified_at"])
-        alert.last_notified_at = now
-        Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
+        mark_notified(alert=alert, now=now, memory=memory)
         return True
     if kind in (AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.RESOLVED):
         return alert.last_notified_at is not None
     return False
+
+
+def mark_notified(*, alert: Alert, now: datetime, memory: AlertFingerprint | None = None) -> None:
+    """``alert``'s firing was announced at ``now``: its fingerprint's cooldown counts from here.
+
+    ``memory`` is the fingerprint's row when the caller holds it locked already.
+    """
+    if memory is None:
+        AlertFingerprint.objects.update_or_create(
+            fingerprint=alert.fingerprint, defaults={"last_notified_at": now}
+        )
+    else:
+        memory.last_notified_at = now
+        memory.save(update_fields=["last_notified_at"])
+    alert.last_notified_at = now
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=now)
+
+
+def unmark_notified(*, alert: Alert) -> None:
+    """``alert``'s firing was not announced after all (silenced, or no channel carried it).
+
+    Acknowledged and resolved messages then have no one to go to, and the cooldown counts from
+    the last firing message actually sent for the fingerprint.
+    """
+    alert.last_notified_at = None
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=None)
+    last_sent = Notification.objects.filter(
+        alert__fingerprint=alert.fingerprint, kind=Notification.Kind.FIRING
+    ).aggregate(at=Max("created_at"))["at"]
+    AlertFingerprint.objects.filter(fingerprint=alert.fingerprint).update(
+        last_notified_at=last_sent
+    )
 
 
 def record_event(
@@ -223,7 +254,7 @@ def resolve_alert(
     row = _locked(alert)
     if not row.can_resolve():
         raise InvalidTransition("This alert is already resolved.", state=row.state)
-    name = actor or getattr(user, "username", "") or ENGINE
+    name = actor or actor_name(user, default=ENGINE)
     stored = user if user is not None and user.is_authenticated and user.pk else None
     _close(row, now=now, actor=name, user=stored, reason=reason)
     return row
@@ -274,105 +305,3 @@ def resolve_rule_alerts(
     for row in rows:
         _close(row, now=now, actor=actor, reason=reason)
     return len(rows)
-
-
-# --- rules: every door (API, admin, bootstrap) writes them through these ----------------------
-
-
-class RuleProtected(Exception):
-    """The built-in rule cannot be deleted (the API answers 409, the admin offers no delete)."""
-
-
-def _actor(user: UserLike) -> str:
-    return getattr(user, "username", "") or ENGINE
-
-
-@transaction.atomic
-def save_rule(
-    *,
-    rule: Rule,
-    user: UserLike,
-    channels: Iterable[Any] | None = None,
-    reason: str = "",
-) -> Rule:
-    """Store a validated rule (new or edited); disabling it resolves its open alerts.
-
-    The row is locked first, so an evaluation in progress waits and then sees the rule disabled.
-    ``channels`` (when given) replaces its ``notification_channels``.
-    """
-    was_enabled = rule.pk is not None and bool(
-        Rule.objects.select_for_update()
-        .filter(pk=rule.pk)
-        .values_list("enabled", flat=True)
-        .first()
-    )
-    rule._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
-    if reason:
-        rule._change_reason = reason  # type: ignore[attr-defined]
-    rule.save()
-    if channels is not None:
-        rule.notification_channels.set(channels)
-    if was_enabled and not rule.enabled:
-        resolved = resolve_rule_alerts(rule=rule, actor=_actor(user), reason="rule disabled")
-        logger.info("rule disabled", extra={"rule": rule.slug, "resolved": resolved})
-    return rule
-
-
-def create_rule(*, fields: Mapping[str, Any], user: UserLike, reason: str = "") -> Rule:
-    """A new rule from validated fields (``notification_channels`` may be among them)."""
-    values = dict(fields)
-    channels = values.pop("notification_channels", None)
-    return save_rule(rule=Rule(**values), user=user, channels=channels, reason=reason)
-
-
-def update_rule(*, rule: Rule, changes: Mapping[str, Any], user: UserLike) -> Rule:
-    """Apply validated changes to ``rule``; disabling it resolves its open alerts."""
-    values = dict(changes)
-    channels = values.pop("notification_channels", None)
-    for name, value in values.items():
-        setattr(rule, name, value)
-    return save_rule(rule=rule, user=user, channels=channels)
-
-
-@transaction.atomic
-def delete_rule(*, rule: Rule, user: UserLike) -> int:
-    """Resolve the rule's open alerts, then delete it; returns how many alerts it resolved.
-
-    Its alerts stay (they keep the rule's name and expression) with an empty ``rule``.
-    """
-    if rule.builtin:
-        raise RuleProtected("The built-in rule cannot be deleted; disable it instead.")
-    locked = Rule.objects.select_for_update().get(pk=rule.pk)
-    resolved = resolve_rule_alerts(rule=locked, actor=_actor(user), reason="rule deleted")
-    locked._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
-    locked.delete()
-    logger.info("rule deleted", extra={"rule": rule.slug, "resolved": resolved})
-    return resolved
-
-
-# --- notification channels: the admin (their only door) and bootstrap write them here ---------
-
-
-@transaction.atomic
-def save_channel(
-    *, channel: NotificationChannel, user: UserLike, reason: str = ""
-) -> NotificationChannel:
-    """Store a validated channel (new or edited); its history keeps the secrets masked."""
-    channel._history_user = user if user is not None and user.pk else None  # type: ignore[attr-defined]
-    if reason:
-        channel._change_reason = reason  # type: ignore[attr-defined]
-    channel.save()
-    logger.info("channel saved", extra={"channel": channel.pk, "kind": channel.kind})
-    return channel
-
-
-@transaction.atomic
-def disable_channel(*, channel: NotificationChannel, user: UserLike, reason: str) -> bool:
-    """Disable an enabled channel and say why; False when it was disabled already."""
-    row = NotificationChannel.objects.select_for_update().get(pk=channel.pk)
-    if not row.enabled:
-        return False
-    row.enabled = False
-    row.disabled_reason = reason[:300]
-    save_channel(channel=row, user=user, reason=reason[:100])
-    return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.engine import run_cycle
+from alerts.engine.cycle import run_cycle
 
 
 def evaluate_rules() -> str:

@@ -1,11 +1,7 @@
+"""The alerts app's URLs: its API (``alerts.api.urls``, one module per sub-domain)."""
+
 from __future__ import annotations
 
-from django.urls import include, path
+from alerts.api.urls import urlpatterns
 
-# The rule language's endpoints (validate, query) and the engine's (rules, alerts) live apart.
-urlpatterns = [
-    path("", include("alerts.api.urls_language")),
-    path("", include("alerts.api.urls")),
-    path("", include("alerts.api.urls_notifications")),
-    path("", include("alerts.api.urls_silences")),
-]
+__all__ = ["urlpatterns"]

@@ -127,8 +127,8 @@ def make_rules() -> None:
 
 
 def reference_seconds() -> float:
-    from alerts.engine import evaluable_rules, parsed
-    from alerts.rules import evaluate_many
+    from alerts.engine.cycle import evaluable_rules, parsed
+    from alerts.language import evaluate_many
 
     exprs = []
     for rule in evaluable_rules():
@@ -151,7 +151,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from alerts.engine import run_cycle
+    from alerts.engine.cycle import run_cycle
     from alerts.models import Alert
 
     call_command("migrate", verbosity=0)

@@ -242,9 +242,9 @@ def latency(receiver: WebhookReceiver) -> list[float]:
     """Evaluation that fires an alert -> the receiver has its message, TRIALS times."""
     from django.utils import timezone
 
-    from alerts.engine import apply_evaluation
+    from alerts.engine.lifecycle import apply_evaluation
+    from alerts.language import Sample, Vector
     from alerts.models import Notification, Rule
-    from alerts.rules import Sample, Vector
 
     reset()
     make_channel(receiver.url + "/hook")

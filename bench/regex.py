@@ -105,8 +105,8 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from alerts.rules import evaluate, parse
-    from alerts.rules.regex import compile_label_regex
+    from alerts.language import evaluate, parse
+    from alerts.language.regex import compile_label_regex
 
     call_command("migrate", "metrics_app", verbosity=0)
     load_data()

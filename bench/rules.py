@@ -215,8 +215,8 @@ def expression(index: int, leaves: list[str], rng: random.Random) -> str:
 
 def reference(exprs: list, memory: dict, series: list) -> float:
     """The same expressions computed in plain Python from buckets already in memory."""
-    from alerts.rules.evaluator import Evaluation
-    from alerts.rules.planner import (
+    from alerts.language.evaluator import Evaluation
+    from alerts.language.planner import (
         LOOKBACK,
         SeriesData,
         _matches,
@@ -224,7 +224,7 @@ def reference(exprs: list, memory: dict, series: list) -> float:
         selector_kind,
         window_end,
     )
-    from alerts.rules.tree import Selector, walk
+    from alerts.language.tree import Selector, walk
 
     started = time.perf_counter()
     selectors = {n.leaf_key(): n for e in exprs for n in walk(e) if isinstance(n, Selector)}
@@ -274,8 +274,8 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from alerts.rules import RuleError, evaluate_many, parse
-    from alerts.rules.tree import Selector, walk
+    from alerts.language import RuleError, evaluate_many, parse
+    from alerts.language.tree import Selector, walk
     from metrics_app.models import Bucket, Series
 
     call_command("migrate", verbosity=0)

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from health.api.serializers import ServiceSerializer
 from health.models import ROUND_FIELDS, CheckResult, Service, StateChange, UptimeHour
 from health.probes.base import redact
 from health.services import delete_service, run_round, save_service, set_service_enabled
@@ -73,7 +74,6 @@ class ServiceForm(forms.ModelForm):
         cleaned = self.cleaned_data
         if self.errors:
             return cleaned
-        from health.api.serializers import ServiceSerializer
 
         data = {name: cleaned[name] for name in SERVICE_FIELDS if name in cleaned}
         data["depends_on"] = [service.slug for service in cleaned.get("depends_on") or []]

@@ -25,6 +25,7 @@ class HealthConfig(AppConfig):
         httpx_logger = logging.getLogger("httpx")
         if httpx_logger.level == logging.NOTSET:
             httpx_logger.setLevel(logging.WARNING)
+        # Imported here: the collector reads models, loaded once the registry is ready.
         from health.collectors import HealthCollector
         from metrics_app.exposition import register_collector
 

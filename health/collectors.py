@@ -6,6 +6,9 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from health.models import Service
+from health.selectors import overall_status
+
 STATUS_VALUES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 
 
@@ -16,8 +19,6 @@ class HealthCollector:
         return []  # registering must not query the database
 
     def collect(self) -> Iterator[Metric]:
-        from health.models import Service
-        from health.selectors import overall_status
 
         up = GaugeMetricFamily(
             "monitoring_service_up",

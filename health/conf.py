@@ -1,15 +1,21 @@
-"""Settings of health, read from the environment (imported into monitoring_site.settings).
-
-HEALTH_CHECK_INTERVAL_MINUTES, HEALTH_ROUND_DEADLINE, HEALTH_PUBLIC and DASHBOARD_PUBLIC are read
-in monitoring_site.settings; the rest of the health block lives here.
-"""
+"""Settings of health, read from the environment (imported into monitoring_site.settings)."""
 
 from __future__ import annotations
 
-from monitoring_site.env import env_int, env_networks, env_url
+from monitoring_site.env import env_bool, env_float, env_int, env_networks, env_renamed, env_url
+
+HEALTH_CHECK_INTERVAL_MINUTES = env_int("HEALTH_CHECK_INTERVAL_MINUTES", 1, minimum=1, maximum=60)
+# One round's overall deadline (seconds): every probe is cancelled when it passes.
+HEALTH_ROUND_DEADLINE = env_float("HEALTH_ROUND_DEADLINE", 5.0, minimum=0.1)
+HEALTH_PUBLIC = env_bool("HEALTH_PUBLIC", True)
+DASHBOARD_PUBLIC = env_bool("DASHBOARD_PUBLIC", False)
 
 # Raw check results are kept this many days; hourly uptime rollups and state changes a year.
-HEALTH_RESULT_RETENTION = env_int("HEALTH_RESULT_RETENTION", 30, minimum=1)
+# HEALTH_RESULT_RETENTION (no unit) is the deprecated former name, still read with a warning.
+HEALTH_RESULT_RETENTION_DAYS = env_int(
+    env_renamed("HEALTH_RESULT_RETENTION_DAYS", old="HEALTH_RESULT_RETENTION"), 30, minimum=1
+)
+HEALTH_RESULT_RETENTION = HEALTH_RESULT_RETENTION_DAYS  # deprecated alias of the setting
 HEALTH_UPTIME_RETENTION_DAYS = env_int("HEALTH_UPTIME_RETENTION_DAYS", 365, minimum=1)
 HEALTH_STATE_CHANGE_RETENTION_DAYS = env_int("HEALTH_STATE_CHANGE_RETENTION_DAYS", 365, minimum=1)
 # The largest health response body read from a service; a longer one is a failure.

@@ -6,8 +6,9 @@ called with each new :class:`StateChange`, then each round handler with the whol
 :class:`CompletedRound`, so a listener can decide from the current graph every round rather than
 only when a state moves. A failing handler is logged and never breaks a round.
 
-It also carries *providers*: facts another app owns that health's pages show (the alerts app's
-"alerts that reach no channel" warning), registered the same way and read without importing it.
+It also carries *providers*: facts another app owns that health's pages show, registered the
+same way and read without importing it: *notices* (the alerts app's "alerts that reach no
+channel" warning) and named *facts* (the open alerts, the maintenance windows in force).
 """
 
 from __future__ import annotations
@@ -127,3 +128,34 @@ def notices() -> list[Notice]:
                 extra={"provider": getattr(provider, "__qualname__", repr(provider))},
             )
     return found
+
+
+# --- facts: what another app owns that health's pages and /health show ---------------------------
+# The alerts app provides the open alerts (for the dashboard) and the maintenance windows in
+# force; health reads them by name and never imports alerts. A missing provider means "none".
+
+OPEN_ALERTS = "open_alerts"  # -> list of {"id", "rule", "severity", "state", "since", "labels"}
+MAINTENANCE_WINDOWS = "maintenance_windows"  # -> list of {"id", "name", "services", "ends_at"}
+FactProvider = Callable[[datetime], list[dict[str, Any]]]
+_fact_providers: dict[str, FactProvider] = {}
+
+
+def register_fact_provider(name: str, provider: FactProvider) -> None:
+    """Answer ``facts(name, now)`` with ``provider(now)`` (one provider per name)."""
+    _fact_providers[name] = provider
+
+
+def unregister_fact_provider(name: str) -> None:
+    _fact_providers.pop(name, None)
+
+
+def facts(name: str, now: datetime) -> list[dict[str, Any]]:
+    """What the provider of ``name`` reports at ``now``; empty without a provider or on failure."""
+    provider = _fact_providers.get(name)
+    if provider is None:
+        return []
+    try:
+        return provider(now)
+    except Exception:
+        logger.exception("fact provider failed", extra={"fact": name})
+        return []

@@ -8,7 +8,7 @@ from monitoring_site.jobs import Cleanup, Job
 
 JOBS = [
     Job(
-        name="health_round",
+        name="health.round",
         func="health.tasks.health_round",
         minutes=settings.HEALTH_CHECK_INTERVAL_MINUTES,
     ),
@@ -18,7 +18,7 @@ CLEANUPS = [
         name="health check results",
         model="health.CheckResult",
         field="checked_at",
-        setting="HEALTH_RESULT_RETENTION",
+        setting="HEALTH_RESULT_RETENTION_DAYS",
     ),
     Cleanup(
         name="health uptime hours",

@@ -11,18 +11,8 @@ from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
-
-class State(models.TextChoices):
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    UNKNOWN = "unknown"
-
-
-class Outcome(models.TextChoices):
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
+from health.outcomes import Outcome, State
+from health.probes.base import redact
 
 
 @dataclass(frozen=True)
@@ -137,8 +127,6 @@ class Service(models.Model):
 def _mask_target_password(sender: Any, instance: Any, history_instance: Any, **kwargs: Any) -> None:
     """The edit history keeps a DSN's target with its password replaced by ``***``."""
     if isinstance(instance, Service):
-        from health.probes.base import redact
-
         history_instance.target = redact(instance.target)
 
 

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from health import hooks
 from health.models import CheckResult, Service, State, StateChange, UptimeHour, hour_of
+from health.outcomes import ANSWERED
+from monitoring_site.models import JobRun
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 STALE_INTERVALS = 3
@@ -164,7 +166,6 @@ def monitor_dependencies(services: Iterable[Service]) -> dict[str, dict[str, Any
 
 def _workers_now(service: Service | None) -> dict[str, Any]:
     """The worker cluster from the job-run rows, as of now (a stored-row read, not a probe)."""
-    from monitoring_site.models import JobRun
 
     last = JobRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
     window = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
@@ -253,7 +254,7 @@ def latency_percentiles(
         service_id__in=list(service_ids),
         checked_at__gte=since,
         latency_ms__isnull=False,
-        outcome__in=("up", "degraded"),
+        outcome__in=ANSWERED,
     ).values_list("service_id", "latency_ms")
     for pk, latency in rows:
         if latency is not None:  # the filter excludes it; the column type allows it
@@ -282,7 +283,7 @@ def heartbeat(service_ids: list[int], *, now: datetime, hours: int = 24) -> dict
 def _beat(hour: datetime, row: UptimeHour | None) -> dict[str, Any]:
     if row is None or not row.checks:
         return {"hour": iso(hour), "checks": 0, "uptime": None, "state": "none"}
-    state = "down" if row.down else ("degraded" if row.degraded else "up")
+    state = State.DOWN if row.down else (State.DEGRADED if row.degraded else State.UP)
     return {
         "hour": iso(hour),
         "checks": row.checks,

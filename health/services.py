@@ -28,8 +28,10 @@ from health.models import (
     UptimeHour,
     hour_of,
 )
+from health.outcomes import ANSWERED, Outcome
 from health.probes import ProbeResult, ProbeTarget
 from health.rounds import run_probes
+from monitoring_site.models import JobRun
 
 logger = logging.getLogger(__name__)
 
@@ -166,12 +168,11 @@ def check_own_database() -> ProbeResult:
             cursor.fetchone()
     except Exception as exc:
         return ProbeResult.down(f"SELECT 1 failed: {type(exc).__name__}: {exc}")
-    return ProbeResult("up", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    return ProbeResult(Outcome.UP, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def check_workers(*, now: datetime | None = None) -> ProbeResult:
     """The worker cluster is down when no job run started within the stale window."""
-    from monitoring_site.models import JobRun
 
     now = now or timezone.now()
     window = settings.HEALTH_WORKER_STALE_SECONDS
@@ -185,7 +186,7 @@ def check_workers(*, now: datetime | None = None) -> ProbeResult:
             f"no job run started in the last {window // 60} minutes (last {int(age)} s ago)",
             details=details,
         )
-    return ProbeResult("up", details=details)
+    return ProbeResult(Outcome.UP, details=details)
 
 
 @transaction.atomic
@@ -264,11 +265,11 @@ def rollup_hours(*, start: datetime, end: datetime | None = None) -> int:
         .values("service_id", "bucket")
         .annotate(
             checks=Count("id"),
-            up=Count("id", filter=Q(outcome="up")),
-            degraded=Count("id", filter=Q(outcome="degraded")),
-            down=Count("id", filter=Q(outcome="down")),
-            latency_sum=Sum("latency_ms", filter=Q(outcome__in=("up", "degraded"))),
-            latency_count=Count("latency_ms", filter=Q(outcome__in=("up", "degraded"))),
+            up=Count("id", filter=Q(outcome=Outcome.UP)),
+            degraded=Count("id", filter=Q(outcome=Outcome.DEGRADED)),
+            down=Count("id", filter=Q(outcome=Outcome.DOWN)),
+            latency_sum=Sum("latency_ms", filter=Q(outcome__in=ANSWERED)),
+            latency_count=Count("latency_ms", filter=Q(outcome__in=ANSWERED)),
         )
         .order_by()
     )

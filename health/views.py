@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from health.apps import process_uptime
 from health.auth import LOGIN_URL
 from health.models import Service
+from health.outcomes import State
 from health.selectors import dashboard_payload, health_payload, health_problems, iso, latency_series
 from health.services import note_overall_status
 from monitoring_site.api.errors import error_body
@@ -71,9 +72,13 @@ def _database_down() -> dict[str, Any]:
         "stale": True,
         "services": [],
         "dependencies": {
-            "database": {"status": "down", "last_checked": iso(now), "error": "unreachable"},
-            "redis": {"status": "unknown"},
-            "workers": {"status": "unknown"},
+            "database": {
+                "status": State.DOWN.value,
+                "last_checked": iso(now),
+                "error": "unreachable",
+            },
+            "redis": {"status": State.UNKNOWN.value},
+            "workers": {"status": State.UNKNOWN.value},
         },
     }
 

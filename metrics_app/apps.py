@@ -10,6 +10,7 @@ class MetricsAppConfig(AppConfig):
     operator_permissions: tuple[str, ...] = ()
 
     def ready(self) -> None:
+        # Imported here: the catalogue and collectors load models, ready once the registry is.
         from django.db.models.signals import post_delete, post_save
 
         from metrics_app import catalogue, exposition

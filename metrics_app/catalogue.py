@@ -17,6 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db import DatabaseError
+
+from metrics_app.models import MetricDefinition
+
 if TYPE_CHECKING:  # apps.py loads this module before the models are ready
     from metrics_app.models import MetricDefinition
 
@@ -172,9 +176,6 @@ def _registered() -> dict[str, MetricSpec]:
     with _lock:
         if _cached is not None and now - _cached_at < _CACHE_SECONDS:
             return _cached
-    from django.db import DatabaseError
-
-    from metrics_app.models import MetricDefinition
 
     specs = {}
     try:

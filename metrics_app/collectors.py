@@ -8,6 +8,8 @@ from django.db.models import Count, Max, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics_core import SummaryMetricFamily
 
+from monitoring_site.models import JobRun
+
 
 class JobRunCollector:
     """Job runs recorded by the job wrapper (any worker host): runs, durations, last success.
@@ -20,7 +22,6 @@ class JobRunCollector:
         return []
 
     def collect(self) -> Iterator[Metric]:
-        from monitoring_site.models import JobRun
 
         runs = CounterMetricFamily(
             "monitoring_job_runs", "Job runs by job and outcome.", labels=["job", "outcome"]

@@ -6,7 +6,7 @@ foundation's settings module; this block adds the knobs of ingestion, storage an
 
 from __future__ import annotations
 
-from monitoring_site.env import env_bool, env_float, env_int
+from monitoring_site.env import env_bool, env_float, env_int, env_secret, env_str, env_url
 
 # --- ingestion -----------------------------------------------------------------------------------
 METRICS_INGEST_MAX_SAMPLES = env_int("METRICS_INGEST_MAX_SAMPLES", 5000, minimum=1)
@@ -32,6 +32,10 @@ METRICS_HOST_SAMPLING = env_bool("METRICS_HOST_SAMPLING", True)
 METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 5.0, minimum=0.0, maximum=60.0)
 
 # --- InfluxDB export (on when INFLUXDB_URL is set) -----------------------------------------------
+INFLUXDB_URL = env_url("INFLUXDB_URL")
+INFLUXDB_TOKEN = env_secret("INFLUXDB_TOKEN")
+INFLUXDB_ORG = env_str("INFLUXDB_ORG")
+INFLUXDB_BUCKET = env_str("INFLUXDB_BUCKET")
 INFLUXDB_BATCH_SIZE = env_int("INFLUXDB_BATCH_SIZE", 5000, minimum=1)
 INFLUXDB_TIMEOUT = env_float("INFLUXDB_TIMEOUT", 10.0, minimum=0.1)
 INFLUXDB_MAX_BATCHES = env_int("INFLUXDB_MAX_BATCHES", 20, minimum=1)

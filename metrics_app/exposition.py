@@ -159,6 +159,7 @@ def _multiprocess_registry() -> CollectorRegistry:
     global _process_registry
     with _lock:
         if _process_registry is None:
+            # Loaded only in multiprocess mode (gunicorn with PROMETHEUS_MULTIPROC_DIR).
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()

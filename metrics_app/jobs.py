@@ -8,11 +8,11 @@ from monitoring_site.jobs import Cleanup, Job
 
 JOBS = [
     Job(
-        name="metrics_aggregate",
+        name="metrics.aggregate",
         func="metrics_app.tasks.aggregate",
         minutes=settings.METRICS_AGGREGATION_INTERVAL_MINUTES,
     ),
-    Job(name="metrics_host", func="metrics_app.tasks.host_metrics", minutes=1),
+    Job(name="metrics.host", func="metrics_app.tasks.host_metrics", minutes=1),
 ]
 
 CLEANUPS = [

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from metrics_app.aggregation import ceil_to, floor_to, rollups_final_before
+from metrics_app.catalogue import COUNTER
 from metrics_app.models import Bucket, Rollup, Series
 
 # /api/business-metrics: JSON field -> series name. Counters add up; the gauge is summed over
@@ -210,3 +215,195 @@ def series_points(
         }
         for row in rows
     ]
+
+
+# --- windows of a set of series, for the rule language ---------------------------------------
+# The SQL is assembled from quoted table and column names and from Django-compiled series
+# subqueries; every value (label values, times) is a query parameter (hence the S608 waivers).
+
+
+@dataclass
+class SeriesData:
+    """One series' figures in a leaf's window (or its instant value)."""
+
+    labels: dict[str, str]
+    count: float = 0.0
+    total: float = 0.0
+    low: float = math.nan
+    high: float = math.nan
+    last: float = math.nan
+    value: float = math.nan
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows of one table (``bucket`` or a rollup resolution) with ``lo <= start < hi``."""
+
+    resolution: int  # 60 = 1-minute buckets
+    lo: datetime
+    hi: datetime
+
+
+def series_named(name: str, exact: Sequence[tuple[str, str]]) -> QuerySet[Series]:
+    """Series called ``name`` whose labels have the ``exact`` values SQL can check.
+
+    Only non-empty values of label names that cannot be read as a JSON lookup (``contains``) are
+    pushed down; the caller checks every matcher again on what comes back.
+    """
+    lookups = Series._meta.get_field("labels").get_lookups()
+    queryset = Series.objects.filter(name=name)
+    for label, value in exact:
+        if value != "" and "__" not in label and label not in lookups:
+            queryset = queryset.filter(**{f"labels__{label}": value})
+    return queryset
+
+
+def _series_subquery(name: str, exact: Sequence[tuple[str, str]]) -> tuple[str, tuple[Any, ...]]:
+    sql, params = series_named(name, exact).values("id").query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _union(segments: list[Segment], subquery: tuple[str, tuple[Any, ...]]) -> tuple[str, list]:
+    q = connection.ops.quote_name
+    columns = ", ".join(
+        ["series_id", "start", *(q(c) for c in ("count", "sum", "min", "max", "last")), "last_at"]
+    )
+    parts, params = [], []
+    for seg in segments:
+        adapt = connection.ops.adapt_datetimefield_value
+        if seg.resolution == 60:
+            parts.append(
+                f"SELECT {columns} FROM {q(Bucket._meta.db_table)} "  # noqa: S608
+                f"WHERE series_id IN ({subquery[0]}) AND start >= %s AND start < %s"
+            )
+            params += [*subquery[1], adapt(seg.lo), adapt(seg.hi)]
+        else:
+            parts.append(
+                f"SELECT {columns} FROM {q(Rollup._meta.db_table)} "  # noqa: S608
+                f"WHERE series_id IN ({subquery[0]}) AND resolution = %s "
+                "AND start >= %s AND start < %s"
+            )
+            params += [*subquery[1], seg.resolution, adapt(seg.lo), adapt(seg.hi)]
+    return " UNION ALL ".join(parts), params
+
+
+def _fold_sql(union: str, *, counter: bool) -> str:
+    """Per series: count, sum of sums, min, max and the latest ``last`` of the rows.
+
+    A counter's functions only need the count and the sum, so its fold skips the sort that
+    picking the latest value costs.
+    """
+    q = connection.ops.quote_name
+    sums = f"SUM({q('count')}) AS n, SUM({q('sum')}) AS total"
+    if counter:
+        return (
+            f"SELECT series_id, {sums}, NULL AS lo, NULL AS hi, NULL AS latest "  # noqa: S608
+            f"FROM ({union}) AS p GROUP BY series_id"
+        )
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT series_id, {sums}, MIN({q('min')}) AS lo, MAX({q('max')}) AS hi, "  # noqa: S608
+            f"(ARRAY_AGG({q('last')} ORDER BY last_at DESC, start DESC))[1] AS latest "
+            f"FROM ({union}) AS p GROUP BY series_id"
+        )
+    return (
+        "SELECT series_id, n, total, lo, hi, latest FROM ("  # noqa: S608
+        f"SELECT series_id, SUM({q('count')}) OVER w AS n, SUM({q('sum')}) OVER w AS total, "
+        f"MIN({q('min')}) OVER w AS lo, MAX({q('max')}) OVER w AS hi, {q('last')} AS latest, "
+        "ROW_NUMBER() OVER (PARTITION BY series_id ORDER BY last_at DESC, start DESC) AS rn "
+        f"FROM ({union}) AS p WINDOW w AS (PARTITION BY series_id)) AS f WHERE rn = 1"
+    )
+
+
+def window_figures(
+    *,
+    name: str,
+    exact: Sequence[tuple[str, str]],
+    segments: list[Segment],
+    counters_since: datetime | None,
+    counter: bool,
+) -> list[SeriesData]:
+    """Per series of ``name`` (with the ``exact`` label values): its buckets and rollups in
+    ``segments`` folded into count, sum, min, max and latest value, in one query.
+
+    With ``counters_since``, a counter series that existed before it but received nothing in the
+    window is kept (it increased by 0). ``counter`` skips what only gauges need (the latest value).
+    """
+    subquery = _series_subquery(name, exact)
+    union, params = _union(segments, subquery)
+    series = connection.ops.quote_name(Series._meta.db_table)
+    # A counter that existed but received nothing in the window increased by 0: it stays in the
+    # result (as it would in Prometheus, which scrapes the unchanged total).
+    keep = "d.series_id IS NOT NULL"
+    counter = counter and counters_since is not None
+    extra: list[Any] = []
+    if counters_since is not None:
+        keep = f"({keep} OR (s.kind = %s AND s.created_at < %s))"
+        extra = [COUNTER, connection.ops.adapt_datetimefield_value(counters_since)]
+    sql = (
+        f"SELECT s.labels, d.n, d.total, d.lo, d.hi, d.latest FROM {series} AS s "  # noqa: S608
+        f"LEFT JOIN ({_fold_sql(union, counter=counter)}) AS d ON d.series_id = s.id "
+        f"WHERE s.id IN ({subquery[0]}) AND {keep}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *subquery[1], *extra])
+        return [
+            SeriesData(
+                labels=_labels(labels),
+                count=float(n or 0),
+                total=float(total or 0.0),
+                low=_float(lo),
+                high=_float(hi),
+                last=_float(latest),
+            )
+            for labels, n, total, lo, hi, latest in cursor.fetchall()
+        ]
+
+
+def counter_totals(
+    *, name: str, exact: Sequence[tuple[str, str]], after: list[Segment], end: datetime
+) -> list[SeriesData]:
+    """Each counter series' cumulative total at ``end``: its stored total minus what came later."""
+    subquery = _series_subquery(name, exact)
+    union, params = _union(after, subquery)
+    series = connection.ops.quote_name(Series._meta.db_table)
+    total = connection.ops.quote_name("sum")
+    sql = (
+        f"SELECT s.labels, s.value, d.later FROM {series} AS s "  # noqa: S608
+        f"LEFT JOIN (SELECT series_id, SUM({total}) AS later FROM ({union}) AS p "
+        "GROUP BY series_id) AS d ON d.series_id = s.id "
+        f"WHERE s.id IN ({subquery[0]}) AND s.created_at < %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *subquery[1], connection.ops.adapt_datetimefield_value(end)])
+        return [
+            SeriesData(labels=_labels(labels), value=float(value) - float(later or 0.0))
+            for labels, value, later in cursor.fetchall()
+        ]
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    if isinstance(raw, (str, bytes)):
+        return dict(_decoded(raw))
+    return {str(k): str(v) for k, v in (raw or {}).items()}
+
+
+@lru_cache(maxsize=65536)
+def _decoded(raw: str | bytes) -> tuple[tuple[str, str], ...]:
+    # the same series comes back in many leaves of a cycle, and cycle after cycle
+    return tuple((str(k), str(v)) for k, v in (json.loads(raw) or {}).items())
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def series_buckets(series: QuerySet[Series], *, lo: datetime, hi: datetime) -> Iterator[tuple]:
+    """The 1-minute buckets of ``series`` from ``lo`` to ``hi``, by series then time, as tuples
+    (series id, start, count, sum, min, max, last, last_at), streamed in chunks."""
+    rows = (
+        Bucket.objects.filter(series__in=series, start__gte=lo, start__lt=hi)
+        .order_by("series_id", "start")
+        .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
+    )
+    return rows.iterator(chunk_size=5000)

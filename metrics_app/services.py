@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics_app import storage
+from metrics_app.errors import SeriesLimitExceeded, TotalWouldOverflow
 from metrics_app.ingest import Sample, aggregate, overflowing, series_of
 from metrics_app.models import IngestToken
-from monitoring_site.api.errors import CodedValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ def store_samples(
     """Store validated samples: series totals and minute buckets, a constant number of queries.
 
     ``service`` is the pushing ingest token's: the label sets it creates count against its share.
-    Raises ``CodedValidationError(code="series_limit")`` (and stores nothing) when the batch
-    would give a metric more label sets than ``METRICS_SERIES_LIMIT``, or the service more of a
-    metric's label sets than ``METRICS_MAX_SERIES_PER_SERVICE``; and ``code="invalid"`` when a
-    stored total would overflow to infinity.
+    Raises ``SeriesLimitExceeded`` (and stores nothing) when the batch would give a metric more
+    label sets than ``METRICS_SERIES_LIMIT``, or the service more of a metric's label sets than
+    ``METRICS_MAX_SERIES_PER_SERVICE``; and ``TotalWouldOverflow`` when a stored total would
+    overflow to infinity.
     """
     now = now or timezone.now()
     batch = aggregate(samples, service=service or "")
@@ -57,8 +57,8 @@ def store_samples(
     return batch.samples
 
 
-def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> CodedValidationError:
-    """400 naming, for each series that would overflow, the last sample adding to it."""
+def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> TotalWouldOverflow:
+    """The error naming, for each series that would overflow, the last sample adding to it."""
     last: dict[tuple[str, str], int] = {}
     for index, sample in enumerate(samples):
         for series in series_of(sample):
@@ -69,9 +69,7 @@ def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> Co
         for (name, key), index in sorted(last.items(), key=lambda item: item[1])
     } or {str(len(samples) - 1): "value: a stored total would overflow"}
     where, problem = next(iter(details.items()))
-    return CodedValidationError(
-        f"samples.{where}: {problem}", code="invalid", details={"samples": details}
-    )
+    return TotalWouldOverflow(f"samples.{where}: {problem}", details={"samples": details})
 
 
 def _check_series_limits(new: dict[tuple[str, str], str], *, service: str | None) -> None:
@@ -95,7 +93,7 @@ def _check_series_limits(new: dict[tuple[str, str], str], *, service: str | None
 
 def _limit_error(
     over: dict[str, int], *, setting: str, limit: int, service: str | None = None
-) -> CodedValidationError:
+) -> SeriesLimitExceeded:
     families = ", ".join(sorted(over))
     if service is None:
         message = f"Too many label sets for {families} ({setting} is {limit})."
@@ -115,7 +113,7 @@ def _limit_error(
     details: dict[str, Any] = {"metrics": metrics, "limit": setting, "limit_value": limit}
     if service is not None:
         details["service"] = service
-    return CodedValidationError(message, code="series_limit", details=details)
+    return SeriesLimitExceeded(message, details=details)
 
 
 def hash_token(raw: str) -> str:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DataError, connection
 
 from metrics_app.ingest import Batch
+from metrics_app.models import Bucket, Series
 
 SERIES = "metrics_app_series"
 BUCKET = "metrics_app_bucket"
@@ -271,7 +272,6 @@ def overflowing_keys(batch: Batch) -> set[tuple[str, str]]:
 
     Only asked after PostgreSQL refused an overflow without saying where (the error path).
     """
-    from metrics_app.models import Bucket, Series
 
     names = {name for name, _ in batch.series}
     keys = {key for _, key in batch.series}

@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from health.hooks import notices
 from monitoring_site.admin_roles import refuse_unavailable_action
 from monitoring_site.lockout import LockoutAwareAuthenticationForm
 from monitoring_site.roles import Role, has_role
@@ -64,6 +65,5 @@ class MonitoringAdminSite(admin.AdminSite):
 
 def site_notices() -> list[dict[str, Any]]:
     """What the apps want on every console page (alerts that reach nobody), via health's hooks."""
-    from health.hooks import notices
 
     return notices()

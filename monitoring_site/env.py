@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import warnings
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -159,3 +161,29 @@ def _redact(url: str) -> str:
         return url
     user = userinfo.split(":", 1)[0]
     return parsed._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def env_duration(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> timedelta:
+    """A duration such as ``24h``, ``90m``, ``30s``, ``2d`` (a bare number is seconds)."""
+    raw = env_str(name, default, environ=environ).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in units else (raw, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a duration such as 24h") from None
+    if not 1 <= seconds <= 366 * 86400:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected between 1s and 366d")
+    return timedelta(seconds=seconds)
+
+
+def env_renamed(name: str, *, old: str, environ: Mapping[str, str] | None = None) -> str:
+    """The variable to read for ``name``: ``old`` when only the deprecated name is set (warned)."""
+    if _raw(name, environ) is None and _raw(old, environ) is not None:
+        warnings.warn(
+            f"{old} is deprecated; set {name} instead (it means the same).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return old
+    return name

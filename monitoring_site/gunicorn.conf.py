@@ -75,6 +75,7 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Loaded only in multiprocess mode; gunicorn reads this file before Django starts.
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

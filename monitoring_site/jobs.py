@@ -23,6 +23,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_q.models import Schedule
+
+from monitoring_site.models import JobRun
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +108,6 @@ def job_by_name(name: str) -> Job:
 
 def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
     """Run one job and record its run row (start, duration, outcome, error)."""
-    from monitoring_site.models import JobRun
 
     started = timezone.now()
     _close_abandoned_runs(name, started)
@@ -134,7 +136,6 @@ def _close_abandoned_runs(name: str, now: datetime) -> int:
     django-q2 kills a task that exceeds ``Q_CLUSTER["timeout"]``; its row would otherwise say
     "running" forever.
     """
-    from monitoring_site.models import JobRun
 
     cutoff = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
     return JobRun.objects.filter(
@@ -154,7 +155,6 @@ def _finish(run: Any, clock: float, outcome: str, *, error: str = "", result: st
 @transaction.atomic
 def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
     """Create, update and delete django-q2 schedules so they match the declared jobs."""
-    from django_q.models import Schedule
 
     now = now or timezone.now()
     _lock_schedules()
@@ -200,7 +200,6 @@ _SCHEDULE_LOCK = 0x6D6F6E5F6A6F6273
 
 
 def _schedule_fields(job: Job) -> dict[str, Any]:
-    from django_q.models import Schedule
 
     fields: dict[str, Any] = {"func": WRAPPER, "args": repr(job.name), "repeats": -1}
     if job.cron:
@@ -260,7 +259,7 @@ def _delete_in_batches(model: Any, queryset: Any) -> int:
 
 
 # The foundation's own jobs and retention.
-JOBS = [Job(name="cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
+JOBS = [Job(name="site.cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
 CLEANUPS = [
     Cleanup(
         name="job runs",

@@ -32,6 +32,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -236,16 +237,10 @@ class _GuardedConnectionMixin:
         except BlockedAddress:
             raise
         except socket.gaierror as exc:
-            from urllib3.exceptions import NameResolutionError
-
             raise NameResolutionError(host, self, exc) from exc  # type: ignore[arg-type]
         except TimeoutError as exc:
-            from urllib3.exceptions import ConnectTimeoutError
-
             raise ConnectTimeoutError(self, f"connection to {host} timed out") from exc
         except OSError as exc:
-            from urllib3.exceptions import NewConnectionError
-
             raise NewConnectionError(self, f"failed to connect: {exc}") from exc  # type: ignore[arg-type]
 
 

@@ -7,7 +7,6 @@ Every variable is documented in ``.env.example``. Helpers in ``monitoring_site.e
 from __future__ import annotations
 
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
@@ -19,7 +18,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from monitoring_site.env import (
     env_bool,
-    env_float,
     env_int,
     env_list,
     env_networks,
@@ -32,12 +30,19 @@ from monitoring_site.envfile import load_env_file
 # Before any variable is read: .env (or ENV_FILE) fills in what the environment leaves unset.
 load_env_file()
 
+# Each app's own settings, from its conf.py (read after .env, like everything else here).
+from alerts.conf import *  # noqa: E402,F403
+from health.conf import *  # noqa: E402,F403
+from metrics_app.conf import *  # noqa: E402,F403
+from reports.conf import *  # noqa: E402,F403
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 # --- core ----------------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
-TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+# True under the test settings (monitoring_site/settings_test.py) and in processes tests start.
+TESTING = env_bool("TESTING", False)
 
 
 def _required_secret(name: str) -> str:
@@ -208,7 +213,6 @@ else:
             "TEST": {"NAME": ":memory:"},
         }
     }
-IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
 
 # --- cache, throttles, broker --------------------------------------------------------------------
 # Parallel test workers share one Redis: each keeps its own keys and broker queue.
@@ -494,17 +498,6 @@ METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)
 PROMETHEUS_METRIC_NAMESPACE = ""
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
-# --- health --------------------------------------------------------------------------------------
-HEALTH_CHECK_INTERVAL_MINUTES = env_int("HEALTH_CHECK_INTERVAL_MINUTES", 1, minimum=1, maximum=60)
-HEALTH_ROUND_DEADLINE = env_float("HEALTH_ROUND_DEADLINE", 5.0, minimum=0.1)
-HEALTH_PUBLIC = env_bool("HEALTH_PUBLIC", True)
-DASHBOARD_PUBLIC = env_bool("DASHBOARD_PUBLIC", False)
-
-# --- alerts --------------------------------------------------------------------------------------
-RULE_EVALUATION_INTERVAL_MINUTES = env_int(
-    "RULE_EVALUATION_INTERVAL_MINUTES", 1, minimum=1, maximum=60
-)
-
 # --- email (SMTP, or django-anymail when EMAIL_BACKEND names a provider) -------------------------
 SMTP_HOST = env_str("SMTP_HOST")
 EMAIL_BACKEND = env_str(
@@ -530,30 +523,6 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_") and key != "ANYMAIL_"
 }
 
-# --- Slack, PagerDuty, webhooks ------------------------------------------------------------------
-SLACK_WEBHOOK_URL = env_secret("SLACK_WEBHOOK_URL")
-SLACK_TOKEN = env_secret("SLACK_TOKEN")
-SLACK_CHANNEL = env_str("SLACK_CHANNEL", "#alerts")
-SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api/")
-PAGERDUTY_ROUTING_KEY = env_secret("PAGERDUTY_ROUTING_KEY")
-PAGERDUTY_API_KEY = env_secret("PAGERDUTY_API_KEY")
-PAGERDUTY_SERVICE_ID = env_str("PAGERDUTY_SERVICE_ID")
-PAGERDUTY_FROM = env_str("PAGERDUTY_FROM")  # the PagerDuty user REST API changes are made as
-PAGERDUTY_EVENTS_URL = env_url("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
-PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")
-ALLOW_HTTP_WEBHOOKS = env_bool("ALLOW_HTTP_WEBHOOKS", False)
-WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
-
-# --- long-term storage and logs (optional) -------------------------------------------------------
-INFLUXDB_URL = env_url("INFLUXDB_URL")
-INFLUXDB_TOKEN = env_secret("INFLUXDB_TOKEN")
-INFLUXDB_ORG = env_str("INFLUXDB_ORG")
-INFLUXDB_BUCKET = env_str("INFLUXDB_BUCKET")
+# --- logs (optional) -----------------------------------------------------------------------
 ELASTICSEARCH_NODE = env_url("ELASTICSEARCH_NODE")
 ELASTICSEARCH_API_KEY = env_secret("ELASTICSEARCH_API_KEY")
-
-# Each app's settings module adds its own block; read them here so one module stays the truth.
-from alerts.conf import *  # noqa: E402,F403
-from health.conf import *  # noqa: E402,F403
-from metrics_app.conf import *  # noqa: E402,F403
-from reports.conf import *  # noqa: E402,F403

@@ -21,11 +21,13 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
 from monitoring_site.models import TokenRevocation
+from monitoring_site.services import revoke_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +92,6 @@ def rotate(refresh: RefreshToken, user: Any) -> tuple[RefreshToken, AccessToken]
 
 
 def _bind(refresh: RefreshToken, user: Any) -> None:
-    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
     refresh["user_id"] = str(user.pk)
     refresh[GENERATION_CLAIM] = current_generation(user.pk)
@@ -112,7 +113,6 @@ def _access_for(refresh: RefreshToken) -> AccessToken:
 
 def refresh_token_from(raw: str) -> RefreshToken:
     """Decode and verify (signature, expiry, blacklist); a bad token becomes a 401."""
-    from rest_framework_simplejwt.exceptions import InvalidToken
 
     try:
         return RefreshToken(raw)  # type: ignore[arg-type]
@@ -148,8 +148,6 @@ def _notice_password_change(
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="monitoring_site.tokens.rev")
 def _revoke_after_password_change(sender: Any, instance: Any, **_: Any) -> None:
     if instance.__dict__.pop("_monitoring_password_changed", False):
-        from monitoring_site.services import revoke_tokens
-
         revoke_tokens(user=instance, reason="password changed")
 
 

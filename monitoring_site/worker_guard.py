@@ -26,6 +26,7 @@ from django.utils import timezone
 from django_q.signals import post_execute_in_worker, pre_enqueue, pre_execute
 
 from monitoring_site import jobs
+from monitoring_site.models import JobRun
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ def _wrapper_problem(args: Any, kwargs: Any) -> str | None:
 
 def record_refusal(*, func: str, reason: str, task_name: str | None = None) -> Any:
     """Log the refusal and write it as a failed job run (what operators and /metrics see)."""
-    from monitoring_site.models import JobRun
 
     logger.error(
         "worker refused a task: %s",

@@ -263,7 +263,7 @@ ACTIONS: list[Action] = [
     Action("alerts.alert", "resolve", OPERATOR),
     Action("alerts.evaluationcycle", "delete_selected", ADMIN, 200),
     Action("alerts.notificationchannel", "delete_selected", ADMIN, 200),
-    Action("alerts.notificationchannel", "send_test", ADMIN),  # as POST /api/alerts/test
+    Action("alerts.notificationchannel", "check_channels", ADMIN),  # as POST /api/alerts/test
     Action("alerts.notificationchannel", "disable", ADMIN),
     Action("alerts.escalationpolicy", "delete_selected", ADMIN, 200),
     Action("alerts.notification", "delete_selected", ADMIN, 200),

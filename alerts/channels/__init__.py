@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alerts.channels.base import (
+    CHANNEL_KIND_CHOICES,
     CHANNEL_KINDS,
     AlertMessage,
     Channel,
@@ -13,6 +14,7 @@ from alerts.channels.base import (
 
 __all__ = [
     "CHANNEL_KINDS",
+    "CHANNEL_KIND_CHOICES",
     "AlertMessage",
     "Channel",
     "ChannelError",

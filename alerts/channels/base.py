@@ -10,23 +10,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
-CHANNEL_KINDS = ("email", "slack", "pagerduty", "webhook")
-EVENTS = ("firing", "acknowledged", "resolved", "test", "escalated", "reminder")
-SEVERITIES = ("info", "warning", "error", "critical")
+from monitoring_site.netguard import literal_address_refusal, webhook_policy
 
-_CLASS_PATHS = {
-    "email": "alerts.channels.email.EmailChannel",
-    "slack": "alerts.channels.slack.SlackChannel",
-    "pagerduty": "alerts.channels.pagerduty.PagerDutyChannel",
-    "webhook": "alerts.channels.webhook.WebhookChannel",
+EVENTS = ("firing", "acknowledged", "resolved", "test", "escalated", "reminder")
+
+# The registry: kind -> (label, class). Every list of kinds is derived from it.
+REGISTRY = {
+    "email": ("Email", "alerts.channels.email.EmailChannel"),
+    "slack": ("Slack", "alerts.channels.slack.SlackChannel"),
+    "pagerduty": ("PagerDuty", "alerts.channels.pagerduty.PagerDutyChannel"),
+    "webhook": ("Webhook", "alerts.channels.webhook.WebhookChannel"),
 }
+CHANNEL_KINDS = tuple(REGISTRY)
+# (value, label) pairs, for NotificationChannel.Kind.
+CHANNEL_KIND_CHOICES = [(kind, label) for kind, (label, _) in REGISTRY.items()]
 TEMPLATE_DIR = "alerts/notifications"
 
 
@@ -124,7 +131,7 @@ class Channel:
 def get_channel_class(kind: str) -> type[Channel]:
     """The channel class registered for ``kind``; ``KeyError`` for an unknown kind."""
     try:
-        path = _CLASS_PATHS[kind]
+        path = REGISTRY[kind][1]
     except KeyError:
         raise KeyError(f"unknown channel kind {kind!r}; expected one of {CHANNEL_KINDS}") from None
     return import_string(path)
@@ -209,9 +216,6 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
-
-    from django.utils import timezone
 
     try:
         when = parsedate_to_datetime(value)
@@ -251,9 +255,6 @@ def http_timeout() -> tuple[float, float]:
 
 def validate_http_url(url: Any, field: str, errors: dict[str, list[str]]) -> str:
     """Append to ``errors`` why ``url`` is not an acceptable webhook URL; return it stripped."""
-    from urllib.parse import urlsplit
-
-    from monitoring_site.netguard import literal_address_refusal, webhook_policy
 
     if not isinstance(url, str) or not url.strip():
         errors.setdefault(field, []).append("Enter a URL.")

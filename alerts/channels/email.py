@@ -22,17 +22,12 @@ from alerts.channels.base import (
     one_line,
     render,
 )
+from alerts.severity import UNKNOWN_COLOUR, Severity
 
 logger = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 50
 SUBJECT_LIMIT = 200
-SEVERITY_COLORS = {
-    "critical": "#b42318",
-    "error": "#d9480f",
-    "warning": "#b08800",
-    "info": "#1f6feb",
-}
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ class EmailChannel(Channel):
         return tuple(a.strip() for a in to.split(",")) if isinstance(to, str) else tuple(to)
 
     def build(self, message: AlertMessage) -> EmailPayload:
-        context = message_context(message, color=SEVERITY_COLORS.get(message.severity, "#57606a"))
+        context = message_context(message, color=_colour(message.severity))
         sender = self.from_email()
         domain = _domain(sender) or "localhost"
         thread = f"<alert-{message.alert_id}.{message.fingerprint[:16]}@{domain}>"
@@ -202,3 +197,8 @@ def _address_list(value: Any, name: str, errors: dict[str, list[str]]) -> list[s
     if len(items) > MAX_RECIPIENTS:
         errors.setdefault(name, []).append(f"At most {MAX_RECIPIENTS} addresses.")
     return [_address(item, name, errors) for item in items]
+
+
+def _colour(severity: str) -> str:
+    known = Severity.of(severity)
+    return known.colour if known is not None else UNKNOWN_COLOUR

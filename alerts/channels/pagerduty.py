@@ -33,6 +33,7 @@ from alerts.channels.base import (
     render,
 )
 from alerts.channels.pagerduty_rest import RestClient, build_incident, build_update
+from alerts.severity import UNKNOWN_PAGERDUTY_SEVERITY, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ SERVICE_ID = re.compile(r"^[A-Z0-9]{5,20}\Z")
 EVENTS_FIELDS = ("routing_key", "source")
 REST_FIELDS = ("api_key", "service_id", "from")
 SUMMARY_LIMIT = 1024
-SEVERITY_MAP = {"info": "info", "warning": "warning", "error": "error", "critical": "critical"}
 ACTIONS = {"acknowledged": "acknowledge", "resolved": "resolve"}
 CLIENT = "TicketToken monitoring"
 
@@ -101,7 +101,7 @@ class PagerDutyChannel(Channel):
         payload: dict[str, Any] = {
             "summary": one_line(render("pagerduty_summary.txt", context), SUMMARY_LIMIT),
             "source": self._source(message),
-            "severity": SEVERITY_MAP.get(message.severity, "error"),
+            "severity": _severity(message.severity),
             "timestamp": iso_time(message.started_at),
             "class": message.rule_name,
             "custom_details": _details(message, context),
@@ -260,3 +260,8 @@ def _enqueue(event: dict[str, Any]) -> Receipt:
         message_id=str(key or event["dedup_key"]),
         detail=str(answer.get("message", "")) if isinstance(answer, dict) else "",
     )
+
+
+def _severity(severity: str) -> str:
+    known = Severity.of(severity)
+    return known.pagerduty_severity if known is not None else UNKNOWN_PAGERDUTY_SEVERITY

@@ -20,12 +20,12 @@ from django.conf import settings
 from alerts.channels import http
 from alerts.channels.base import AlertMessage, ChannelError, Receipt, message_context, one_line
 from alerts.channels.base import render as render_template
+from alerts.severity import UNKNOWN_PAGERDUTY_URGENCY, Severity
 
 logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/vnd.pagerduty+json;version=2"
 TITLE_LIMIT = 1024
-URGENCY = {"critical": "high", "error": "high", "warning": "low", "info": "low"}
 DUPLICATE_CODE = 2002
 DUPLICATE_TEXT = "matching dedup key already exists"
 # Which open incidents a status change applies to (acknowledging twice changes nothing).
@@ -42,7 +42,7 @@ def build_incident(message: AlertMessage, *, service_id: str, incident_key: str)
             "type": "incident",
             "title": title,
             "service": {"id": service_id, "type": "service_reference"},
-            "urgency": URGENCY.get(message.severity, "high"),
+            "urgency": _urgency(message.severity),
             "incident_key": incident_key,
             "body": {"type": "incident_body", "details": details},
         }
@@ -139,3 +139,8 @@ def _incident(response: requests.Response) -> dict[str, Any]:
     except (ValueError, AttributeError):
         incident = None
     return incident if isinstance(incident, dict) else {}
+
+
+def _urgency(severity: str) -> str:
+    known = Severity.of(severity)
+    return known.pagerduty_urgency if known is not None else UNKNOWN_PAGERDUTY_URGENCY

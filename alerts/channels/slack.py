@@ -29,19 +29,17 @@ from alerts.channels.base import (
     retry_after_seconds,
     validate_http_url,
 )
+from alerts.severity import UNKNOWN_SLACK_ICON, Severity
 from monitoring_site.netguard import BlockedAddress, guarded_opener, plain_opener
 
 logger = logging.getLogger(__name__)
 
 # Channel names: lower case letters, digits, hyphens, underscores and periods, up to 80; or an ID.
-CHANNEL_NAME = re.compile(r"^#?[a-z0-9][a-z0-9._-]{0,79}$")
+CHANNEL_NAME = re.compile(r"^#?[a-z0-9][a-z0-9._-]{0,79}\Z")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}\Z")
 TOKEN = re.compile(r"^xox[abpe]-[A-Za-z0-9-]{4,}\Z")
-ICONS = {
-    "critical": ":red_circle:",
-    "error": ":large_orange_circle:",
-    "warning": ":large_yellow_circle:",
-    "info": ":large_blue_circle:",
+# Events with their own icon; the others take their severity's (Severity.slack_icon).
+EVENT_ICONS = {
     "resolved": ":white_check_mark:",
     "acknowledged": ":eyes:",
     "test": ":test_tube:",
@@ -144,7 +142,9 @@ def _buttons(message: AlertMessage) -> list[dict[str, Any]]:
 
 
 def _icon(message: AlertMessage) -> str:
-    return ICONS.get(message.event) or ICONS.get(message.severity, ":bell:")
+    severity = Severity.of(message.severity)
+    icon = severity.slack_icon if severity is not None else UNKNOWN_SLACK_ICON
+    return EVENT_ICONS.get(message.event) or icon
 
 
 def _escape(text: str) -> str:

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
-from alerts.channels import CHANNEL_KINDS, Channel, get_channel_class
+from alerts.channels import CHANNEL_KIND_CHOICES, CHANNEL_KINDS, Channel, get_channel_class
 from alerts.channels.secrets import masked_config
 
 __all__ = [
@@ -27,11 +27,11 @@ __all__ = [
 class NotificationChannel(models.Model):
     """One configured destination (an email list, a Slack channel, a PagerDuty service, a URL)."""
 
-    class Kind(models.TextChoices):
-        EMAIL = "email"
-        SLACK = "slack"
-        PAGERDUTY = "pagerduty", "PagerDuty"
-        WEBHOOK = "webhook"
+    # Derived from the channel registry (alerts.channels.base.REGISTRY): one list of kinds.
+    # (Django's functional Choices API; django-stubs types only its name-and-label form.)
+    Kind = models.TextChoices(  # type: ignore[call-overload]
+        "Kind", [(kind.upper(), (kind, label)) for kind, label in CHANNEL_KIND_CHOICES]
+    )
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     name = models.CharField(max_length=100, unique=True)
@@ -176,7 +176,8 @@ class Notification(models.Model):
         RESOLVED = "resolved"
         ESCALATED = "escalated"
         REMINDER = "reminder"
-        TEST = "test"
+        # A message that is not about an incident (a channel check, a synthetic alert): tried once.
+        TEST_MESSAGE = "test", "Test"
 
     class State(models.TextChoices):
         QUEUED = "queued"

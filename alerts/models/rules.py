@@ -11,11 +11,10 @@ from django.db import models
 from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
+from alerts.channels import CHANNEL_KINDS  # a rule may name kinds: every enabled channel of one
+from alerts.severity import Severity
 from monitoring_site.humanize import format_number
 
-# Channel kinds a rule may name: a shorthand for "every enabled channel of this kind that accepts
-# rules by kind" (NotificationChannel.for_rule_kinds), beside the explicit notification_channels.
-CHANNEL_KINDS = ("email", "slack", "pagerduty", "webhook")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 LABEL_PLACEHOLDER_RE = re.compile(r"^labels\.([a-zA-Z_][a-zA-Z0-9_]*)\Z")
 ANNOTATION_KEYS = ("summary", "description")
@@ -40,11 +39,7 @@ class Rule(models.Model):
         EQ = "==", "=="
         NE = "!=", "!="
 
-    class Severity(models.TextChoices):
-        INFO = "info"
-        WARNING = "warning"
-        ERROR = "error"
-        CRITICAL = "critical"
+    Severity = Severity  # the one vocabulary (alerts/severity.py), reachable as Rule.Severity
 
     class NoData(models.TextChoices):
         OK = "ok", "ok (the condition is false)"

@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from alerts.rules.regex import regex_matches, regex_problem
+from alerts.language.regex import regex_matches, regex_problem
 from monitoring_site.text import unstorable_text
 
 __all__ = ["MaintenanceWindow", "Silence", "matcher_matches", "validate_matchers"]

@@ -14,14 +14,15 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from alerts.actors import NOTIFICATIONS
 from alerts.channels import ChannelError
 from alerts.models import Alert, AlertEvent, NotificationChannel
 from alerts.models.alerts import fingerprint_for
+from alerts.services import InvalidTransition, record_event, resolve_alert
 
 logger = logging.getLogger(__name__)
 
 SELF_RULE = "notification-channel"
-ACTOR = "notifications"
 
 
 def failed(
@@ -57,7 +58,6 @@ def _fingerprint(channel: NotificationChannel) -> str:
 
 def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime) -> Alert | None:
     """Open (firing) the self-alert of ``channel`` unless one is open; None when it was."""
-    from alerts.services import record_event
 
     fingerprint = _fingerprint(channel)
     if Alert.objects.filter(fingerprint=fingerprint).filter(~Q(state="resolved")).exists():
@@ -82,7 +82,7 @@ def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO on")
             alert.save()
-            record_event(alert=alert, kind=AlertEvent.Kind.FIRING, actor=ACTOR, now=now)
+            record_event(alert=alert, kind=AlertEvent.Kind.FIRING, actor=NOTIFICATIONS, now=now)
     except IntegrityError:  # another dispatcher opened it first
         return None
     logger.error("notification channel failing", extra={"channel": channel.name, "alert": alert.pk})
@@ -91,13 +91,14 @@ def raise_self_alert(*, channel: NotificationChannel, reason: str, now: datetime
 
 def recovered(*, channel: NotificationChannel, now: datetime) -> None:
     """A delivery went through: resolve the channel's open self-alert, if any."""
-    from alerts.services import InvalidTransition, resolve_alert
 
     open_alerts = Alert.objects.filter(fingerprint=_fingerprint(channel)).exclude(
         state=Alert.State.RESOLVED
     )
     for alert in open_alerts:
         try:
-            resolve_alert(alert=alert, actor=ACTOR, now=now, reason="the channel delivers again")
+            resolve_alert(
+                alert=alert, actor=NOTIFICATIONS, now=now, reason="the channel delivers again"
+            )
         except InvalidTransition:
             pass

@@ -214,7 +214,7 @@ def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float)
         NotificationChannel.objects.filter(pk=row.channel_id).update(
             last_sent_at=now, failing_since=None
         )
-    if row.kind != Notification.Kind.TEST and row.channel.failing_since is not None:
+    if row.kind != Notification.Kind.TEST_MESSAGE and row.channel.failing_since is not None:
         channel_health.recovered(channel=row.channel, now=now)
     logger.info(
         "notification delivered",
@@ -270,13 +270,13 @@ def _record_failure(
     now = timezone.now()
     attempts = row.attempts + 1
     retry_at = now + timedelta(seconds=backoff(attempts, error.retry_after))
-    if error.permanent or row.kind == Notification.Kind.TEST:
+    if error.permanent or row.kind == Notification.Kind.TEST_MESSAGE:
         outcome, state, due = Outcome.PERMANENT, State.FAILED, row.due_at
     elif retry_at - row.created_at > settings.NOTIFY_MAX_AGE:
         outcome, state, due = Outcome.GAVE_UP, State.FAILED, row.due_at
     else:
         outcome, state, due = Outcome.TRANSIENT, State.QUEUED, retry_at
-    if not error.permanent and row.kind == Notification.Kind.TEST:
+    if not error.permanent and row.kind == Notification.Kind.TEST_MESSAGE:
         outcome = Outcome.TRANSIENT  # a test is tried once; say it would have been retried
     with transaction.atomic():
         held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
@@ -308,7 +308,7 @@ def _record_failure(
             "error": error.message[:300],
         },
     )
-    if count_for_channel and row.kind != Notification.Kind.TEST:
+    if count_for_channel and row.kind != Notification.Kind.TEST_MESSAGE:
         channel_health.maybe_raise(channel=row.channel, error=error, now=now)
     return Result(row.pk, outcome if held else "lost")
 

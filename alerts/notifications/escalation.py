@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.actors import NOTIFICATIONS
 from alerts.models import (
     Alert,
     AlertEscalation,
@@ -27,9 +28,9 @@ from alerts.models import (
     EscalationLevel,
     Notification,
 )
-from alerts.notifications.outbox import ACTOR, ANNOUNCING, queue, start_escalation
+from alerts.notifications.outbox import ANNOUNCING, announce_firing, queue, start_escalation
 from alerts.notifications.routing import FiringRoute, Target, firing_route, level_gap, working
-from alerts.silences import hold_or_release, silenced_by
+from alerts.silences.services import hold_or_release, silenced_by
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def escalate_due(*, now: datetime | None = None) -> int:
     return sum(
         1
         for escalation in due
-        if not hold_or_release(escalation, now=now) and step(escalation, now=now)
+        if not hold_or_release(escalation, now=now, announce=announce_firing)
+        and step(escalation, now=now)
     )
 
 
@@ -94,7 +96,7 @@ def _record_level_gap(alert: Alert, level: EscalationLevel, gap: str, now: datet
     AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.UNROUTED,
-        actor=ACTOR,
+        actor=NOTIFICATIONS,
         at=now,
         details={"level": level.position, "reason": gap},
     )
@@ -135,7 +137,11 @@ def _carry(pk: int, *, now: datetime) -> bool:
         return False
     names = sorted(channel.name for channel, _ in new) or delivered
     event = AlertEvent.objects.create(
-        alert=alert, kind=AlertEvent.Kind.ROUTED, actor=ACTOR, at=now, details={"channels": names}
+        alert=alert,
+        kind=AlertEvent.Kind.ROUTED,
+        actor=NOTIFICATIONS,
+        at=now,
+        details={"channels": names},
     )
     if new:
         _announce(alert, route, new, event, now)

@@ -16,6 +16,8 @@ from prometheus_client.core import (
     Metric,
 )
 
+from alerts.models import Notification, NotificationAttempt
+
 if TYPE_CHECKING:
     from alerts.models import Notification
 
@@ -41,7 +43,6 @@ class NotificationCollector:
             logger.exception("notification metrics unavailable")
 
     def _collect(self) -> Iterator[Metric]:
-        from alerts.models import Notification, NotificationAttempt
 
         attempts = CounterMetricFamily(
             "alert_notification_attempts",

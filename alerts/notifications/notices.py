@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from alerts.notifications.routing import RoutingGaps, routing_gaps
 
 CODE = "unrouted"
@@ -75,7 +77,6 @@ def _names(names: list[str]) -> str:
 
 def bootstrap_hints() -> list[str]:
     """What ``bootstrap`` (run by ``make run``) prints about routing: how to fix what is missing."""
-    from django.conf import settings
 
     gaps = routing_gaps()
     if gaps.working_channels:

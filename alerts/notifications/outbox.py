@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
+from django_q.tasks import async_task
 
+from alerts.actors import API, NOTIFICATIONS, actor_name, user_row
 from alerts.models import (
     Alert,
     AlertEscalation,
     AlertEvent,
-    AlertFingerprint,
     EscalationPolicy,
     Notification,
     NotificationChannel,
@@ -25,7 +25,8 @@ from alerts.models.alerts import fingerprint_for
 from alerts.notifications import links
 from alerts.notifications.messages import message_for, to_payload
 from alerts.notifications.routing import firing_route, unrouted_reason
-from alerts.silences import silenced_by, suppress_firing
+from alerts.services import unmark_notified
+from alerts.silences.services import silenced_by, suppress_firing
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ DISPATCH_TASK = "alerts.notifications.tasks.dispatch_due"
 ACKABLE = (Notification.Kind.FIRING, Notification.Kind.ESCALATED, Notification.Kind.REMINDER)
 # What counts as "this channel was told about the alert" for acknowledged/resolved messages.
 ANNOUNCING = ACKABLE
-ACTOR = "notifications"
 
 
 def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
@@ -43,7 +43,7 @@ def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
         muting = silenced_by(alert, event.at)  # a silence defers the announcement (silences.py)
         if muting is not None:
             return suppress_firing(alert=alert, event=event, muting=muting)
-        return _firing(alert=alert, event=event)
+        return announce_firing(alert=alert, event=event)
     if event.kind in (AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.RESOLVED):
         stop_escalation(alert=alert, now=event.at, reason=event.kind)
         return queue(
@@ -56,7 +56,8 @@ def write_for_event(*, alert: Alert, event: AlertEvent) -> list[Notification]:
     return []
 
 
-def _firing(*, alert: Alert, event: AlertEvent) -> list[Notification]:
+def announce_firing(*, alert: Alert, event: AlertEvent) -> list[Notification]:
+    """Queue the firing message to each channel of the alert's route, and start its escalation."""
     route = firing_route(alert)
     reason = unrouted_reason([channel for channel, _ in route.targets])
     if not route.targets:
@@ -83,7 +84,7 @@ def record_unrouted(*, alert: Alert, event: AlertEvent, reason: str, sent: bool)
     event.details = {**(event.details or {}), "unrouted": reason}
     if not sent:
         event.details["notify"] = False
-        _not_notified(alert)
+        unmark_notified(alert=alert)
     event.save(update_fields=["details"])
     alert.unrouted_since, alert.unrouted_reason = event.at, reason[:300]
     Alert.objects.filter(pk=alert.pk).update(
@@ -92,24 +93,13 @@ def record_unrouted(*, alert: Alert, event: AlertEvent, reason: str, sent: bool)
     AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.UNROUTED,
-        actor=ACTOR,
+        actor=NOTIFICATIONS,
         at=event.at,
         details={"reason": reason},
     )
     logger.warning(
         "alert reached no notification channel",
         extra={"alert": alert.pk, "rule": alert.rule_name, "reason": reason},
-    )
-
-
-def _not_notified(alert: Alert) -> None:
-    alert.last_notified_at = None
-    Alert.objects.filter(pk=alert.pk).update(last_notified_at=None)
-    last_sent = Notification.objects.filter(
-        alert__fingerprint=alert.fingerprint, kind=Notification.Kind.FIRING
-    ).aggregate(at=Max("created_at"))["at"]
-    AlertFingerprint.objects.filter(fingerprint=alert.fingerprint).update(
-        last_notified_at=last_sent
     )
 
 
@@ -186,15 +176,13 @@ def wake_dispatcher() -> None:
 
 def _enqueue_dispatch() -> None:
     try:
-        from django_q.tasks import async_task
-
         async_task(DISPATCH_TASK, group="notifications")
     except Exception:  # the broker is down: the minute sweep delivers instead
         logger.warning("could not enqueue a dispatch task; the sweep will deliver", exc_info=True)
 
 
 @transaction.atomic
-def send_test_alert(
+def send_synthetic_alert(
     *, user: User | AnonymousUser | None, channels: list[NotificationChannel]
 ) -> tuple[Alert, list[Notification]]:
     """A synthetic alert through the outbox and dispatchers: a test message per channel.
@@ -203,7 +191,7 @@ def send_test_alert(
     escalates or stays open; its messages are marked "test" (PagerDuty resolves its test incident).
     """
     now = timezone.now()
-    actor = getattr(user, "username", "") or "api"
+    actor = actor_name(user, default=API)
     labels = {"alertname": "test", "requested_by": actor}
     alert = Alert.objects.create(
         source=Alert.Source.SELF,
@@ -218,18 +206,18 @@ def send_test_alert(
         fired_at=now,
         last_evaluated_at=now,
     )
-    user_row = user if user is not None and user.is_authenticated and user.pk else None
+    stored_user = user_row(user)
     event = AlertEvent.objects.create(
         alert=alert,
         kind=AlertEvent.Kind.FIRING,
         actor=actor,
-        user=user_row,
+        user=stored_user,
         at=now,
         details={"test": True, "notify": True},
     )
     rows = queue(
         alert=alert,
-        kind=Notification.Kind.TEST,
+        kind=Notification.Kind.TEST_MESSAGE,
         targets=[(c, None) for c in channels],
         now=now,
         event=event,
@@ -241,7 +229,7 @@ def send_test_alert(
         alert=alert,
         kind=AlertEvent.Kind.RESOLVED,
         actor=actor,
-        user=user_row,
+        user=stored_user,
         at=now,
         details={"reason": "test alert", "notify": False},
     )

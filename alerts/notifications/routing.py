@@ -5,7 +5,7 @@ A rule reaches the union of
 - the kind shorthand (``Rule.channels``, e.g. ``["slack", "email"]``): every enabled channel of
   those kinds that accepts rules by kind (``NotificationChannel.for_rule_kinds``);
 each channel at most once. Its policy is ``Rule.escalation_policy`` when set, else the policy of
-its severity (``POLICY_BY_SEVERITY``).
+its severity (``Severity.default_policy``).
 
 A channel *works* when it is enabled and not known to be broken (its self-alert is open: it
 failed permanently, or kept failing for ``NOTIFY_CHANNEL_FAILING_MINUTES``). What reaches no
@@ -22,11 +22,9 @@ from django.db.models import Q
 from alerts.models import Alert, EscalationLevel, EscalationPolicy, NotificationChannel, Rule
 from alerts.models.alerts import fingerprint_for
 from alerts.notifications.channel_health import SELF_RULE
+from alerts.severity import Severity
 
 Target = tuple[NotificationChannel, int | None]
-
-# The policy an alert follows, by its severity (info and warning alerts do not escalate).
-POLICY_BY_SEVERITY = {"critical": "Critical", "error": "Error"}
 
 
 def route_for(alert: Alert) -> tuple[list[NotificationChannel], EscalationPolicy | None]:
@@ -62,7 +60,7 @@ def policy_for_rule(rule: Rule, *, severity: str | None = None) -> EscalationPol
 
 
 def policy_for_severity(severity: str) -> EscalationPolicy | None:
-    name = POLICY_BY_SEVERITY.get(severity)
+    name = _default_policy(severity)
     return EscalationPolicy.objects.filter(name=name).first() if name else None
 
 
@@ -201,5 +199,10 @@ def _policy_of(rule: Rule, policies: list[EscalationPolicy]) -> EscalationPolicy
         own = next((p for p in policies if p.pk == rule.escalation_policy_id), None)
         if own is not None:
             return own
-    name = POLICY_BY_SEVERITY.get(rule.severity)
+    name = _default_policy(rule.severity)
     return next((p for p in policies if p.name == name), None)
+
+
+def _default_policy(severity: str) -> str | None:
+    known = Severity.of(severity)
+    return known.default_policy if known is not None else None

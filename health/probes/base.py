@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from health.outcomes import Outcome
 from monitoring_site.netguard import health_policy, literal_address_refusal
 
 ERROR_LENGTH = 500
@@ -53,7 +54,7 @@ class ProbeResult:
 
     @classmethod
     def down(cls, error: str, **extra: Any) -> ProbeResult:
-        return cls(outcome="down", error=error, **extra)
+        return cls(outcome=Outcome.DOWN, error=error, **extra)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from psycopg.conninfo import conninfo_to_dict
 from redis.exceptions import RedisError
 
+from health.outcomes import Outcome
 from health.probes.base import Probe, ProbeResult, ProbeSession, ProbeTarget, register
 from health.probes.guard import guarded_conninfo, guarded_redis_class
 from monitoring_site.netguard import BlockedAddress
@@ -39,7 +40,7 @@ async def check_postgres(dsn: str, timeout: float, *, guarded: bool = True) -> P
     finally:
         with contextlib.suppress(psycopg.Error, OSError):
             await connection.close()
-    return ProbeResult("up", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    return ProbeResult(Outcome.UP, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 async def check_redis(url: str, timeout: float, *, guarded: bool = True) -> ProbeResult:
@@ -63,7 +64,7 @@ async def check_redis(url: str, timeout: float, *, guarded: bool = True) -> Prob
             await client.aclose()
     if not answer:
         return ProbeResult.down("PING did not answer PONG")
-    return ProbeResult("up", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    return ProbeResult(Outcome.UP, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from health.outcomes import Outcome
 from health.probes.base import Probe, ProbeResult, ProbeSession, ProbeTarget, register
 from monitoring_site.netguard import BlockedAddress
 
@@ -106,15 +107,15 @@ def _parse_json(fetched: Fetched) -> tuple[Any, str]:
 def judge_body(document: Any) -> tuple[str, str]:
     """The outcome the service reports about itself in its JSON ``status`` field."""
     if not isinstance(document, dict) or "status" not in document:
-        return "up", ""
+        return Outcome.UP, ""
     word = str(document["status"]).strip().lower()
     if word in UP_WORDS:
-        return "up", ""
+        return Outcome.UP, ""
     if word in DEGRADED_WORDS:
-        return "degraded", f"service reports status {word!r}"
+        return Outcome.DEGRADED, f"service reports status {word!r}"
     if word in DOWN_WORDS:
-        return "down", f"service reports status {word!r}"
-    return "degraded", f"service reports an unrecognised status {word[:40]!r}"
+        return Outcome.DOWN, f"service reports status {word!r}"
+    return Outcome.DEGRADED, f"service reports an unrecognised status {word[:40]!r}"
 
 
 @register

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from health.outcomes import Outcome
 from health.probes.base import Probe, ProbeResult, ProbeSession, ProbeTarget, register
 from health.probes.http import FetchError, fetch
 
@@ -50,15 +51,15 @@ class SolanaRpcProbe(Probe):
 
     async def check(self, target: ProbeTarget, session: ProbeSession) -> ProbeResult:
         started = time.perf_counter()
-        outcome, error = "up", ""
+        outcome, error = Outcome.UP, ""
         try:
             health = await rpc(session, target.target, "getHealth", target.timeout)
             if health != "ok":
-                outcome, error = "degraded", f"getHealth answered {str(health)[:40]!r}"
+                outcome, error = Outcome.DEGRADED, f"getHealth answered {str(health)[:40]!r}"
         except RpcError as exc:
             if exc.code != NODE_UNHEALTHY:
                 return ProbeResult.down(f"getHealth: {exc.message}", latency_ms=_ms(started))
-            outcome, error = "degraded", f"getHealth: {exc.message}"
+            outcome, error = Outcome.DEGRADED, f"getHealth: {exc.message}"
         except FetchError as exc:
             return ProbeResult.down(str(exc), latency_ms=_ms(started))
         latency = _ms(started)

@@ -6,6 +6,7 @@ import contextlib
 import time
 from urllib.parse import urlparse
 
+from health.outcomes import Outcome
 from health.probes.base import (
     Probe,
     ProbeResult,
@@ -55,4 +56,4 @@ class TcpProbe(Probe):
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return ProbeResult("up", latency_ms=latency)
+        return ProbeResult(Outcome.UP, latency_ms=latency)

@@ -14,11 +14,12 @@ from rest_framework.views import APIView
 
 from metrics_app.api.auth import IngestThrottle, IngestTokenAuthentication, IsIngestTokenOrAdmin
 from metrics_app.catalogue import CATALOGUE
+from metrics_app.errors import SamplesRejected
 from metrics_app.ingest import parse_samples
 from metrics_app.models import IngestToken
 from metrics_app.services import store_samples
 from monitoring_site.api.authentication import JWTAuthentication
-from monitoring_site.api.errors import PayloadTooLarge
+from monitoring_site.api.errors import CodedValidationError, PayloadTooLarge
 from monitoring_site.api.parsers import loads_json
 
 EXAMPLE = {
@@ -109,7 +110,12 @@ class IngestView(APIView):
             raise PayloadTooLarge(
                 f"At most {settings.METRICS_INGEST_MAX_SAMPLES} values (observations) a request."
             )
-        accepted = store_samples(samples=samples, now=now, service=token.service if token else None)
+        try:
+            accepted = store_samples(
+                samples=samples, now=now, service=token.service if token else None
+            )
+        except SamplesRejected as exc:
+            raise CodedValidationError(exc.message, code=exc.code, details=exc.details) from None
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)
 
 

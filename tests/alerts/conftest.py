@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import time_machine
 
+from alerts.language import Sample, Scalar, Vector
 from alerts.models import Rule
-from alerts.rules import Sample, Scalar, Vector
 
 T0 = datetime(2026, 11, 2, 9, 0, 30, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.engine import apply_evaluation
+from alerts.engine.lifecycle import apply_evaluation
 from alerts.models import Alert, Rule
 from tests.alerts.conftest import vector
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from alerts.engine import apply_evaluation
+from alerts.engine.lifecycle import apply_evaluation
 from alerts.models import Alert, Rule
 from monitoring_site.bootstrap import seed_roles
 from tests.alerts.conftest import T0, scalar

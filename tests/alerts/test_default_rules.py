@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from alerts.bootstrap import DEFAULT_RULES, seed
-from alerts.engine import run_cycle
+from alerts.bootstrap import seed
+from alerts.bootstrap.rules import DEFAULT_RULES
+from alerts.engine.cycle import run_cycle
+from alerts.language import check
 from alerts.models import Alert, Rule
-from alerts.rules import check
 from tests.alerts.conftest import T0
 from tests.alerts.metric_rows import Store, minutes_between
 

@@ -75,7 +75,7 @@ def test_metrics_show_each_service_up_its_latency_and_the_overall_status(
 
 def test_health_reports_workers_from_the_job_runs_as_of_now(client: Client, db: Any) -> None:
     assert client.get("/health").json()["dependencies"]["workers"]["status"] == "down"
-    JobRun.objects.create(job="health_round", started_at=timezone.now() - timedelta(seconds=30))
+    JobRun.objects.create(job="health.round", started_at=timezone.now() - timedelta(seconds=30))
     workers = client.get("/health").json()["dependencies"]["workers"]
     assert workers["status"] == "up"
     JobRun.objects.update(started_at=timezone.now() - timedelta(minutes=3))

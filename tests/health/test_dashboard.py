@@ -280,7 +280,7 @@ def test_a_fresh_dashboard_says_checking_until_the_first_round_then_shows_what_i
             critical=spec.critical,
             success_threshold=1,
         )
-    JobRun.objects.create(job="health_round", started_at=timezone.now())  # workers are alive
+    JobRun.objects.create(job="health.round", started_at=timezone.now())  # workers are alive
     Rule.objects.create(name="Queue Backup", expression="max(queue_size)", channels=["slack"])
     client = Client()
     client.force_login(make_user("wall-screen", Role.VIEWER))

@@ -183,7 +183,7 @@ def workers_alive(db: Any) -> None:
     """A job ran a moment ago: the worker cluster is up, so only the services are in question."""
     from monitoring_site.models import JobRun
 
-    JobRun.objects.create(job="health_round", started_at=NOW - timedelta(seconds=20))
+    JobRun.objects.create(job="health.round", started_at=NOW - timedelta(seconds=20))
 
 
 def health_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:

@@ -100,7 +100,7 @@ def test_the_heartbeat_has_24_hours_oldest_first_with_the_worst_outcome(
 def test_cleanup_prunes_old_results_but_keeps_hourly_uptime_for_a_year(
     settings: Any, make_service: Callable[..., Service]
 ) -> None:
-    settings.HEALTH_RESULT_RETENTION = 30
+    settings.HEALTH_RESULT_RETENTION_DAYS = 30
     api = make_service("api", failure_threshold=1)
     feed(api, T0 - timedelta(days=40), "x")
     feed(api, T0 - timedelta(days=400), "u")
@@ -121,5 +121,5 @@ def test_cleanup_prunes_old_results_but_keeps_hourly_uptime_for_a_year(
 
 
 def test_the_round_job_runs_every_interval(settings: Any) -> None:
-    job = job_by_name("health_round")
+    job = job_by_name("health.round")
     assert (job.func, job.minutes) == ("health.tasks.health_round", 1)

@@ -25,9 +25,9 @@ django.setup()
 from django.utils import timezone  # noqa: E402
 
 from metrics_app.catalogue import get_metric  # noqa: E402
+from metrics_app.errors import SamplesRejected  # noqa: E402
 from metrics_app.ingest import Sample  # noqa: E402
 from metrics_app.services import store_samples  # noqa: E402
-from monitoring_site.api.errors import CodedValidationError  # noqa: E402
 
 
 def batch(mode: str, writer: int, round_: int) -> list[Sample]:
@@ -68,8 +68,8 @@ def main() -> None:
             service = "w" if mode == "new-series-of-service" else None
             store_samples(samples=batch(mode, writer, round_), service=service)
             print("ok", flush=True)
-        except CodedValidationError as exc:
-            print(exc.machine_code, flush=True)
+        except SamplesRejected as exc:
+            print(exc.code, flush=True)
 
 
 if __name__ == "__main__":

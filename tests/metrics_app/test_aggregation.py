@@ -99,8 +99,8 @@ def test_after_an_outage_every_period_since_the_last_rollup_is_computed() -> Non
 
 def test_the_aggregation_job_runs_every_five_minutes_and_host_metrics_every_minute() -> None:
     jobs = {job.name: job for job in all_jobs()}
-    assert jobs["metrics_aggregate"].minutes == 5
-    assert jobs["metrics_host"].minutes == 1
+    assert jobs["metrics.aggregate"].minutes == 5
+    assert jobs["metrics.host"].minutes == 1
 
 
 def test_host_metrics_are_stored_like_any_other_series() -> None:

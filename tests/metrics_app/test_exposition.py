@@ -227,21 +227,21 @@ def test_a_registered_collector_is_rendered_and_a_failing_one_is_left_out(client
 
 
 def test_job_runs_are_exported_from_rows(client: Client, clock: Any) -> None:
-    run_job("metrics_aggregate")
+    run_job("metrics.aggregate")
     clock.shift(timedelta(minutes=5))
-    run_job("metrics_aggregate")
-    JobRun.objects.create(job="metrics_host", started_at=NOW, outcome=JobRun.Outcome.FAILURE)
+    run_job("metrics.aggregate")
+    JobRun.objects.create(job="metrics.host", started_at=NOW, outcome=JobRun.Outcome.FAILURE)
     text = text_of(client)
-    assert 'monitoring_job_runs_total{job="metrics_aggregate",outcome="success"} 2.0' in text
-    assert 'monitoring_job_runs_total{job="metrics_host",outcome="failure"} 1.0' in text
+    assert 'monitoring_job_runs_total{job="metrics.aggregate",outcome="success"} 2.0' in text
+    assert 'monitoring_job_runs_total{job="metrics.host",outcome="failure"} 1.0' in text
     last = NOW + timedelta(minutes=5)
     found = re.search(
-        r'^monitoring_job_last_success_timestamp_seconds\{job="metrics_aggregate"\} (\S+)$',
+        r'^monitoring_job_last_success_timestamp_seconds\{job="metrics.aggregate"\} (\S+)$',
         text,
         re.MULTILINE,
     )
     assert found and float(found.group(1)) == last.timestamp()
-    assert 'monitoring_job_duration_seconds_count{job="metrics_aggregate"} 2.0' in text
+    assert 'monitoring_job_duration_seconds_count{job="metrics.aggregate"} 2.0' in text
 
 
 def _every_metric_once(now: Any) -> list[Any]:
@@ -270,7 +270,7 @@ def test_promtool_accepts_the_exposition_except_the_documented_unit_lint(client:
     promtool = require_binary("promtool", "/usr/bin/promtool")
     store_samples(samples=_every_metric_once(NOW), now=NOW)
     sample_host(now=NOW, cpu_interval=0)
-    run_job("metrics_aggregate")
+    run_job("metrics.aggregate")
     text = text_of(client)
     result = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60

@@ -181,11 +181,11 @@ def test_two_gunicorn_workers_serve_the_same_values_including_the_qclusters_job_
         "shell",
         "-c",
         "from django_q.tasks import async_task; "
-        "async_task('monitoring_site.jobs.run_job', 'metrics_aggregate')",
+        "async_task('monitoring_site.jobs.run_job', 'metrics.aggregate')",
     )
     expected = {
         'tickets_sold_total{service="payment"} 21.0',
-        'monitoring_job_runs_total{job="metrics_aggregate",outcome="success"} 1.0',
+        'monitoring_job_runs_total{job="metrics.aggregate",outcome="success"} 1.0',
     }
 
     def views_by_pid() -> dict[int, set[str]] | None:

@@ -188,7 +188,7 @@ def enqueue_cleanup(stack: Stack) -> None:
     """Hand the worker a task through the broker (the ORM broker: a row in the SQLite file)."""
     code = (
         "from django_q.tasks import async_task;"
-        "async_task('monitoring_site.jobs.run_job', 'cleanup', task_name='e2e-cleanup')"
+        "async_task('monitoring_site.jobs.run_job', 'site.cleanup', task_name='e2e-cleanup')"
     )
     result = subprocess.run(
         ["bash", "-c", f'source bin/env.sh && .venv/bin/python manage.py shell -c "{code}"'],
@@ -291,7 +291,9 @@ def test_the_web_server_and_worker_serve_and_stop_cleanly(stack: Stack) -> None:
 
     enqueue_cleanup(stack)
     runs = poll(
-        lambda: [r for r in job_runs(stack, access, job="cleanup") if r["outcome"] == "success"],
+        lambda: [
+            r for r in job_runs(stack, access, job="site.cleanup") if r["outcome"] == "success"
+        ],
         timeout=60,
         what="the worker running the enqueued cleanup",
         stack=stack,
@@ -314,7 +316,7 @@ def test_the_worker_runs_installed_schedules_through_the_wrapper(stack: Stack) -
     access = token(stack)
     # bootstrap installed every job due at once; the scheduler wakes every 30 s.
     runs = poll(
-        lambda: [r for r in job_runs(stack, access) if r["job"] != "cleanup"],
+        lambda: [r for r in job_runs(stack, access) if r["job"] != "site.cleanup"],
         timeout=120,
         what="a scheduled job run",
         stack=stack,

@@ -10,10 +10,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 from monitoring_site.env import (
     env_bool,
+    env_duration,
     env_float,
     env_int,
     env_list,
     env_networks,
+    env_renamed,
     env_secret,
     env_str,
     env_url,
@@ -145,3 +147,20 @@ def test_env_secret_with_an_unreadable_file_names_the_file_variable(tmp_path: Pa
     missing = tmp_path / "nope"
     with pytest.raises(ImproperlyConfigured, match=r"JWT_SECRET_FILE=.*cannot read"):
         env_secret("JWT_SECRET", environ={"JWT_SECRET_FILE": str(missing)})
+
+
+def test_a_renamed_variable_reads_the_new_name_when_set() -> None:
+    environ = {"NEW_DAYS": "5", "OLD": "9"}
+    assert env_renamed("NEW_DAYS", old="OLD", environ=environ) == "NEW_DAYS"
+
+
+def test_a_renamed_variable_still_reads_the_old_name_with_a_warning() -> None:
+    with pytest.warns(FutureWarning, match="OLD is deprecated; set NEW_DAYS instead"):
+        assert env_renamed("NEW_DAYS", old="OLD", environ={"OLD": "9"}) == "OLD"
+
+
+def test_env_duration_reads_units_and_names_the_variable_when_wrong() -> None:
+    assert env_duration("TTL", "24h", environ={}).total_seconds() == 86400
+    assert env_duration("TTL", "24h", environ={"TTL": "90m"}).total_seconds() == 5400
+    with pytest.raises(ImproperlyConfigured, match="TTL='soon'"):
+        env_duration("TTL", "24h", environ={"TTL": "soon"})

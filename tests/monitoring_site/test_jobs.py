@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from monitoring_site.jobs import (
     Job,
     all_cleanups,
     all_jobs,
+    all_tasks,
     install_schedules,
     run_cleanups,
     run_job,
@@ -129,12 +131,32 @@ def test_duplicate_schedules_of_one_job_are_reduced_to_one(declare: Any) -> None
 
 def test_every_declared_job_of_every_app_installs() -> None:
     declared = {job.name for job in all_jobs()}
-    assert "cleanup" in declared
+    assert "site.cleanup" in declared
     install_schedules(now=NOW)
     assert set(Schedule.objects.filter(func=WRAPPER).values_list("name", flat=True)) == declared
     for job in all_jobs():
         # Each job's function must import, or the schedule would fail every time it fires.
         assert callable(import_string(job.func)), job.func
+
+
+# Stored by django-q2 (the wrapper in schedule rows, task functions in queued Task rows): moving
+# one strands rows already in the database (docs/decisions.md, "The shape of alerts").
+STORED_PATHS = {
+    "monitoring_site.jobs.run_job",
+    "alerts.notifications.tasks.dispatch_due",
+}
+
+
+def test_every_job_name_is_its_app_then_what_it_does_in_dotted_lower_case() -> None:
+    names = [job.name for job in all_jobs()]
+    assert names and all(re.fullmatch(r"[a-z]+(\.[a-z]+)+", name) for name in names), names
+
+
+def test_the_dotted_paths_django_q_stores_stay_where_the_rows_expect_them() -> None:
+    assert WRAPPER in STORED_PATHS
+    assert STORED_PATHS - {WRAPPER} <= set(all_tasks())
+    for path in STORED_PATHS:
+        assert callable(import_string(path)), path
 
 
 @pytest.mark.parametrize(
@@ -319,8 +341,8 @@ def test_every_registered_cleanup_of_every_app_runs() -> None:
 
 def test_the_cleanup_job_runs_through_the_wrapper(foundation_cleanups_only: None) -> None:
     _runs(1, timezone.now() - timedelta(days=400))
-    result = run_job("cleanup")
+    result = run_job("site.cleanup")
     assert result["job runs"] == 1
-    run = JobRun.objects.get(job="cleanup")
+    run = JobRun.objects.get(job="site.cleanup")
     assert run.outcome == JobRun.Outcome.SUCCESS
     assert "'job runs': 1" in run.result

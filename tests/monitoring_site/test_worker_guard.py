@@ -98,11 +98,11 @@ def refused_runs() -> list[JobRun]:
         ({"func": WRAPPER, "args": ("no.such.job",)}, "'no.such.job' is not a declared job"),
         ({"func": WRAPPER, "args": ()}, "takes exactly one argument"),
         (
-            {"func": WRAPPER, "args": ("cleanup",), "kwargs": {"func": "os.system"}},
+            {"func": WRAPPER, "args": ("site.cleanup",), "kwargs": {"func": "os.system"}},
             "takes exactly one argument",
         ),
         (
-            {"func": WRAPPER, "args": ("cleanup",), "hook": "os.system"},
+            {"func": WRAPPER, "args": ("site.cleanup",), "hook": "os.system"},
             "result hook os.system is not allowed",
         ),
     ],
@@ -299,7 +299,7 @@ def roles_seeded(db: Any) -> None:
 
 def _schedule() -> Schedule:
     return Schedule.objects.create(
-        name="cleanup", func=WRAPPER, args="'cleanup'", schedule_type=Schedule.DAILY
+        name="site.cleanup", func=WRAPPER, args="'site.cleanup'", schedule_type=Schedule.DAILY
     )
 
 

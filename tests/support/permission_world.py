@@ -26,7 +26,7 @@ from alerts.models import (
     Rule,
 )
 from alerts.services import fire_alert, open_alert
-from alerts.silences import maintenance_window_create, silence_create
+from alerts.silences.services import create_maintenance_window, create_silence
 from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
 from metrics_app.models import MetricDefinition, Series
 from metrics_app.services import create_ingest_token
@@ -146,14 +146,14 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
     alert = open_alert(rule=rule, source=Alert.Source.RULE, labels={}, value=9.0, now=now)
     assert alert is not None
     fire_alert(alert=alert, now=now)
-    silence = silence_create(
+    silence = create_silence(
         matchers=[{"name": "service", "value": "order"}],
         starts_at=None,
         ends_at=now + timedelta(hours=1),
         comment="probe",
         user=None,
     )
-    window = maintenance_window_create(
+    window = create_maintenance_window(
         name="Probe window",
         services=[service.slug],
         starts_at=None,

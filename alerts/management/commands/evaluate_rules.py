@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from alerts.engine import run_cycle
+from alerts.engine.cycle import run_cycle
 from alerts.models import Rule
 
 

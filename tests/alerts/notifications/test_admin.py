@@ -59,12 +59,12 @@ def test_an_http_webhook_is_refused_unless_allowed(console: Client, settings: An
     assert not NotificationChannel.objects.exists()
 
 
-def test_the_send_test_action_reports_each_channel_and_records_the_attempt(
+def test_the_check_channels_action_reports_each_channel_and_records_the_attempt(
     console: Client, webhook: NotificationChannel, webhook_receiver: WebhookReceiver
 ) -> None:
     response = console.post(
         "/admin/alerts/notificationchannel/",
-        {"action": "send_test", "_selected_action": [webhook.pk]},
+        {"action": "check_channels", "_selected_action": [webhook.pk]},
         follow=True,
     )
 

@@ -220,7 +220,7 @@ def test_the_migration_masks_secrets_already_stored_in_history(
 
 
 def test_every_secret_of_every_kind_has_its_write_only_field() -> None:
-    from alerts.admin_notifications import NotificationChannelForm, secret_field_name
+    from alerts.admin.notifications import NotificationChannelForm, secret_field_name
     from alerts.channels.secrets import all_secret_keys
 
     fields = NotificationChannelForm.base_fields

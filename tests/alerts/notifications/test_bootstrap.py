@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test.utils import override_settings
 
-from alerts.bootstrap_notifications import seed
+from alerts.bootstrap.notifications import seed
 from alerts.models import EscalationPolicy, NotificationChannel
 
 pytestmark = pytest.mark.django_db

@@ -1,166 +1,252 @@
-"""POST /api/v1/monitoring/alerts/rules/validate and POST /api/v1/monitoring/query."""
+"""The rule endpoints: viewers read, admins write, every field checked, history kept, preview."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.alerts.rules.conftest import Store
+from alerts.bootstrap import seed
+from alerts.engine.lifecycle import apply_evaluation
+from alerts.models import Alert, Rule
+from tests.alerts.conftest import T0, scalar
+from tests.alerts.metric_rows import Store, minutes_between
 
-VALIDATE = "/api/v1/monitoring/alerts/rules/validate"
-QUERY = "/api/v1/monitoring/query"
-
-
-@pytest.mark.parametrize("path", [VALIDATE, VALIDATE + "/", QUERY, QUERY + "/"])
-@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
-def test_every_role_from_viewer_up_may_validate_and_query(
-    request: pytest.FixtureRequest,
-    client_for: Callable[[User], APIClient],
-    store: Store,
-    path: str,
-    role: str,
-) -> None:
-    client = client_for(request.getfixturevalue(role))
-    response = client.post(path, {"expression": "sum(queue_size)"}, format="json")
-    assert response.status_code == 200, response.json()
+pytestmark = pytest.mark.django_db
+RULES = "/api/v1/monitoring/alerts/rules"
 
 
-@pytest.mark.parametrize("path", [VALIDATE, QUERY])
-def test_a_user_without_a_role_is_forbidden_and_anonymous_is_unauthenticated(
-    client_for: Callable[[User], APIClient], nobody: User, api_client: APIClient, path: str
-) -> None:
-    forbidden = client_for(nobody).post(path, {"expression": "1"}, format="json")
-    assert forbidden.status_code == 403
-    assert forbidden.json()["code"] == "permission_denied"
-    anonymous = api_client.post(path, {"expression": "1"}, format="json")
-    assert anonymous.status_code == 401
+@pytest.fixture(autouse=True)
+def _frozen(clock: Any) -> Any:
+    """The clock stops before any token is issued (a token from the future is refused)."""
+    return clock
 
 
-def test_validate_answers_the_type_and_the_metrics(viewer_client: APIClient) -> None:
-    response = viewer_client.post(
-        VALIDATE,
-        {"expression": 'sum(rate(errors_total{kind="x"}[5m])) / sum(rate(tickets_sold_total[5m]))'},
-        format="json",
-    )
-    assert response.status_code == 200
-    assert response.json() == {
-        "valid": True,
-        "type": "vector",
-        "metrics": ["errors_total", "tickets_sold_total"],
-        "warnings": ["label 'kind' is not a label of errors_total (known: service, type)"],
+def payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Mint queue backed up",
+        "expression": 'max(queue_size{queue="mint"})',
+        "operator": ">",
+        "threshold": 500,
+        "for": "5m",
+        "keep_firing_for": "2m",
+        "cooldown": "30m",
+        "severity": "warning",
+        "labels": {"team": "blockchain"},
+        "annotations": {"summary": "mint queue at {value}", "description": "{labels.queue}"},
+        "channels": ["slack", "email"],
+        "no_data": "keep_state",
     }
+    body.update(overrides)
+    return body
 
 
-def test_an_invalid_expression_is_a_400_with_its_position(viewer_client: APIClient) -> None:
-    response = viewer_client.post(
-        VALIDATE, {"expression": "sum(rate(tickets_sold_total[5m])"}, format="json"
-    )
-    assert response.status_code == 400
-    assert response.json() == {
-        "status": 400,
-        "code": "invalid_expression",
-        "message": "expression: unexpected end of input (line 1, column 33)",
-        "details": {
-            "expression": ["unexpected end of input"],
-            "kind": "syntax",
-            "line": 1,
-            "column": 33,
-            "position": 32,
-            "expected": [")", ","],
-        },
-    }
-
-
-def test_an_unknown_metric_is_a_400_naming_it(viewer_client: APIClient) -> None:
-    response = viewer_client.post(VALIDATE, {"expression": "max(queue_sizes)"}, format="json")
-    assert response.status_code == 400
+def test_an_admin_creates_a_rule_and_reads_it_back(admin_client_api: APIClient) -> None:
+    response = admin_client_api.post(RULES, payload(), format="json")
+    assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["details"]["expression"] == [
-        "unknown metric 'queue_sizes'; did you mean 'queue_size'?"
-    ]
-    assert (body["details"]["kind"], body["details"]["column"]) == ("type", 5)
-
-
-@pytest.mark.parametrize(
-    ("payload", "field"),
-    [({}, "expression"), ({"expression": 5}, "expression"), ([1, 2], "non_field_errors")],
-)
-def test_a_missing_or_malformed_expression_names_the_field(
-    viewer_client: APIClient, payload: object, field: str
-) -> None:
-    response = viewer_client.post(VALIDATE, payload, format="json")
-    assert response.status_code == 400
-    assert field in response.json()["details"]
-
-
-def test_an_over_long_expression_is_refused(viewer_client: APIClient) -> None:
-    response = viewer_client.post(QUERY, {"expression": "1+" * 600 + "1"}, format="json")
-    assert response.status_code == 400
-    assert response.json()["details"]["position"] == 1000
-
-
-def test_query_answers_the_current_vector(store: Store, viewer_client: APIClient) -> None:
-    store.gauge("queue_size", {"service": "queue", "queue": "mint"}, m0=[12])
-    store.gauge("queue_size", {"service": "queue", "queue": "email"}, m0=[3])
-    response = viewer_client.post(QUERY, {"expression": "queue_size * 2"}, format="json")
-    assert response.status_code == 200
-    assert response.json() == {
-        "type": "vector",
-        "time": "2026-11-29T12:00:30Z",
-        "warnings": [],
-        "result": [
-            {"labels": {"queue": "email", "service": "queue"}, "value": 6.0},
-            {"labels": {"queue": "mint", "service": "queue"}, "value": 24.0},
-        ],
-    }
-
-
-@pytest.mark.parametrize("when", ["2026-11-29T11:50:10Z", 1795953010, "1795953010"])
-def test_query_evaluates_at_the_time_asked(
-    store: Store, viewer_client: APIClient, when: object
-) -> None:
-    store.counter("tickets_sold_total", {"service": "ticket"}).add(0, 5).add(10, 2)
-    response = viewer_client.post(
-        QUERY, {"expression": "sum(increase(tickets_sold_total[1m]))", "time": when}, format="json"
+    assert body["slug"] == "mint-queue-backed-up"
+    assert (body["for"], body["keep_firing_for"], body["cooldown"]) == ("5m", "2m", "30m")
+    assert body["version"] == 1
+    rule = Rule.objects.get(pk=body["id"])
+    assert (rule.for_seconds, rule.keep_firing_for_seconds, rule.cooldown_seconds) == (
+        300,
+        120,
+        1800,
     )
-    assert response.status_code == 200
-    assert response.json()["time"] == "2026-11-29T11:50:10Z"
-    assert response.json()["result"] == [{"labels": {}, "value": 2.0}]
+    assert rule.channels == ["slack", "email"]
 
 
-def test_query_sends_non_finite_values_as_strings(store: Store, viewer_client: APIClient) -> None:
-    response = viewer_client.post(QUERY, {"expression": "1 / 0"}, format="json")
-    assert response.json()["result"] == "+Inf"
-    response = viewer_client.post(QUERY, {"expression": "0 / 0"}, format="json")
-    assert (response.json()["type"], response.json()["result"]) == ("scalar", "NaN")
+def test_viewers_read_rules_but_cannot_write_them(
+    viewer_client: APIClient, make_rule: Callable[..., Rule]
+) -> None:
+    rule = make_rule(name="Existing")
+    listing = viewer_client.get(RULES)
+    assert listing.status_code == 200
+    assert [item["name"] for item in listing.json()["results"]] == ["Existing"]
+    assert viewer_client.get(f"{RULES}/{rule.pk}").json()["expression"] == "sum(queue_size)"
+    assert viewer_client.post(RULES, payload(), format="json").status_code == 403
+    patched = viewer_client.patch(f"{RULES}/{rule.pk}", {"threshold": 1}, format="json")
+    assert patched.status_code == 403
+    assert viewer_client.delete(f"{RULES}/{rule.pk}").status_code == 403
+    assert Rule.objects.get(pk=rule.pk).threshold == 100.0
+
+
+def test_operators_cannot_write_rules_either(operator_client: APIClient) -> None:
+    assert operator_client.post(RULES, payload(), format="json").status_code == 403
+    assert not Rule.objects.exists()
 
 
 @pytest.mark.parametrize(
-    "when",
+    ("overrides", "field", "fragment"),
     [
-        "yesterday",
-        "2026-11-29T12:00:00",
-        True,
-        1e30,
-        {"a": 1},
-        "0001-01-01T00:00:00Z",
-        "2026-12-01T00:00:00Z",
-        -1e12,
-        "nan",
+        ({"expression": "max(queue_size"}, "expression", "line 1, column"),
+        ({"expression": "max(no_such_metric)"}, "expression", "no_such_metric"),
+        ({"expression": ""}, "expression", "required"),
+        ({"threshold": "ten"}, "threshold", "number"),
+        ({"threshold": None}, "threshold", ""),
+        ({"for": "30s"}, "for", "evaluation interval"),
+        ({"for": "soon"}, "for", "duration"),
+        ({"cooldown": -5}, "cooldown", ""),
+        ({"annotations": {"summary": "at {value} {secret}"}}, "annotations", "{secret}"),
+        ({"annotations": {"runbook": "x"}}, "annotations", "runbook"),
+        ({"channels": ["slack", "carrier-pigeon"]}, "channels", "carrier-pigeon"),
+        ({"labels": {"bad-name": "x"}}, "labels", "bad-name"),
+        ({"labels": {"team\n": "x"}}, "labels", "team"),
+        ({"operator": "=>"}, "operator", ""),
+        ({"severity": "urgent"}, "severity", ""),
+        ({"no_data": "panic"}, "no_data", ""),
+        ({"min_volume_expression": "sum(queue_size)"}, "min_volume", "number"),
+        ({"min_volume_expression": "sum(", "min_volume": 3}, "min_volume_expression", ""),
     ],
 )
-def test_query_refuses_a_time_that_is_not_one(
-    store: Store, viewer_client: APIClient, when: object
+def test_a_bad_rule_is_400_naming_the_field_and_nothing_is_saved(
+    admin_client_api: APIClient, overrides: dict[str, Any], field: str, fragment: str
 ) -> None:
-    response = viewer_client.post(QUERY, {"expression": "1", "time": when}, format="json")
+    response = admin_client_api.post(RULES, payload(**overrides), format="json")
     assert response.status_code == 400
-    assert "time" in response.json()["details"]
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert field in body["details"], body
+    assert fragment in " ".join(str(item) for item in body["details"][field])
+    assert not Rule.objects.exists()
 
 
-def test_query_of_an_invalid_expression_is_a_400(store: Store, viewer_client: APIClient) -> None:
-    response = viewer_client.post(QUERY, {"expression": "rate(queue_size[5m])"}, format="json")
+def test_a_bad_edit_leaves_the_rule_as_it_was(
+    admin_client_api: APIClient, make_rule: Callable[..., Rule]
+) -> None:
+    rule = make_rule()
+    response = admin_client_api.patch(
+        f"{RULES}/{rule.pk}", {"threshold": 7, "expression": "rate("}, format="json"
+    )
     assert response.status_code == 400
-    assert response.json()["details"]["kind"] == "type"
+    assert list(response.json()["details"]) == ["expression"]
+    rule.refresh_from_db()
+    assert (rule.threshold, rule.version) == (100.0, 1)
+
+
+def test_every_edit_is_kept_in_the_history_with_who_and_the_values(
+    admin_client_api: APIClient, admin: Any
+) -> None:
+    created = admin_client_api.post(RULES, payload(), format="json").json()
+    response = admin_client_api.patch(
+        f"{RULES}/{created['id']}", {"threshold": 750, "for": "10m"}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    history = list(Rule.history.filter(id=created["id"]).order_by("history_date", "history_id"))
+    assert [h.history_type for h in history] == ["+", "~"]
+    assert {h.history_user for h in history} == {admin}
+    delta = history[1].diff_against(history[0])
+    changed = {change.field: (change.old, change.new) for change in delta.changes}
+    assert changed["threshold"] == (500.0, 750.0)
+    assert changed["for_seconds"] == (300, 600)
+
+
+def test_disabling_a_rule_resolves_its_open_alerts(
+    admin_client_api: APIClient, make_rule: Callable[..., Rule]
+) -> None:
+    rule = make_rule(for_seconds=60)
+    apply_evaluation(rule=rule, result=scalar(500), now=timezone.now())
+    response = admin_client_api.patch(f"{RULES}/{rule.pk}", {"enabled": False}, format="json")
+    assert response.status_code == 200
+    alert = Alert.objects.get(rule=rule)
+    assert (alert.state, alert.resolved_by_name) == ("resolved", "ada-admin")
+
+
+def test_deleting_a_rule_resolves_its_alerts_and_keeps_them_as_history(
+    admin_client_api: APIClient, make_rule: Callable[..., Rule]
+) -> None:
+    rule = make_rule(for_seconds=0, name="Doomed")
+    apply_evaluation(rule=rule, result=scalar(500), now=timezone.now())
+    assert admin_client_api.delete(f"{RULES}/{rule.pk}").status_code == 204
+    alert = Alert.objects.get()
+    assert (alert.rule, alert.rule_name, alert.state) == (None, "Doomed", "resolved")
+
+
+def test_the_builtin_rule_cannot_be_deleted_or_given_an_expression(
+    admin_client_api: APIClient,
+) -> None:
+    seed(lambda line: None)
+    builtin = Rule.objects.get(slug="service_down")
+    response = admin_client_api.delete(f"{RULES}/{builtin.pk}")
+    assert response.status_code == 409
+    response = admin_client_api.patch(
+        f"{RULES}/{builtin.pk}", {"expression": "max(queue_size)"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "expression" in response.json()["details"]
+    response = admin_client_api.patch(
+        f"{RULES}/{builtin.pk}", {"channels": ["email"]}, format="json"
+    )
+    assert response.status_code == 200
+    assert Rule.objects.get(slug="service_down").channels == ["email"]
+
+
+def test_an_unknown_rule_is_404(viewer_client: APIClient, admin_client_api: APIClient) -> None:
+    assert viewer_client.get(f"{RULES}/424242").status_code == 404
+    assert admin_client_api.delete(f"{RULES}/424242").status_code == 404
+
+
+def test_the_preview_replays_the_rule_over_stored_history(
+    viewer_client: APIClient, make_rule: Callable[..., Rule], clock: Any
+) -> None:
+    # The mint queue was over 500 from 40 to 20 minutes ago, and normal before and after.
+    store = Store()
+    labels = {"service": "queue", "queue": "mint"}
+    store.gauge("queue_size", labels, minutes_between(T0 - timedelta(hours=2), T0), 10)
+    store.save()
+    high = Store()
+    high.gauge(
+        "queue_size",
+        labels,
+        minutes_between(T0 - timedelta(minutes=40), T0 - timedelta(minutes=20)),
+        900,
+    )
+    _overwrite(high)
+    rule = make_rule(
+        expression='max(queue_size{queue="mint"})',
+        threshold=500,
+        for_seconds=300,
+        keep_firing_for_seconds=0,
+    )
+    response = viewer_client.post(f"{RULES}/{rule.pk}/preview?range=2h")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["range"], body["step"], body["points"]) == ("2h", "1m", 121)
+    [episode] = body["episodes"]
+    assert body["fired"] == 1
+    assert episode["pending_at"] == _iso(T0 - timedelta(minutes=40))
+    assert episode["fired_at"] == _iso(T0 - timedelta(minutes=35))
+    assert episode["max_value"] == 900.0
+    assert episode["resolved_at"] == _iso(T0 - timedelta(minutes=19))
+
+
+@pytest.mark.parametrize("value", ["forever", "10d", "0s"])
+def test_a_bad_preview_range_is_400(
+    viewer_client: APIClient, make_rule: Callable[..., Rule], value: str
+) -> None:
+    rule = make_rule()
+    response = viewer_client.post(f"{RULES}/{rule.pk}/preview?range={value}")
+    assert response.status_code == 400
+    assert "range" in response.json()["details"]
+
+
+def _overwrite(store: Store) -> None:
+    """Replace the gauge's buckets in the minutes ``store`` holds with its values."""
+    from metrics_app.models import Bucket, Series
+
+    for (name, labels_key), minutes in store.points.items():
+        series = Series.objects.get(name=name, labels_key=labels_key)
+        for minute, values in minutes.items():
+            Bucket.objects.filter(series=series, start=minute).update(
+                sum=values[-1], min=values[-1], max=values[-1], last=values[-1]
+            )
+
+
+def _iso(moment: Any) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

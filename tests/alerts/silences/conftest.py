@@ -22,7 +22,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.services import open_alert
-from alerts.silences import silence_create
+from alerts.silences.services import create_silence
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +106,7 @@ def silence(clock: Any, operator: User) -> Callable[..., Silence]:
     """A silence starting now for ``minutes`` (matchers as (name, op, value) triples)."""
 
     def make(*matchers: tuple[str, str, str], minutes: float = 60, **fields: Any) -> Silence:
-        return silence_create(
+        return create_silence(
             matchers=[{"name": n, "op": op, "value": v} for n, op, v in matchers],
             starts_at=fields.pop("starts_at", None),
             ends_at=timezone.now() + timedelta(minutes=minutes),

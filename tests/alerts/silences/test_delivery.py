@@ -21,7 +21,7 @@ from alerts.models import (
 )
 from alerts.notifications.escalation import escalate_due
 from alerts.services import acknowledge_alert, resolve_alert
-from alerts.silences import silence_expire, silenced_by
+from alerts.silences.services import expire_silence, silenced_by
 from tests.alerts.silences.conftest import rows
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +184,7 @@ def test_expiring_a_silence_early_resumes_at_the_next_job_run(
     escalate_due()  # the deferred announcement is held until minute 120
     assert rows() == []
 
-    silence_expire(silence=muted, user=operator)
+    expire_silence(silence=muted, user=operator)
     steps = run_minutes(clock, start + timedelta(minutes=3), 1)
 
     assert steps == {1: [("On-call engineer email", "firing", 1)]}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from alerts.bootstrap import seed
 from alerts.health_alerts import raise_service_down, resolve_service_down
 from alerts.models import Alert, AlertEvent, MaintenanceWindow, NotificationChannel, Rule
-from alerts.silences import maintenance_window_create, maintenance_window_expire
+from alerts.silences.services import create_maintenance_window, expire_maintenance_window
 from health.models import Service
 from tests.alerts.silences.conftest import rows
 
@@ -46,7 +46,7 @@ def order(db: Any) -> Service:
 
 @pytest.fixture
 def window(clock: Any, admin: User, payment: Service) -> MaintenanceWindow:
-    return maintenance_window_create(
+    return create_maintenance_window(
         name="Payment database upgrade",
         services=["payment"],
         starts_at=None,
@@ -97,7 +97,7 @@ def test_an_expired_window_no_longer_mutes(
     service_down: Rule, payment: Service, window: MaintenanceWindow, admin: User, clock: Any
 ) -> None:
     clock.shift(60)
-    maintenance_window_expire(window=window, user=admin)
+    expire_maintenance_window(window=window, user=admin)
 
     alert = raise_service_down(rule=service_down, service=payment, at=timezone.now())
 
@@ -108,7 +108,7 @@ def test_an_expired_window_no_longer_mutes(
 
 def test_a_window_over_an_unknown_service_is_refused(admin: User, payment: Service) -> None:
     with pytest.raises(ValidationError) as caught:
-        maintenance_window_create(
+        create_maintenance_window(
             name="typo",
             services=["payment", "paymnet"],
             starts_at=None,

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from alerts.models import Alert, MaintenanceWindow, Rule, Silence
 from alerts.models.silences import matcher_matches, validate_matchers
-from alerts.silences import alert_labels
+from alerts.silences.services import alert_labels
 
 
 def m(name: str, op: str, value: str) -> dict[str, str]:

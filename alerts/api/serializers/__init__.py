@@ -1,0 +1,1 @@
+"""API serializers of the alerts app, one module per sub-domain."""

@@ -1,0 +1,1 @@
+"""API views of the alerts app, one module per sub-domain."""
