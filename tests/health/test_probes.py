@@ -105,7 +105,9 @@ def test_a_service_that_drips_bytes_is_cut_off_at_the_round_deadline(
     started = time.perf_counter()
     result = probe("http", platform.url("/drip", "drip"), timeout=30, deadline=1.0)
     elapsed = time.perf_counter() - started
-    assert 1.0 <= elapsed < 1.3
+    # Cut at the deadline, not at the 30 s timeout; the overhead target is bench/health_round.py's,
+    # so the margin here is one a loaded CI machine keeps.
+    assert 1.0 <= elapsed < 2.0
     assert result.outcome == "down"
     assert result.error == "timed out: still running at the round deadline of 1 s"
 
