@@ -89,7 +89,7 @@ def report_data(day: Day, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     sections = {
         "uptime": uptime_section(day),
-        "incidents": incidents_section(day),
+        "incidents": incidents_section(day, now=now),
         "business": business_section(day, now=now),
         "anomalies": hooks.anomalies(day.start, day.end),
         "jobs": jobs_section(day),
@@ -178,7 +178,7 @@ def incident_alerts(day: Day) -> list[Alert]:
     )
 
 
-def incidents_section(day: Day) -> dict[str, Any]:
+def incidents_section(day: Day, *, now: datetime) -> dict[str, Any]:
     """Alerts by severity, time to acknowledge and resolve, noisiest rules, longest, pages sent."""
     alerts = incident_alerts(day)
     severities = Counter(alert.severity for alert in alerts)
@@ -187,7 +187,7 @@ def incidents_section(day: Day) -> dict[str, Any]:
     to_ack = [_seconds(a.fired_at, a.acknowledged_at) for a in alerts if a.acknowledged_at]
     to_resolve = [_seconds(a.fired_at, a.resolved_at) for a in alerts if a.resolved_at]
     rules = Counter(alert.rule_name for alert in alerts)
-    longest = sorted((_incident(a, day) for a in alerts), key=lambda i: (-i["seconds"], i["id"]))
+    longest = sorted((_incident(a, now) for a in alerts), key=lambda i: (-i["seconds"], i["id"]))
     return {
         "has_data": bool(alerts),
         "total": len(alerts),
@@ -199,14 +199,15 @@ def incidents_section(day: Day) -> dict[str, Any]:
             for rule, count in sorted(rules.items(), key=lambda item: (-item[1], item[0]))[:TOP]
         ],
         "longest": longest[:TOP],
-        "timeline": [_incident(alert, day) for alert in alerts],
+        "timeline": [_incident(alert, now) for alert in alerts],
         "pages": pages_per_channel(day),
     }
 
 
-def _incident(alert: Alert, day: Day) -> dict[str, Any]:
+def _incident(alert: Alert, now: datetime) -> dict[str, Any]:
+    """One alert; an open one lasted "so far", until the report was made."""
     fired = alert.fired_at or alert.started_at
-    until = alert.resolved_at or max(day.end, fired)
+    until = alert.resolved_at or max(now, fired)
     return {
         "id": alert.pk,
         "rule": alert.rule_name,
@@ -307,11 +308,12 @@ def business_figures(day: Day, *, now: datetime) -> dict[str, Any]:
 
 
 def tickets_per_hour(day: Day, *, now: datetime) -> list[dict[str, Any]]:
-    """Tickets sold in each local hour, and in the same wall-clock hour a week earlier."""
-    week = {
-        _label(day.shifted(-7), hour): value
-        for hour, value in _hourly(day.shifted(-7), COUNTERS["tickets"], now)
-    }
+    """Tickets sold in each local hour, and in the same wall-clock hour a week earlier.
+
+    An hour without a sample is zero on a day with business data, None on a day without.
+    """
+    earlier = day.shifted(-7)
+    week = {_label(earlier, hour): value for hour, value in _hourly(earlier, now)}
     return [
         {
             "start": iso(hour),
@@ -319,15 +321,18 @@ def tickets_per_hour(day: Day, *, now: datetime) -> list[dict[str, Any]]:
             "tickets": value,
             "week_before": week.pop(_label(day, hour), None),
         }
-        for hour, value in _hourly(day, COUNTERS["tickets"], now)
+        for hour, value in _hourly(day, now)
     ]
 
 
-def _hourly(day: Day, series: str, now: datetime) -> list[tuple[datetime, int | None]]:
+def _hourly(day: Day, now: datetime) -> list[tuple[datetime, int | float | None]]:
+    series = COUNTERS["tickets"]
+    if not counter_sums(COUNTERS.values(), start=day.start, end=day.end, now=now):
+        return [(hour, None) for hour in day.hours()]
     found = []
     for hour in day.hours():
         sums = counter_sums([series], start=hour, end=hour + timedelta(hours=1), now=now)
-        found.append((hour, _whole(sums.get(series))))
+        found.append((hour, _whole(sums.get(series, 0))))
     return found
 
 
