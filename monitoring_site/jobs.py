@@ -206,7 +206,9 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
             Schedule.objects.filter(pk__in=[extra.pk for extra in same_name[1:]]).delete()
             report["deleted"].append(job.name)
         if schedule is None:
-            Schedule.objects.create(name=job.name, next_run=job.next_fire(now) or now, **wanted)
+            created = Schedule.objects.create(name=job.name, next_run=now, **wanted)
+            # django-q2 computes a new cron schedule's first run on its own clock: set ours.
+            Schedule.objects.filter(pk=created.pk).update(next_run=job.next_fire(now) or now)
             report["created"].append(job.name)
         elif _differs(schedule, wanted, job, now):
             for key, value in wanted.items():

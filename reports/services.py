@@ -62,7 +62,7 @@ def due_days(*, now: datetime | None = None) -> list[date]:
 
     Yesterday once ``REPORT_TIME`` has passed today; and, after an outage, the days missed since
     the last stored report (at most ``REPORT_CATCH_UP_DAYS``). A fresh install starts with
-    yesterday rather than a week of empty reports.
+    yesterday's (at ``REPORT_TIME``) rather than a week of empty reports.
     """
     now = now or timezone.now()
     current = today(now)
@@ -70,7 +70,7 @@ def due_days(*, now: datetime | None = None) -> list[date]:
     stored = Report.objects.order_by("-day").values_list("day", flat=True).first()
     earliest = latest - timedelta(days=settings.REPORT_CATCH_UP_DAYS - 1)
     if stored is None:
-        earliest = latest
+        earliest = current - timedelta(days=1)
     elif stored >= earliest:
         earliest = stored + timedelta(days=1)
     days = [earliest + timedelta(days=n) for n in range((latest - earliest).days + 1)]
