@@ -159,6 +159,11 @@ API: list[Api] = [
     Api("post", "maintenance-window-list", ADMIN, 201, body=WINDOW),
     Api("get", "maintenance-window-detail", VIEWER, args=("window",)),
     Api("post", "maintenance-window-expire", ADMIN, args=("window",)),
+    # daily reports: pages (a viewer's login, like the dashboard) and the JSON
+    Api("get", "report-list", VIEWER, anonymous=302),
+    Api("get", "report-page", VIEWER, args=("report_day",), anonymous=302),
+    Api("get", "report-chart", VIEWER, args=("report_day", "report_chart"), anonymous=302),
+    Api("get", "report-api-detail", VIEWER, args=("report_day",)),
 ]
 
 
