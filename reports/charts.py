@@ -17,9 +17,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no display, no GUI toolkit
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from alerts.channels.email import SEVERITY_COLORS  # noqa: E402
+from alerts.channels.email import SEVERITY_COLORS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 WIDTH = 8.0  # inches at DPI: 800 px wide, readable in a mail client
 DPI = 100
 GOOD, WARN, BAD, MUTED, ACCENT = "#2da44e", "#bf8700", "#cf222e", "#8c959f", "#0969da"
-FONT = {"font.family": "DejaVu Sans", "font.size": 9}
 
 
 def uptime_chart(data: dict[str, Any]) -> bytes:
@@ -45,9 +44,16 @@ def uptime_chart(data: dict[str, Any]) -> bytes:
     axes.set_xlabel("uptime (%)")
     axes.set_title("Uptime per service", loc="left")
     for position, value in enumerate(values):
-        axes.annotate(f"{value:.2f}%", (value, position), xytext=(-4, 0),
-                      textcoords="offset points", ha="right", va="center", color="white",
-                      fontsize=8)
+        axes.annotate(
+            f"{value:.2f}%",
+            (value, position),
+            xytext=(-4, 0),
+            textcoords="offset points",
+            ha="right",
+            va="center",
+            color="white",
+            fontsize=8,
+        )
     return _png(figure)
 
 
@@ -66,8 +72,14 @@ def tickets_chart(data: dict[str, Any]) -> bytes:
     week = [(p, h["week_before"]) for p, h in zip(positions, hours, strict=True)]
     known = [(p, v) for p, v in week if v is not None]
     if known:
-        axes.plot([p for p, _ in known], [v for _, v in known], color=WARN, marker="o",
-                  markersize=3, label="a week earlier")
+        axes.plot(
+            [p for p, _ in known],
+            [v for _, v in known],
+            color=WARN,
+            marker="o",
+            markersize=3,
+            label="a week earlier",
+        )
     axes.set_xticks(positions[::2], [h["label"][:2] for h in hours][::2])
     axes.set_xlabel(f"hour ({data['time_zone']})")
     axes.set_ylabel("tickets")
@@ -87,14 +99,20 @@ def timeline_chart(data: dict[str, Any]) -> bytes:
     for row, alert in enumerate(alerts):
         began = max(_instant(alert["fired_at"]), start)
         until = min(_instant(alert["resolved_at"]) if alert["resolved_at"] else end, end)
-        axes.barh(row, max((until - began).total_seconds() / 3600, 0.05),
-                  left=(began - start).total_seconds() / 3600, height=0.6,
-                  color=SEVERITY_COLORS.get(alert["severity"], MUTED))
+        axes.barh(
+            row,
+            max((until - began).total_seconds() / 3600, 0.05),
+            left=(began - start).total_seconds() / 3600,
+            height=0.6,
+            color=SEVERITY_COLORS.get(alert["severity"], MUTED),
+        )
     axes.set_yticks(range(len(alerts)), [f"#{a['id']} {a['rule'][:32]}" for a in alerts])
     axes.invert_yaxis()
     length = (end - start).total_seconds() / 3600
     ticks = list(range(0, int(length) + 1, 3))
-    axes.set_xticks(ticks, [f"{(start + timedelta(hours=t)).astimezone(zone):%H:%M}" for t in ticks])
+    axes.set_xticks(
+        ticks, [f"{(start + timedelta(hours=t)).astimezone(zone):%H:%M}" for t in ticks]
+    )
     axes.set_xlim(0, length)
     axes.set_xlabel(f"time ({data['time_zone']})")
     axes.set_title("Alert timeline", loc="left")
@@ -118,7 +136,7 @@ def render_chart(name: str, data: dict[str, Any]) -> bytes:
 
 
 def _figure(height: float) -> tuple[Figure, Axes]:
-    with matplotlib.rc_context(FONT):
+    with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 9}):
         figure = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
         axes = figure.add_subplot()
     axes.spines[["top", "right"]].set_visible(False)
@@ -144,4 +162,3 @@ def _png(figure: Figure) -> bytes:
 
 def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-

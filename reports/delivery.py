@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 State = ReportDelivery.State
 
 
+class _RelatedEmail(EmailMultiAlternatives):
+    """The images belong to the HTML part (``cid:`` references): multipart/related, not mixed."""
+
+    mixed_subtype = "related"
+
+
 @dataclass(frozen=True)
 class ReportEmail:
     """One report e-mail: subject, plain text and HTML parts, and the inline chart images."""
@@ -87,9 +93,11 @@ def claim_one(*, now: datetime | None = None) -> ReportDelivery | None:
     now = now or timezone.now()
     claimable = Q(state=State.QUEUED, due_at__lte=now) | Q(state=State.SENDING, lease_until__lt=now)
     token = uuid.uuid4().hex
-    for pk in ReportDelivery.objects.filter(claimable).order_by("due_at", "id").values_list(
-        "pk", flat=True
-    )[:5]:
+    for pk in (
+        ReportDelivery.objects.filter(claimable)
+        .order_by("due_at", "id")
+        .values_list("pk", flat=True)[:5]
+    ):
         lease = now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
         taken = ReportDelivery.objects.filter(claimable, pk=pk).update(
             state=State.SENDING, lease_until=lease, claim=token
@@ -157,7 +165,7 @@ def send(email: ReportEmail, *, recipients: list[str]) -> str:
     """One SMTP (or provider) send; the Message-ID, or ``ChannelError`` classified for retry."""
     sender = settings.ALERT_FROM_EMAIL
     domain = parseaddr(sender)[1].rpartition("@")[2] or None
-    message = EmailMultiAlternatives(
+    message = _RelatedEmail(
         subject=email.subject,
         body=email.text,
         from_email=sender,
@@ -166,7 +174,6 @@ def send(email: ReportEmail, *, recipients: list[str]) -> str:
         connection=get_connection(fail_silently=False),
     )
     message.attach_alternative(email.html, "text/html")
-    message.mixed_subtype = "related"  # the images belong to the HTML part (cid: references)
     for name, png in email.images.items():
         image = MIMEImage(png, "png")
         image.add_header("Content-ID", f"<{name}>")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from alerts.models import Notification
+
 
 class Report(models.Model):
     """One day's report (a date in ``time_zone``): its figures, replaced when made again."""
@@ -24,13 +26,9 @@ class Report(models.Model):
 class ReportDelivery(models.Model):
     """One e-mail of a report to its recipients, retried with backoff like a notification."""
 
-    class State(models.TextChoices):
-        QUEUED = "queued"
-        SENDING = "sending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
-
-    PENDING_STATES = (State.QUEUED, State.SENDING)
+    # The states of an outbox row, as a notification has them.
+    State = Notification.State
+    PENDING_STATES = Notification.PENDING_STATES
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="deliveries")
     recipients = models.JSONField(default=list)

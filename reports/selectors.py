@@ -224,9 +224,7 @@ def _incident(alert: Alert, now: datetime) -> dict[str, Any]:
 def pages_per_channel(day: Day) -> list[dict[str, Any]]:
     """Per channel: notifications delivered during the day, and those given up as failed."""
     in_day = Q(delivered_at__gte=day.start, delivered_at__lt=day.end)
-    failed = Q(
-        state=Notification.State.FAILED, created_at__gte=day.start, created_at__lt=day.end
-    )
+    failed = Q(state=Notification.State.FAILED, created_at__gte=day.start, created_at__lt=day.end)
     rows = (
         Notification.objects.filter(in_day | failed)
         .exclude(kind=Notification.Kind.TEST)
@@ -248,7 +246,9 @@ def pages_per_channel(day: Day) -> list[dict[str, Any]]:
     ]
 
 
-def _seconds(start: datetime, end: datetime) -> int:
+def _seconds(start: datetime | None, end: datetime) -> int:
+    """Seconds from ``start`` (an incident's firing: never None for one that fired) to ``end``."""
+    assert start is not None
     return round((end - start).total_seconds())
 
 
@@ -368,10 +368,12 @@ def jobs_section(day: Day) -> dict[str, Any]:
     """Each declared job's runs during the day, failures, longest run and last error."""
     runs = JobRun.objects.filter(started_at__gte=day.start, started_at__lt=day.end)
     failure = Q(outcome=JobRun.Outcome.FAILURE)
-    counts = {
-        row["job"]: row
+    counts: dict[str, dict[str, Any]] = {
+        row["job"]: dict(row)
         for row in runs.values("job")
-        .annotate(runs=Count("pk"), failures=Count("pk", filter=failure), longest=Max("duration_ms"))
+        .annotate(
+            runs=Count("pk"), failures=Count("pk", filter=failure), longest=Max("duration_ms")
+        )
         .order_by()
     }
     errors = dict(runs.filter(failure).order_by("job", "started_at").values_list("job", "error"))

@@ -62,21 +62,20 @@ def change(value: dict[str, Any] | None, name: str) -> str:
     return shown + (f" ({value['percent']:+.1f}%)" if value["percent"] is not None else "")
 
 
+def _local(value: str, zone: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+
+
 @register.filter
 def local_time(value: str | None, zone: str) -> str:
     """An ISO instant as hours and minutes on the report's clock: ``14:05``."""
-    if not value:
-        return EMPTY
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
-    return f"{moment:%H:%M}"
+    return f"{_local(value, zone):%H:%M}" if value else EMPTY
 
 
 @register.filter
 def local_datetime(value: str | None, zone: str) -> str:
-    if not value:
-        return EMPTY
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
-    return f"{moment:%Y-%m-%d %H:%M %Z}"
+    """An ISO instant on the report's clock: ``2026-03-29 14:05 CEST``."""
+    return f"{_local(value, zone):%Y-%m-%d %H:%M %Z}" if value else EMPTY
 
 
 FIGURE_NAMES = {

@@ -20,7 +20,7 @@ from alerts.models.alerts import fingerprint_for
 from health.models import Service, StateChange, UptimeHour
 from monitoring_site.models import JobRun
 from tests.alerts.metric_rows import Store
-from tests.support.vendor_fixtures import smtp_server as smtp_server  # noqa: F401
+from tests.support.vendor_fixtures import smtp_server as smtp_server
 
 ZONE = "Europe/Paris"
 DAY = "2026-03-29"
@@ -69,8 +69,11 @@ def seed_health() -> dict[str, Service]:
     rows = []
     for hour in hours:
         payment_down = 30 if hour == utc(3, 29, 10) else 0
-        rows.append(UptimeHour(service=payment, hour=hour, checks=60, up=60 - payment_down,
-                               down=payment_down))
+        rows.append(
+            UptimeHour(
+                service=payment, hour=hour, checks=60, up=60 - payment_down, down=payment_down
+            )
+        )
         rows.append(UptimeHour(service=search, hour=hour, checks=60, up=50, degraded=10))
         rows.append(UptimeHour(service=monitor, hour=hour, checks=60, down=60))
     for outside in (START - timedelta(hours=1), END):

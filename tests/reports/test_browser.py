@@ -33,7 +33,13 @@ def test_the_report_page_renders_its_charts_in_chromium_without_console_errors(
     with chromium_browser() as browser:
         context = browser.new_context(viewport={"width": 1000, "height": 1200})
         context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+            [
+                {
+                    "name": django_settings.SESSION_COOKIE_NAME,
+                    "value": session,
+                    "url": live_server.url,
+                }
+            ]
         )
         page = context.new_page()
         problems: list[str] = []

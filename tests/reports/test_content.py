@@ -1,4 +1,4 @@
-"""Every figure of a report, asserted exactly on the seeded day (across a daylight-saving change)."""
+"""Every figure of a report, asserted exactly on a seeded day across a daylight-saving change."""
 
 from __future__ import annotations
 

@@ -99,8 +99,12 @@ def test_a_short_outage_catches_up_exactly_the_days_missed(db: Any) -> None:
     with time_machine.travel(datetime(2026, 3, 26, 7, 0, tzinfo=UTC), tick=False):
         generate_report(day=date(2026, 3, 25))
     with time_machine.travel(MORNING, tick=False):
-        assert make_due_reports()["generated"] == ["2026-03-26", "2026-03-27", "2026-03-28",
-                                                   "2026-03-29"]
+        assert make_due_reports()["generated"] == [
+            "2026-03-26",
+            "2026-03-27",
+            "2026-03-28",
+            "2026-03-29",
+        ]
         assert make_due_reports()["generated"] == []  # a second run the same morning: nothing
 
 

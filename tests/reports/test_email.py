@@ -57,7 +57,9 @@ def test_the_page_and_the_email_show_the_same_chart_images(
 ) -> None:
     with time_machine.travel(MORNING, tick=False):
         report = generate_report(day=date(2026, 3, 29))
-    deliver_now(queue_email(report=report, now=MORNING))
+    queued = queue_email(report=report, now=MORNING)
+    assert queued is not None
+    deliver_now(queued)
     [received] = smtp_server.messages
     client = Client()
     client.force_login(make_user("vera", Role.VIEWER))

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
-from reports.services import ReportDateError, generate_and_send, parse_report_date
 from reports.selectors import today
+from reports.services import ReportDateError, generate_and_send, parse_report_date
 
 
 class Command(BaseCommand):
