@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
@@ -155,3 +157,21 @@ def test_the_command_says_when_the_mail_server_refused(
     ):
         call_command("generate_report", "--send")
     assert Report.objects.count() == 1
+
+
+def test_web_and_worker_processes_load_matplotlib_only_to_draw_a_chart() -> None:
+    script = (
+        "import django, sys; django.setup();"
+        "from django.urls import get_resolver; get_resolver().url_patterns;"
+        "import reports.delivery, reports.services, reports.tasks;"
+        "print('matplotlib' in sys.modules)"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "monitoring_site.settings",
+        "DEBUG": "true",
+        "PYTHON_DOTENV_DISABLED": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False"

@@ -1,9 +1,4 @@
-"""The report's charts: PNG images drawn by matplotlib (Agg, no display, no network).
-
-Each chart is a pure function of the stored report data, so the page (``<img>`` from
-``/reports/<date>/charts/<name>.png``) and the e-mail (inline ``cid:`` parts) show the same
-bytes. See ``docs/decisions.md``, "Charts are PNG images drawn by matplotlib".
-"""
+"""The drawing of the report's charts with matplotlib (Agg: no display, no network)."""
 
 from __future__ import annotations
 
@@ -124,15 +119,6 @@ CHARTS: dict[str, Callable[[dict[str, Any]], bytes]] = {
     "tickets": tickets_chart,
     "timeline": timeline_chart,
 }
-TITLES = {
-    "uptime": "Uptime per service",
-    "tickets": "Tickets per hour against a week earlier",
-    "timeline": "Alert timeline",
-}
-
-
-def render_chart(name: str, data: dict[str, Any]) -> bytes:
-    return CHARTS[name](data)
 
 
 def _figure(height: float) -> tuple[Figure, Axes]:
