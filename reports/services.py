@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reports import delivery
-from reports.models import Report
+from reports.models import Report, ReportDelivery
 from reports.selectors import Day, report_data, today
 
 logger = logging.getLogger(__name__)
@@ -109,12 +109,17 @@ def _create_once(day: date, now: datetime) -> Report | None:
     return report
 
 
-def generate_and_send(*, day: date, send: bool) -> tuple[Report, Any]:
+def email_report(*, report: Report) -> ReportDelivery | None:
+    """E-mail a stored report again (the admin's action): queued now, sent by the minute job."""
+    return delivery.queue_email(report=report, now=timezone.now())
+
+
+def generate_and_send(*, day: date, send: bool) -> tuple[Report, ReportDelivery | None]:
     """``manage.py generate_report``: make (or remake) the day, and with ``send`` e-mail it now."""
     report = generate_report(day=day)
     if not send:
         return report, None
-    queued = delivery.queue_email(report=report, now=timezone.now())
+    queued = email_report(report=report)
     if queued is None:
         return report, None
     return report, delivery.deliver_now(queued)

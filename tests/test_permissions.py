@@ -231,6 +231,8 @@ PAGES: list[Pages] = [
     Pages("alerts.notification", **READ_ONLY),
     Pages("alerts.silence", add=OPERATOR, change=OPERATOR),
     Pages("alerts.maintenancewindow"),
+    Pages("reports.report", **READ_ONLY),
+    Pages("reports.reportdelivery", **READ_ONLY),
 ]
 
 ACTIONS: list[Action] = [
@@ -276,6 +278,9 @@ ACTIONS: list[Action] = [
     Action("alerts.silence", "expire_now", OPERATOR),
     Action("alerts.maintenancewindow", "delete_selected", ADMIN, 200),
     Action("alerts.maintenancewindow", "expire_now", ADMIN),
+    Action("reports.report", "delete_selected", ADMIN, 200),
+    Action("reports.report", "send_by_email", ADMIN),
+    Action("reports.reportdelivery", "delete_selected", ADMIN, 200),
 ]
 
 
@@ -371,6 +376,7 @@ def world(
     from tests.support.permission_world import build_world
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.REPORT_RECIPIENTS = ["ops@example.com"]
     # A resubmitted task runs at once, inside the rolled-back savepoint, not through a broker.
     monkeypatch.setattr(Conf, "SYNC", True)
     return build_world()

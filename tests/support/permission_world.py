@@ -31,6 +31,7 @@ from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
 from metrics_app.models import MetricDefinition, Series
 from metrics_app.services import create_ingest_token
 from monitoring_site.models import JobRun, SeedRecord
+from reports.models import ReportDelivery
 from reports.selectors import today
 from reports.services import generate_report
 
@@ -184,4 +185,12 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
 
 def _reports(now: Any) -> dict[str, Any]:
     report = generate_report(day=today(now) - timedelta(days=1), now=now)
-    return {"report_day": report.day.isoformat(), "report_chart": "uptime"}
+    delivery = ReportDelivery.objects.create(
+        report=report, recipients=["ops@example.com"], created_at=now, due_at=now
+    )
+    return {
+        "reports.report": report,
+        "reports.reportdelivery": delivery,
+        "report_day": report.day.isoformat(),
+        "report_chart": "uptime",
+    }
