@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -16,6 +17,9 @@ from reports.models import Report
 from reports.services import ReportDateError, parse_report_date
 
 LIST_LIMIT = 400
+# Drawing a chart takes a few hundred milliseconds; a stored report's charts never change until it
+# is made again (the key holds when it was made).
+CHART_CACHE_SECONDS = 3600
 
 
 def _denied(request: HttpRequest) -> HttpResponse | None:
@@ -65,6 +69,8 @@ def report_chart(request: HttpRequest, day: str, name: str) -> HttpResponse:
     if name not in CHARTS:
         raise Http404(f"chart: expected one of {', '.join(CHARTS)}.")
     report = _report(day)
-    response = HttpResponse(render_chart(name, report.data), content_type="image/png")
+    key = f"reports:chart:{report.day}:{report.generated_at.timestamp()}:{name}"
+    png = cache.get_or_set(key, lambda: render_chart(name, report.data), CHART_CACHE_SECONDS)
+    response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -13,9 +13,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from monitoring_site.roles import Role
+from reports.charts import render_chart
 from reports.models import Report
 from reports.services import generate_report
-from tests.reports.conftest import MORNING
+from tests.reports.conftest import MORNING, seed_health
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +176,17 @@ def test_web_and_worker_processes_load_matplotlib_only_to_draw_a_chart() -> None
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_remade_report_serves_its_new_charts_not_the_cached_ones(
+    db: Any, viewer_client: Client
+) -> None:
+    with time_machine.travel(MORNING, tick=False):
+        generate_report(day=date(2026, 3, 29))
+    before = viewer_client.get("/reports/2026-03-29/charts/uptime.png").content
+    seed_health()
+    with time_machine.travel(MORNING + timedelta(minutes=5), tick=False):
+        remade = generate_report(day=date(2026, 3, 29))
+    after = viewer_client.get("/reports/2026-03-29/charts/uptime.png").content
+    assert after != before
+    assert after == render_chart("uptime", remade.data)
