@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from alerts.models import Alert
 from reports import hooks
 from reports.selectors import Day, report_data
-from tests.reports.conftest import END, MORNING, START, ZONE
+from tests.reports.conftest import END, MORNING, START, ZONE, make_alert
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,27 @@ def test_incidents_count_alerts_fired_that_day_by_severity_with_response_times(
         {"rule": "PaymentDown", "alerts": 1},
         {"rule": "QueueBacklog", "alerts": 1},
     ]
+
+
+def test_a_self_check_alert_counts_as_an_incident_and_only_test_alerts_are_left_out(
+    db: Any,
+) -> None:
+    make_alert(
+        "Workers stopped",
+        "critical",
+        datetime(2026, 3, 29, 4, 0, tzinfo=UTC),
+        source=Alert.Source.SELF,
+        labels={"check": "workers"},
+    )
+    make_alert(
+        "Test alert",
+        "info",
+        datetime(2026, 3, 29, 4, 0, tzinfo=UTC),
+        source=Alert.Source.SELF,
+        labels={"alertname": "test"},
+    )
+    incidents = report_data(THE_DAY, now=MORNING)["incidents"]
+    assert (incidents["total"], incidents["by_severity"]) == (1, {"critical": 1})
 
 
 def test_the_longest_incidents_include_one_still_open_when_the_report_was_made(
