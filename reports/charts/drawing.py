@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import matplotlib
-
-matplotlib.use("Agg")  # before pyplot is imported anywhere: no display, no GUI toolkit
-
 from matplotlib.figure import Figure
 
 from alerts.channels.email import SEVERITY_COLORS
+
+# No display, no GUI toolkit (pyplot is never imported; Figure draws with Agg by itself).
+matplotlib.use("Agg")
+# Set once, not per chart: rc_context() swaps global parameters, a race between threads drawing.
+matplotlib.rcParams.update({"font.family": "DejaVu Sans", "font.size": 9})
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -122,9 +124,8 @@ CHARTS: dict[str, Callable[[dict[str, Any]], bytes]] = {
 
 
 def _figure(height: float) -> tuple[Figure, Axes]:
-    with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 9}):
-        figure = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
-        axes = figure.add_subplot()
+    figure = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="x", color="#d0d7de", linewidth=0.5)
     axes.set_axisbelow(True)
