@@ -237,6 +237,66 @@ def uptime(service_ids: Iterable[int], *, since: datetime) -> dict[int, float | 
     return found
 
 
+def uptime_between(
+    service_ids: Iterable[int], *, start: datetime, end: datetime
+) -> dict[int, tuple[int, int]]:
+    """(checks, available) per service over the UTC hours starting in ``[start, end)``.
+
+    From the hourly rollups, kept a year; a service without a check is absent.
+    """
+    rows = (
+        UptimeHour.objects.filter(
+            service_id__in=list(service_ids), hour__gte=hour_of(start), hour__lt=end
+        )
+        .values("service_id")
+        .annotate(checks=Sum("checks"), up=Sum("up"), degraded=Sum("degraded"))
+        .order_by()
+    )
+    return {
+        row["service_id"]: (row["checks"], row["up"] + row["degraded"])
+        for row in rows
+        if row["checks"]
+    }
+
+
+def down_intervals(
+    service_ids: Iterable[int], *, start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, datetime | None, str]]]:
+    """Per service, the times it was down within ``[start, end)``: (from, to or None, cause).
+
+    Read from the state changes: the state at ``start`` is the last change before it; ``to`` is
+    None when the outage was still going at ``end``.
+    """
+    ids = list(service_ids)
+    state_at_start = _states_at(ids, start)
+    found: dict[int, list[tuple[datetime, datetime | None, str]]] = defaultdict(list)
+    opened: dict[int, tuple[datetime, str]] = {
+        pk: (start, cause) for pk, (state, cause) in state_at_start.items() if state == State.DOWN
+    }
+    changes = StateChange.objects.filter(service_id__in=ids, at__gte=start, at__lt=end)
+    for change in changes.order_by("at", "id"):
+        pk = change.service_id
+        if change.to_state == State.DOWN and pk not in opened:
+            opened[pk] = (change.at, change.cause)
+        elif change.to_state != State.DOWN and pk in opened:
+            began, cause = opened.pop(pk)
+            found[pk].append((began, change.at, cause))
+    for pk, (began, cause) in opened.items():
+        found[pk].append((began, None, cause))
+    return dict(found)
+
+
+def _states_at(ids: list[int], moment: datetime) -> dict[int, tuple[str, str]]:
+    """(state, cause of that state) of each service at ``moment``, from its last change before."""
+    found: dict[int, tuple[str, str]] = {}
+    rows = StateChange.objects.filter(service_id__in=ids, at__lt=moment).order_by("-at", "-id")
+    for pk, state, cause in rows.values_list("service_id", "to_state", "cause").iterator():
+        found.setdefault(pk, (state, cause))
+        if len(found) == len(ids):
+            break
+    return found
+
+
 def percentile(values: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile (no interpolation): p95 of 20 values is the 19th smallest."""
     if not values:

@@ -184,6 +184,17 @@ def business_window(window: timedelta, *, now: datetime | None = None) -> dict[s
     return figures
 
 
+def counter_sums(
+    names: Iterable[str], *, start: datetime, end: datetime, now: datetime | None = None
+) -> dict[str, float]:
+    """Per counter series name, its increments in ``[start, end)`` (whole minutes).
+
+    Exact as :func:`business_window` is (each minute once, from its final rollup or its bucket).
+    A name with no stored minute in the range is absent, so "no data" is not read as zero.
+    """
+    return _window_sums(names, Span(first=start, end=end), now or timezone.now())
+
+
 def series_matching(*, metric: str = "", labels: dict[str, str] | None = None) -> QuerySet:
     """Series of a family or series name, whose labels include ``labels``."""
     queryset = Series.objects.all()

@@ -14,8 +14,9 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from django.apps import apps
@@ -35,12 +36,17 @@ WRAPPER = "monitoring_site.jobs.run_job"
 
 @dataclass(frozen=True)
 class Job:
-    """A periodic job: every ``minutes`` minutes, or on a ``cron`` expression (UTC)."""
+    """A periodic job: every ``minutes`` minutes, or on a ``cron`` expression in ``timezone``.
+
+    A cron job keeps its wall-clock time across daylight-saving changes (08:00 in Europe/Paris is
+    06:00 UTC in summer, 07:00 in winter).
+    """
 
     name: str
     func: str
     minutes: int | None = None
     cron: str | None = None
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 100:
@@ -51,6 +57,17 @@ class Job:
             raise ValueError(f"job {self.name}: minutes must be at least 1")
         if self.cron is not None and not croniter.is_valid(self.cron):
             raise ValueError(f"job {self.name}: {self.cron!r} is not a cron expression")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"job {self.name}: {self.timezone!r} is not a time zone") from None
+
+    def next_fire(self, after: datetime) -> datetime | None:
+        """When a cron job fires next after ``after`` (UTC); None for an interval job."""
+        if self.cron is None:
+            return None
+        local = after.astimezone(ZoneInfo(self.timezone))
+        return croniter(self.cron, local).get_next(datetime).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,7 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
 
     started = timezone.now()
     _close_abandoned_runs(name, started)
+    _align_cron_schedule(name, started)
     run = JobRun.objects.create(
         job=name, started_at=started, host=socket.gethostname()[:255], pid=os.getpid()
     )
@@ -125,6 +143,25 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
         raise
     _finish(run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000])
     return result
+
+
+def _align_cron_schedule(name: str, now: datetime) -> None:
+    """Set a cron job's schedule to its next fire time in the job's own time zone.
+
+    django-q2 computes a cron schedule's next run in one time zone for the whole cluster
+    (``TIME_ZONE``); each run puts its own job's next run where the job's zone says.
+    """
+    from django_q.models import Schedule
+
+    try:
+        job = job_by_name(name)
+    except KeyError:
+        return
+    next_run = job.next_fire(now)
+    if next_run is not None:
+        Schedule.objects.filter(name=name, func=WRAPPER).exclude(next_run=next_run).update(
+            next_run=next_run
+        )
 
 
 ABANDONED = "did not finish: the worker was killed or timed out"
@@ -169,11 +206,14 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
             Schedule.objects.filter(pk__in=[extra.pk for extra in same_name[1:]]).delete()
             report["deleted"].append(job.name)
         if schedule is None:
-            Schedule.objects.create(name=job.name, next_run=now, **wanted)
+            created = Schedule.objects.create(name=job.name, next_run=now, **wanted)
+            # django-q2 computes a new cron schedule's first run on its own clock: set ours.
+            Schedule.objects.filter(pk=created.pk).update(next_run=job.next_fire(now) or now)
             report["created"].append(job.name)
-        elif any(getattr(schedule, key) != value for key, value in wanted.items()):
+        elif _differs(schedule, wanted, job, now):
             for key, value in wanted.items():
                 setattr(schedule, key, value)
+            schedule.next_run = job.next_fire(now) or schedule.next_run
             schedule.save()
             report["updated"].append(job.name)
         else:
@@ -182,6 +222,14 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
     report["deleted"] = sorted([*report["deleted"], *stale.values_list("name", flat=True)])
     stale.delete()
     return report
+
+
+def _differs(schedule: Any, wanted: dict[str, Any], job: Job, now: datetime) -> bool:
+    """Its fields differ, or (a cron job) its next run is not the job's next fire time."""
+    if any(getattr(schedule, key) != value for key, value in wanted.items()):
+        return True
+    fire = job.next_fire(now)
+    return fire is not None and schedule.next_run > now and schedule.next_run != fire
 
 
 def _lock_schedules() -> None:

@@ -1,5 +1,5 @@
-"""The daily report (uptime, incidents, business figures): not built yet.
+"""The daily report: uptime, incidents and business figures for a day in TIME_ZONE.
 
-The app is reserved so that its models, jobs and pages land in the shape every app has; today
-it has none, no endpoints and no settings of its own (docs/architecture.md).
+Built by `selectors.py`, stored as `Report`, drawn by `charts/`, served by `views.py` and `api/`,
+e-mailed by `delivery.py`, made every morning by the `reports.daily` job (docs/reports.md).
 """

@@ -159,6 +159,11 @@ API: list[Api] = [
     Api("post", "maintenance-window-list", ADMIN, 201, body=WINDOW),
     Api("get", "maintenance-window-detail", VIEWER, args=("window",)),
     Api("post", "maintenance-window-expire", ADMIN, args=("window",)),
+    # daily reports: pages (a viewer's login, like the dashboard) and the JSON
+    Api("get", "report-list", VIEWER, anonymous=302),
+    Api("get", "report-page", VIEWER, args=("report_day",), anonymous=302),
+    Api("get", "report-chart", VIEWER, args=("report_day", "report_chart"), anonymous=302),
+    Api("get", "report-api-detail", VIEWER, args=("report_day",)),
 ]
 
 
@@ -226,6 +231,8 @@ PAGES: list[Pages] = [
     Pages("alerts.notification", **READ_ONLY),
     Pages("alerts.silence", add=OPERATOR, change=OPERATOR),
     Pages("alerts.maintenancewindow"),
+    Pages("reports.report", **READ_ONLY),
+    Pages("reports.reportdelivery", **READ_ONLY),
 ]
 
 ACTIONS: list[Action] = [
@@ -271,6 +278,9 @@ ACTIONS: list[Action] = [
     Action("alerts.silence", "expire_now", OPERATOR),
     Action("alerts.maintenancewindow", "delete_selected", ADMIN, 200),
     Action("alerts.maintenancewindow", "expire_now", ADMIN),
+    Action("reports.report", "delete_selected", ADMIN, 200),
+    Action("reports.report", "send_by_email", ADMIN),
+    Action("reports.reportdelivery", "delete_selected", ADMIN, 200),
 ]
 
 
@@ -366,6 +376,7 @@ def world(
     from tests.support.permission_world import build_world
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.REPORT_RECIPIENTS = ["ops@example.com"]
     # A resubmitted task runs at once, inside the rolled-back savepoint, not through a broker.
     monkeypatch.setattr(Conf, "SYNC", True)
     return build_world()

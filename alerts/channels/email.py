@@ -89,13 +89,13 @@ class EmailChannel(Channel):
         )
 
     def send(self, message: AlertMessage) -> Receipt:
-        _require_transport()
+        require_transport()
         payload = self.build(message)
         email = _to_django_email(payload)
         try:
             email.send(fail_silently=False)
         except Exception as exc:
-            raise _classify(exc) from exc
+            raise classify_smtp_error(exc) from exc
         anymail_id = _anymail_message_id(email)
         return Receipt(
             status=None if anymail_id else 250,
@@ -104,7 +104,7 @@ class EmailChannel(Channel):
         )
 
 
-def _require_transport() -> None:
+def require_transport() -> None:
     """Without SMTP_HOST or a provider, Django prints mail to the console: not a delivery."""
     if settings.EMAIL_BACKEND.endswith("console.EmailBackend") and not settings.DEBUG:
         raise ChannelError(
@@ -133,7 +133,7 @@ def _anymail_message_id(email: EmailMultiAlternatives) -> str:
     return str(status.message_id) if status is not None and status.message_id else ""
 
 
-def _classify(exc: Exception) -> ChannelError:
+def classify_smtp_error(exc: Exception) -> ChannelError:
     """SMTP 4xx is transient, 5xx and bad addresses permanent; connection trouble transient."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _text in exc.recipients.values()]

@@ -31,6 +31,9 @@ from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
 from metrics_app.models import MetricDefinition, Series
 from metrics_app.services import create_ingest_token
 from monitoring_site.models import JobRun, SeedRecord
+from reports.models import ReportDelivery
+from reports.selectors import today
+from reports.services import generate_report
 
 
 def build_world() -> dict[str, Any]:
@@ -41,6 +44,7 @@ def build_world() -> dict[str, Any]:
     world.update(_metrics(now))
     world.update(_health(now))
     world.update(_alerts(now, world["health.service"]))
+    world.update(_reports(now))
     world["ack_token"] = "not-a-real-token"
     world["in_an_hour"] = (now + timedelta(hours=1)).isoformat()
     return world
@@ -176,4 +180,17 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
         "silence": silence,
         "alerts.maintenancewindow": window,
         "window": window,
+    }
+
+
+def _reports(now: Any) -> dict[str, Any]:
+    report = generate_report(day=today(now) - timedelta(days=1), now=now)
+    delivery = ReportDelivery.objects.create(
+        report=report, recipients=["ops@example.com"], created_at=now, due_at=now
+    )
+    return {
+        "reports.report": report,
+        "reports.reportdelivery": delivery,
+        "report_day": report.day.isoformat(),
+        "report_chart": "uptime",
     }
