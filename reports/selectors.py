@@ -230,7 +230,7 @@ def pages_per_channel(day: Day) -> list[dict[str, Any]]:
     failed = Q(state=Notification.State.FAILED, created_at__gte=day.start, created_at__lt=day.end)
     rows = (
         Notification.objects.filter(in_day | failed)
-        .exclude(kind=Notification.Kind.TEST)
+        .exclude(kind=Notification.Kind.TEST_MESSAGE)
         .values("channel__name", "channel__kind")
         .annotate(
             delivered=Count("pk", filter=in_day & Q(state=Notification.State.DELIVERED)),
