@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "health",
     "alerts",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -554,6 +555,9 @@ ELASTICSEARCH_API_KEY = env_secret("ELASTICSEARCH_API_KEY")
 
 # Each app's settings module adds its own block; read them here so one module stays the truth.
 from alerts.conf import *  # noqa: E402,F403
+from demo.conf import *  # noqa: E402,F403
 from health.conf import *  # noqa: E402,F403
 from metrics_app.conf import *  # noqa: E402,F403
 from reports.conf import *  # noqa: E402,F403
+
+DEMO_INBOX_FILE = DEMO_INBOX_FILE or str(VAR_DIR / "demo-inbox.jsonl")  # noqa: F405
