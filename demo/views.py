@@ -24,7 +24,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), login_url=LOGIN_URL)
         if not has_role(request.user, Role.VIEWER):
-            return HttpResponse("This needs the viewer role.", status=403, content_type="text/plain")
+            return HttpResponse(
+                "This needs the viewer role.", status=403, content_type="text/plain"
+            )
     deliveries = read(Path(settings.DEMO_INBOX_FILE))
     counts = {channel: sum(1 for d in deliveries if d.channel == channel) for channel in CHANNELS}
     return render(request, "demo/inbox.html", {"deliveries": deliveries, "counts": counts})
