@@ -42,7 +42,7 @@ KINDS: dict[str, dict[str, Param]] = {
     "service_slow": {"service": Param("service"), "latency": Param("duration", 3.0, 0.1, 60)},
     "dependency_outage": {"service": Param("service")},
     "payment_failures": {"rate": Param("number", 0.6, 0, 1)},
-    "refund_wave": {"rate": Param("number", 2.0, 0, 100)},
+    "refund_wave": {"rate": Param("number", 3.0, 0, 100)},
     "queue_backup": {"queue": Param("queue", "mint"), "size": Param("number", 2500, 0, 1e7)},
     "revenue_drop": {"factor": Param("number", 0.2, 0, 1)},
     "solana_failures": {"rate": Param("number", 0.5, 0, 1)},

@@ -149,12 +149,16 @@ class Simulator:
     def _announce(self, offset: float) -> None:
         active = set(self.scenario.active(offset))
         for incident in sorted(active - self.active, key=lambda i: i.start):
-            self.out(f"+{_clock(offset)} incident started: {describe(incident)}")
+            if incident.start < 0:
+                since = f"under way since {_clock(incident.start)}"
+                self.out(f"{_clock(offset)} incident {since}: {describe(incident)}")
+            else:
+                self.out(f"{_clock(offset)} incident started: {describe(incident)}")
         for incident in sorted(self.active - active, key=lambda i: i.start):
-            self.out(f"+{_clock(offset)} incident over: {incident.kind} (line {incident.line})")
+            self.out(f"{_clock(offset)} incident over: {incident.kind} (line {incident.line})")
         self.active = active
 
 
 def _clock(offset: float) -> str:
-    minutes, seconds = divmod(int(offset), 60)
-    return f"{minutes}m{seconds:02d}s"
+    minutes, seconds = divmod(abs(int(offset)), 60)
+    return f"{'-' if offset < 0 else ''}{minutes}m{seconds:02d}s"

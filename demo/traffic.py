@@ -29,6 +29,7 @@ QUERIES = 300.0
 PRICE_CENTS = 4500.0
 RESALE_CENTS = 5200.0
 FEE_SHARE = 0.05
+SURGE_BUYING = 2.0
 NORMAL = {"payment_failure": 0.02, "refund": 0.015, "solana_failure": 0.01, "error": 0.005}
 REFUND_REASONS = (("customer_request", 0.7), ("event_cancelled", 0.2), ("fraud", 0.1))
 ERROR_TYPES = (("server", 0.5), ("timeout", 0.2), ("validation", 0.3))
@@ -188,14 +189,16 @@ def interval_traffic(at: datetime, seconds: float, effects: Effects, rng: random
     """What the platform pushes for the ``seconds`` ending at ``at``."""
     level = shape(at)
     users = BASE_USERS * level
+    browsing = 1.0
     if effects.users is not None and effects.users > users:
-        level, users = level * effects.users / users, effects.users
+        browsing, users = effects.users / users, effects.users
     minutes = seconds / 60
     noise = rng.lognormvariate(0, 0.05)
     scale = level * minutes * noise
     traffic = Traffic()
-    _business(traffic, scale, effects, rng)
-    _requests(traffic, scale, effects, rng)
+    # A surge of users browses in full but buys at most twice as much (an on-sale sells out).
+    _business(traffic, scale * min(browsing, SURGE_BUYING), effects, rng)
+    _requests(traffic, scale * browsing, effects, rng)
     traffic.gauge("active_users", users * noise, service="api-gateway")
     traffic.gauge("marketplace_active_listings", 1500 * (0.8 + 0.2 * level), service="marketplace")
     hit_rate = min(0.99, 0.93 * noise)

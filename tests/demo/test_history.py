@@ -1,4 +1,4 @@
-"""History backfill: written through the storage layer, rolled up, read back by the rule language."""
+"""History backfill: written through the storage layer, rolled up, read by the rule language."""
 
 from __future__ import annotations
 
