@@ -128,6 +128,7 @@ def main() -> int:
             time.sleep(2)
     finally:
         stop_began = time.monotonic()
+        stopped: float | None = None
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGINT)
         try:
@@ -135,7 +136,6 @@ def main() -> int:
             stopped = time.monotonic() - stop_began
         except subprocess.TimeoutExpired:
             os.killpg(demo.pid, signal.SIGKILL)
-            stopped = None
         log.close()
     _, _, resolved = fired(database)
     report = {

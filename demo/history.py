@@ -21,9 +21,12 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from demo.scenario import Scenario
+from demo.platform import health_answer
+from demo.scenario import SIMULATED, Incident, Scenario
 from demo.traffic import Traffic, bucket_counts, effects_at, interval_traffic
 from health.models import Service, UptimeHour, hour_of
+from health.probes.base import ProbeResult
+from health.services import record_round
 from metrics_app.aggregation import floor_to, recompute_rollups
 from metrics_app.catalogue import HISTOGRAM, get_metric
 from metrics_app.ingest import Batch, Sample, add_histogram_counts, add_sample
@@ -157,3 +160,40 @@ def backfill_uptime(*, start: datetime, end: datetime, rng: random.Random) -> in
         hour += timedelta(hours=1)
     UptimeHour.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     return len(rows)
+
+
+def replay_health(
+    *, start: datetime, end: datetime, incidents: tuple[Incident, ...], rng: random.Random
+) -> int:
+    """Health rounds once a minute from ``start`` to ``end``, as the simulated services answered.
+
+    Recorded through :func:`health.services.record_round`, so states, thresholds and the
+    hand-off to the alerts are those of live rounds: a service an incident took down before the
+    start is down (and alerted on) when the simulator starts. The rounds replayed.
+    """
+    services = {
+        service.pk: service.slug
+        for service in Service.objects.filter(slug__in=SIMULATED, kind="http", enabled=True)
+    }
+    at, rounds = start.replace(second=0, microsecond=0) + timedelta(minutes=1), 0
+    while at < end and services:
+        offset = (at - end).total_seconds()
+        results = {pk: _probe(slug, incidents, offset, rng) for pk, slug in services.items()}
+        record_round(results=results, checked_at=at)
+        at, rounds = at + timedelta(minutes=1), rounds + 1
+    return rounds
+
+
+def _probe(
+    slug: str, incidents: tuple[Incident, ...], offset: float, rng: random.Random
+) -> ProbeResult:
+    answer = health_answer(slug, incidents, offset)
+    latency = round(answer.delay * 1000 + rng.uniform(2, 15), 2)
+    if answer.status != 200:
+        return ProbeResult.down(
+            f"HTTP {answer.status} (expected 200)", status_code=answer.status, latency_ms=latency
+        )
+    word = str(answer.body.get("status"))
+    if word != "ok":
+        return ProbeResult("degraded", latency, 200, f"service reports status {word!r}")
+    return ProbeResult("up", latency, 200)

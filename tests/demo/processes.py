@@ -54,7 +54,7 @@ def base_env(var_dir: Path) -> dict[str, str]:
     }
 
 
-def wait_for(check: Callable[[], _T], timeout: float, what: str) -> _T:
+def wait_for(check: Callable[[], _T | None], timeout: float, what: str) -> _T:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:

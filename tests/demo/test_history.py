@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -9,9 +10,9 @@ from django.utils import timezone
 
 from alerts.rules.evaluator import evaluate
 from alerts.rules.tree import Vector
-from demo.history import backfill, history_start
+from demo.history import backfill, history_start, replay_health
 from demo.scenario import parse_scenario
-from health.models import Service, UptimeHour
+from health.models import CheckResult, Service, UptimeHour
 from metrics_app.models import Bucket, Rollup, Series
 
 pytestmark = pytest.mark.django_db
@@ -30,8 +31,12 @@ def test_backfilled_history_answers_offset_1w_like_the_current_hour() -> None:
     now = timezone.now()
     week = timedelta(weeks=1)
     # The hours the two windows read: a week ago (15-minute steps) and now (1-minute steps).
-    old = backfill(start=now - week - timedelta(hours=2), end=now - week + timedelta(hours=1),
-                   started_at=now, seed=4)  # fmt: skip
+    old = backfill(
+        start=now - week - timedelta(hours=2),
+        end=now - week + timedelta(hours=1),
+        started_at=now,
+        seed=4,
+    )
     recent = backfill(start=now - timedelta(hours=1), end=now, seed=5)
     assert (old.steps, recent.steps) == (12, 60)
     week_ago, current = values(REVENUE_WEEK_AGO), values(REVENUE_NOW)
@@ -76,5 +81,25 @@ def test_uptime_history_covers_every_simulated_service(
 
 @pytest.fixture
 def make_service(db: object) -> Service:
-    return Service.objects.create(slug="payment", name="Payment", kind="http",
-                                  target="http://127.0.0.1:9")  # fmt: skip
+    return Service.objects.create(
+        slug="payment", name="Payment", kind="http", target="http://127.0.0.1:9"
+    )
+
+
+def test_replayed_health_rounds_leave_a_service_down_before_the_start_down() -> None:
+    scenario = parse_scenario(
+        "incidents:\n  - {kind: dependency_outage, at: -3m, duration: 8m, service: payment}\n"
+    )
+    for slug in ("payment", "order", "auth"):
+        Service.objects.create(slug=slug, name=slug, kind="http", target="http://127.0.0.1:9")
+    now = timezone.now()
+    rounds = replay_health(
+        start=now - timedelta(minutes=10),
+        end=now,
+        incidents=scenario.incidents,
+        rng=random.Random(1),
+    )
+    assert rounds == 10
+    states = dict(Service.objects.values_list("slug", "state"))
+    assert states == {"payment": "down", "order": "down", "auth": "up"}
+    assert CheckResult.objects.filter(service__slug="auth").count() == 10

@@ -19,31 +19,14 @@ from demo.inbox import Delivery, read, record
 from demo.platform import PortInUse
 from demo.receivers import ReceiverPorts, Receivers
 from monitoring_site.bootstrap import seed_roles
-
-
-def free_base() -> int:
-    """A port with the three after it free too (checked, then released)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base < 65000 and all(_free(base + i) for i in range(4)):
-            return base
-    raise AssertionError("no four free ports in a row")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+from tests.demo.processes import free_block
 
 
 @pytest.fixture
 def receivers(tmp_path: Path) -> Iterator[Receivers]:
-    running = Receivers(ports=ReceiverPorts.from_base(free_base()), inbox=tmp_path / "inbox.jsonl")
+    running = Receivers(
+        ports=ReceiverPorts.from_base(free_block(4)), inbox=tmp_path / "inbox.jsonl"
+    )
     running.start()
     yield running
     running.stop()
@@ -92,7 +75,7 @@ def test_a_receiver_refuses_what_its_vendor_would(receivers: Receivers) -> None:
 
 
 def test_a_port_in_use_is_named(tmp_path: Path) -> None:
-    base = free_base()
+    base = free_block(4)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base + 2))
         taken.listen()

@@ -11,6 +11,7 @@ import requests
 
 from demo.platform import PortInUse, SimulatedPlatform, dependents_of, health_answer
 from demo.scenario import parse_scenario
+from tests.demo.processes import free_block, is_free
 
 SCENARIO = parse_scenario(
     "incidents:\n"
@@ -20,29 +21,10 @@ SCENARIO = parse_scenario(
 )
 
 
-def free_block(size: int = 21) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size < 65535 and all(_free(base + i) for i in range(size)):
-            return base
-    raise AssertionError("no free block of ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture
 def platform() -> Iterator[SimulatedPlatform]:
     running = SimulatedPlatform(
-        base_port=free_block(), incidents=SCENARIO.incidents, started=time.time()
+        base_port=free_block(21), incidents=SCENARIO.incidents, started=time.time()
     ).start()
     yield running
     running.stop()
@@ -72,10 +54,10 @@ def test_every_service_but_the_monitor_answers_its_health_on_its_port(
 
 
 def test_a_taken_port_is_named_and_nothing_is_left_listening() -> None:
-    base = free_block()
+    base = free_block(21)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base + 4))
         taken.listen()
         with pytest.raises(PortInUse, match=rf"port {base + 4} \(simulated payment service\)"):
             SimulatedPlatform(base_port=base, incidents=(), started=time.time()).start()
-    assert _free(base)
+    assert is_free(base)

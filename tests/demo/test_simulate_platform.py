@@ -99,11 +99,12 @@ def test_a_scripted_outage_reaches_health_and_the_inbox_and_ctrl_c_stops_cleanly
         start_new_session=True,
     )  # fmt: skip
     try:
-        metrics = wait_for(
-            lambda: "tickets_sold_total{" in (t := requests.get(f"{service.url}/metrics",
-                                                                 timeout=5).text) and t,
-            60, "samples in /metrics",
-        )  # fmt: skip
+
+        def exposition() -> str | None:
+            text = requests.get(f"{service.url}/metrics", timeout=5).text
+            return text if "tickets_sold_total{" in text else None
+
+        metrics = wait_for(exposition, 60, "samples in /metrics")
         assert 'queue_size{queue="mint",service="queue"}' in metrics
 
         def payment_state() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
-from demo.history import backfill, history_start
+from demo.history import backfill, history_start, replay_health
 from demo.platform import PortInUse, SimulatedPlatform
 from demo.receivers import ReceiverPorts, Receivers
 from demo.scenario import BUILTIN, Scenario, ScenarioError, load_scenario, parse_duration
@@ -22,6 +23,7 @@ from demo.simulator import Pusher, Simulator, point_registry
 from metrics_app.services import create_ingest_token, revoke_ingest_token
 
 RECENT = timedelta(hours=1)  # history written before the live traffic starts; the rest after
+HEALTH_REPLAY = timedelta(minutes=10)  # health rounds replayed before the start
 
 
 class Command(BaseCommand):
@@ -206,6 +208,13 @@ class Command(BaseCommand):
             return None
         recent = max(start, now - RECENT)
         backfill(start=recent, end=now, scenario=scenario, seed=seed, log=self._say)
+        rounds = replay_health(
+            start=max(recent, now - HEALTH_REPLAY),
+            end=now,
+            incidents=scenario.incidents,
+            rng=random.Random(seed),
+        )
+        self._say(f"history: {rounds} health rounds of the last minutes replayed")
         if recent <= start:
             return None
 
