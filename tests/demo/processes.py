@@ -30,7 +30,9 @@ def free_block(size: int) -> int:
 
 
 def is_free(port: int) -> bool:
+    """Nothing listens on ``port`` (connections in TIME_WAIT, as after a stop, do not count)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
