@@ -44,6 +44,7 @@ STEPS = (
     (timedelta.max, timedelta(hours=1)),
 )
 BATCH_ROWS = 5000  # minute rows a write carries
+ROLLUP_CHUNK = timedelta(days=1)
 MARKER_METRIC = "tickets_sold_total"
 SERVICE = "simulator"
 
@@ -114,13 +115,22 @@ def backfill(
             batch = Batch(service=SERVICE)
     samples += store_batch(batch=batch, now=origin)
     if count:
-        recompute_rollups(start=start, end=end)
+        _roll_up(start, end)
     hours = backfill_uptime(start=start, end=end, rng=rng)
     log(
         f"history: {count} intervals from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, "
         f"{samples} samples, {hours} uptime hours"
     )
     return HistoryReport(start, end, count, samples, hours)
+
+
+def _roll_up(start: datetime, end: datetime) -> None:
+    """Roll up a day at a time: each a short transaction, so live ingest never waits long."""
+    at = start
+    while at < end:
+        upto = min(at + ROLLUP_CHUNK, end)
+        recompute_rollups(start=at, end=upto)
+        at = upto
 
 
 def _fold(batch: Batch, traffic: Traffic, at: datetime) -> None:
