@@ -41,8 +41,9 @@ def test_backfilled_history_answers_offset_1w_like_the_current_hour() -> None:
     assert (old.steps, recent.steps) == (12, 60)
     week_ago, current = values(REVENUE_WEEK_AGO), values(REVENUE_NOW)
     assert len(week_ago) == 1 and week_ago[0] > 10_000  # Revenue Drop's minimum volume
-    # Same weekday and hour: the same expected revenue, within the noise.
-    assert week_ago[0] == pytest.approx(current[0], rel=0.35)
+    # Same weekday and hour: the same expected revenue, but for noise and the window's edges
+    # (a week ago holds 15-minute points: four or five of them fall into an hour's window).
+    assert 0.5 < week_ago[0] / current[0] < 2
     assert Rollup.objects.filter(resolution=300).exists()
     assert Series.objects.filter(name="revenue_total_cents").count() == 3
 
