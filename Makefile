@@ -1,4 +1,5 @@
-# The two commands: `make run` serves, `make test` tests. See README.md.
+# The two commands: `make run` serves, `make test` tests; `make demo` shows the service at work.
+# See README.md.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ ARGS ?=
 MARK ?= not slow
 WORKERS ?= auto
 
-.PHONY: run test coverage lint format install install-dev system-deps clean
+.PHONY: run demo test coverage lint format install install-dev system-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,10 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	bin/run
+
+# Its own database (var/demo.sqlite3) and the simulated platform; docs/demo.md.
+demo: install
+	bin/demo
 
 # Chromium (browser tests) and Prometheus/promtool (exposition tests) from Debian, when root.
 system-deps:

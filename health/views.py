@@ -112,6 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "refresh_seconds": settings.HEALTH_DASHBOARD_REFRESH_SECONDS,
             "public": settings.DASHBOARD_PUBLIC,
+            "demo_mode": settings.DEMO_MODE,
         },
     )
 

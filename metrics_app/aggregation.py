@@ -125,16 +125,24 @@ def aggregate_rollups(*, now: datetime | None = None) -> dict[str, int]:
     """Recompute the rollups of every period late samples may have changed; rows changed."""
     now = now or timezone.now()
     since = recompute_window(now)
-    changed: dict[str, int] = {}
     with transaction.atomic():
-        for resolution in RESOLUTIONS:
-            start = floor_to(since, resolution)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _rollup_sql(int(resolution)),
-                    [db_time(start), db_time(now + timedelta(minutes=1))],
-                )
-                changed[f"{int(resolution)}s"] = max(cursor.rowcount, 0)
+        changed = _recompute(since, now + timedelta(minutes=1))
         _record_progress(now)
     logger.info("rollups recomputed", extra={"since": since.isoformat(), **changed})
+    return changed
+
+
+@transaction.atomic
+def recompute_rollups(*, start: datetime, end: datetime) -> dict[str, int]:
+    """Recompute the rollups of the periods from ``start`` to ``end`` (a history backfill)."""
+    return _recompute(start, end)
+
+
+def _recompute(since: datetime, end: datetime) -> dict[str, int]:
+    changed: dict[str, int] = {}
+    for resolution in RESOLUTIONS:
+        start = floor_to(since, resolution)
+        with connection.cursor() as cursor:
+            cursor.execute(_rollup_sql(int(resolution)), [db_time(start), db_time(end)])
+            changed[f"{int(resolution)}s"] = max(cursor.rowcount, 0)
     return changed

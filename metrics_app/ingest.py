@@ -8,7 +8,7 @@ write per series and one per (series, minute), so a batch costs a constant numbe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -323,16 +323,53 @@ def aggregate(samples: Iterable[Sample], *, service: str = "") -> Batch:
     """Fold validated samples into one write per series and per (series, minute)."""
     batch = Batch(service=service)
     for sample in samples:
-        batch.samples += 1
-        spec = sample.spec
-        if spec.type in (HISTOGRAM, SUMMARY):
-            for value in sample.values:
-                _add_observation(batch, sample, value)
-            continue
-        kind = COUNTER if spec.type == COUNTER else GAUGE
-        key = _add(batch, spec.name, spec, sample.labels, kind, sample.values[0], sample.at)
-        batch.primary[key] = spec.name
+        add_sample(batch, sample)
     return batch
+
+
+def add_sample(batch: Batch, sample: Sample) -> None:
+    """Fold one validated sample into ``batch``."""
+    batch.samples += 1
+    spec = sample.spec
+    if spec.type in (HISTOGRAM, SUMMARY):
+        for value in sample.values:
+            _add_observation(batch, sample, value)
+        return
+    kind = COUNTER if spec.type == COUNTER else GAUGE
+    key = _add(batch, spec.name, spec, sample.labels, kind, sample.values[0], sample.at)
+    batch.primary[key] = spec.name
+
+
+def add_histogram_counts(
+    batch: Batch,
+    spec: MetricSpec,
+    labels: dict[str, str],
+    at: datetime,
+    *,
+    counts: Sequence[int],
+    total: float,
+) -> None:
+    """Fold observations already counted per bucket into ``batch``, as if each had been pushed.
+
+    ``counts`` has one entry per bound of ``spec.buckets`` and a last one above them all;
+    ``total`` is the sum of the observations. The history backfill writes weeks of requests this
+    way, at the cost of their buckets rather than of every observation.
+    """
+    if spec.type != HISTOGRAM or len(counts) != len(spec.buckets) + 1:
+        raise ValueError(f"{spec.name}: expected {len(spec.buckets) + 1} bucket counts")
+    observed = sum(counts)
+    if observed <= 0:
+        return
+    batch.samples += observed
+    cumulative = 0
+    for bound, count in zip((*spec.buckets, math.inf), counts, strict=True):
+        cumulative += count
+        bucket_labels = {**labels, "le": format_bound(bound)}
+        _add(batch, f"{spec.name}_bucket", spec, bucket_labels, COUNTER, float(cumulative), at,
+             minute=cumulative > 0)  # fmt: skip
+    _add(batch, f"{spec.name}_sum", spec, labels, COUNTER, total, at)
+    key = _add(batch, f"{spec.name}_count", spec, labels, COUNTER, float(observed), at)
+    batch.primary[key] = spec.name
 
 
 def overflowing(batch: Batch) -> set[tuple[str, str]]:
@@ -357,6 +394,8 @@ __all__ = [
     "Sample",
     "SampleError",
     "SeriesWrite",
+    "add_histogram_counts",
+    "add_sample",
     "aggregate",
     "format_bound",
     "labels_key",

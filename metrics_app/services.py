@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from metrics_app import storage
 from metrics_app.errors import SeriesLimitExceeded, TotalWouldOverflow
-from metrics_app.ingest import Sample, aggregate, overflowing, series_of
+from metrics_app.ingest import Batch, Sample, aggregate, overflowing, series_of
 from metrics_app.models import IngestToken
 
 logger = logging.getLogger(__name__)
@@ -43,18 +43,35 @@ def store_samples(
     if over:
         raise _overflow_error(samples, over)
     try:
-        with transaction.atomic():
-            existing = storage.existing_keys(batch.primary)
-            new = {key: family for key, family in batch.primary.items() if key not in existing}
-            if new:
-                storage.lock_families(new.values())
-            ids = storage.upsert_series(batch, now=now)
-            if new:
-                _check_series_limits(new, service=service)
-            storage.upsert_buckets(batch, ids)
+        _write_batch(batch, now=now, service=service)
     except storage.Overflow as exc:
         raise _overflow_error(samples, exc.keys or storage.overflowing_keys(batch)) from None
     return batch.samples
+
+
+def store_batch(*, batch: Batch, now: datetime | None = None) -> int:
+    """Store a batch built directly (the demo's history backfill), with the same limits.
+
+    Unlike the ingest API this accepts any sample time: history is written in the past. Raises
+    ``SeriesLimitExceeded`` like :func:`store_samples` (``storage.Overflow`` is not expected
+    from generated traffic and is left to surface).
+    """
+    if not batch.series:
+        return 0
+    _write_batch(batch, now=now or timezone.now(), service=batch.service or None)
+    return batch.samples
+
+
+def _write_batch(batch: Batch, *, now: datetime, service: str | None) -> None:
+    with transaction.atomic():
+        existing = storage.existing_keys(batch.primary)
+        new = {key: family for key, family in batch.primary.items() if key not in existing}
+        if new:
+            storage.lock_families(new.values())
+        ids = storage.upsert_series(batch, now=now)
+        if new:
+            _check_series_limits(new, service=service)
+        storage.upsert_buckets(batch, ids)
 
 
 def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> TotalWouldOverflow:

@@ -32,12 +32,15 @@ load_env_file()
 
 # Each app's own settings, from its conf.py (read after .env, like everything else here).
 from alerts.conf import *  # noqa: E402,F403
+from demo.conf import *  # noqa: E402,F403
 from health.conf import *  # noqa: E402,F403
 from metrics_app.conf import *  # noqa: E402,F403
 from reports.conf import *  # noqa: E402,F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+# The demo's inbox file defaults into VAR_DIR (demo/conf.py).
+DEMO_INBOX_FILE = DEMO_INBOX_FILE or str(VAR_DIR / "demo-inbox.jsonl")  # noqa: F405
 
 # --- core ----------------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
@@ -102,6 +105,7 @@ INSTALLED_APPS = [
     "health",
     "alerts",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -32,6 +33,8 @@ urlpatterns = [
     path("", include("alerts.urls")),
     path("", include("reports.urls")),
 ]
+if settings.DEMO_MODE:  # `make demo` only: the inbox of its local receivers (docs/demo.md)
+    urlpatterns.append(path("", include("demo.urls")))
 
 handler400 = "monitoring_site.views.handler400"
 handler403 = "monitoring_site.views.handler403"
