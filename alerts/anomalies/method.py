@@ -49,6 +49,7 @@ LEVEL_DAYS = 14
 SLOT_HALF_WIDTH = 2  # a slot's median pools +/- 10 minutes
 WEEKLY_CORRECTION_HALF_WIDTH = 6  # +/- 30 minutes: the weekly part of "both" is smoother
 HOUR_HALF_WIDTH = 1  # an hour's scale pools the hours either side
+OUTLIER_CUT = 3.5  # residuals past 3.5 sigmas are left out of the scale's second pass
 SCALE_FLOOR_OF_OVERALL = 0.25  # no hour's sigma under a quarter of the series' own
 SCALE_FLOOR_OF_LEVEL = 0.005  # nor under 0.5 % of the series' typical magnitude
 SCALE_FLOOR_ABSOLUTE = 1e-9
@@ -327,7 +328,12 @@ def _level(times: IntArray, residuals: FloatArray, *, end: int) -> float:
 def _scale(residuals: FloatArray, week: IntArray, values: FloatArray) -> FloatArray:
     """Robust sigma of the residuals per local hour of the day, with floors."""
     hours = (week % DAY_SLOTS) // SLOTS_PER_HOUR
-    by_hour, _ = _slot_medians(hours, np.abs(residuals), 24, HOUR_HALF_WIDTH)
+    size = np.abs(residuals)
+    first, _ = _slot_medians(hours, size, 24, HOUR_HALF_WIDTH)
+    # Again without the outliers of the first pass: past incidents (a day-long shift is a few
+    # percent of the history) would otherwise still widen the band by a tenth.
+    inliers = size <= OUTLIER_CUT * MAD_TO_SIGMA * first[hours]
+    by_hour, _ = _slot_medians(hours[inliers], size[inliers], 24, HOUR_HALF_WIDTH)
     floor = max(
         SCALE_FLOOR_OF_OVERALL * _robust_sigma(residuals),
         SCALE_FLOOR_OF_LEVEL * float(np.median(np.abs(values))),
