@@ -33,9 +33,11 @@ SCORING_INTERVAL = 600
 
 
 class Detector(Protocol):
-    def refit(self, history: History, now: int) -> None: ...
+    def refit(self, history: History, now: int) -> None:
+        """The daily fit, from the points completed before ``now``."""
 
-    def flag(self, history: History, new: History) -> np.ndarray: ...
+    def flag(self, completed: History, new: History) -> np.ndarray:
+        """Which of the ``new`` points are anomalous; ``completed`` holds them and all before."""
 
 
 class MethodDetector:
@@ -55,7 +57,7 @@ class MethodDetector:
         assert not isinstance(fitted, Learning), fitted.message
         self.model = fitted
 
-    def flag(self, history: History, new: History) -> np.ndarray:
+    def flag(self, completed: History, new: History) -> np.ndarray:
         assert self.model is not None
         scores = score(self.model, new, sensitivity=self.sensitivity, direction=self.direction)
         return np.array([point.anomalous for point in scores], dtype=bool)
@@ -77,9 +79,9 @@ def walk_forward(series: Synthetic, detector: Detector) -> Walk:
     for day in range(series.evaluation_start, end, DAY):
         detector.refit(history.before(day), day)
         for run in range(day + SCORING_INTERVAL, min(day + DAY, end) + 1, SCORING_INTERVAL):
-            done = history.times + STEP_SECONDS
-            new = (done > run - SCORING_INTERVAL) & (done <= run)
-            flags = detector.flag(history.before(run - STEP_SECONDS), _select(history, new))
+            done = history.times + STEP_SECONDS <= run
+            new = done & (history.times + STEP_SECONDS > run - SCORING_INTERVAL)
+            flags = detector.flag(_select(history, done), _select(history, new))
             flagged_at[np.flatnonzero(new)[flags]] = run
     evaluated = history.times >= series.evaluation_start
     return Walk(history.times[evaluated], flagged_at[evaluated] >= 0, flagged_at[evaluated])
