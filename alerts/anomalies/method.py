@@ -115,6 +115,11 @@ class History:
         keep = (self.times < end) & np.isfinite(self.values)
         return History(self.times[keep], self.values[keep])
 
+    def valued(self) -> History:
+        """The points that have a value (a step without a rollup is NaN)."""
+        keep = np.isfinite(self.values)
+        return History(self.times[keep], self.values[keep])
+
     def between(self, start: int, end: int) -> History:
         keep = (self.times >= start) & (self.times < end)
         return History(self.times[keep], self.values[keep])
@@ -241,8 +246,12 @@ def fit(
 def score(
     model: Model, points: History, *, sensitivity: float, direction: Direction
 ) -> list[PointScore]:
-    """Score each point against the model's band; only ``direction`` counts as anomalous."""
+    """Score each point against the model's band; only ``direction`` counts as anomalous.
+
+    Points without a value (NaN: no rollup in that step) are left out.
+    """
     k = band_width(sensitivity)
+    points = points.valued()
     expected, lower, upper = model.band(points.times, k)
     z = (points.values - expected) / model.sigma(points.times)
     high = (points.values > upper) & (direction != Direction.DOWN)

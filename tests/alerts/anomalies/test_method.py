@@ -195,6 +195,20 @@ def test_a_constant_series_flags_any_change_without_dividing_by_zero() -> None:
     assert all(np.isfinite(p.score) for p in scores)
 
 
+def test_points_without_a_value_are_not_scored() -> None:
+    series = generate(1)
+    model = fitted(series.history, series.evaluation_start)
+    t = series.evaluation_start
+    points = History.of([t, t + STEP_SECONDS, t + 2 * STEP_SECONDS], [900.0, np.nan, 3000.0])
+
+    scores = score(model, points, sensitivity=5, direction=Direction.BOTH)
+
+    assert [(p.at, p.anomalous) for p in scores] == [
+        (at(t), False),
+        (at(t + 2 * STEP_SECONDS), True),
+    ]
+
+
 def test_seasons_follow_local_time_across_a_daylight_saving_change() -> None:
     # Busy at 18:00 in Paris every day, before and after clocks go forward on 29 March 2026.
     first = int(datetime(2026, 3, 16, tzinfo=UTC).timestamp())
