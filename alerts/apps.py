@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.apps import AppConfig
 
@@ -36,3 +37,10 @@ class AlertsConfig(AppConfig):
 
         register_collector(EVALUATION_COLLECTOR)
         register_collector(NOTIFICATION_COLLECTOR)
+        self._register_self_check(register_collector)
+
+    def _register_self_check(self, register_collector: Any) -> None:
+        """Self-alerts (issue #14): the oldest due notification's age on /metrics."""
+        from alerts.sources.self_check import BacklogCollector
+
+        register_collector(BacklogCollector())

@@ -32,12 +32,16 @@ WRAPPER = "monitoring_site.jobs.run_job"
 
 @dataclass(frozen=True)
 class Job:
-    """A periodic job: every ``minutes`` minutes, or on a ``cron`` expression (UTC)."""
+    """A periodic job: every ``minutes`` minutes, or on a ``cron`` expression (UTC).
+
+    ``heartbeat``: each successful run pings the dead-man's switch (``monitoring_site.deadman``).
+    """
 
     name: str
     func: str
     minutes: int | None = None
     cron: str | None = None
+    heartbeat: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 100:
@@ -113,8 +117,10 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
         job=name, started_at=started, host=socket.gethostname()[:255], pid=os.getpid()
     )
     clock = time.perf_counter()
+    declared: Job | None = None
     try:
         # Resolved inside the try: a schedule left behind by a removed job is recorded too.
+        declared = _declared_job(name)
         target = func or import_string(job_by_name(name).func)
         result = target()
     except Exception as exc:
@@ -122,7 +128,18 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
         logger.exception("job failed", extra={"job": name})
         raise
     _finish(run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000])
+    if declared is not None and declared.heartbeat:
+        from monitoring_site import deadman
+
+        deadman.ping(job=name)
     return result
+
+
+def _declared_job(name: str) -> Job | None:
+    try:
+        return job_by_name(name)
+    except KeyError:
+        return None
 
 
 ABANDONED = "did not finish: the worker was killed or timed out"
@@ -260,7 +277,7 @@ def _delete_in_batches(model: Any, queryset: Any) -> int:
 
 
 # The foundation's own jobs and retention.
-JOBS = [Job(name="cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
+JOBS = [Job(name="cleanup", func="monitoring_site.tasks.cleanup", cron=settings.CLEANUP_CRON)]
 CLEANUPS = [
     Cleanup(
         name="job runs",

@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from monitoring_site.env import (
     env_bool,
+    env_cron,
     env_float,
     env_int,
     env_list,
@@ -486,6 +487,21 @@ LOGGING = {
 CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=10)
 JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 30, minimum=1)
 Q_TASK_RETENTION_DAYS = env_int("Q_TASK_RETENTION_DAYS", 7, minimum=1)
+CLEANUP_CRON = env_cron("CLEANUP_CRON", "0 2 * * *")
+
+# --- self-monitoring (docs/operations.md) --------------------------------------------------------
+# The dead-man's switch: an outside heartbeat check (Healthchecks.io, say) pinged after every
+# successful evaluation cycle; it pages when the pings stop. The URL holds the check's secret.
+DEADMANS_SWITCH_URL = env_url(
+    "DEADMANS_SWITCH_URL", environ={"DEADMANS_SWITCH_URL": env_secret("DEADMANS_SWITCH_URL")}
+)
+DEADMANS_SWITCH_TIMEOUT = env_float("DEADMANS_SWITCH_TIMEOUT", 5.0, minimum=0.1, maximum=60)
+# Self-alerts: the disk holding VAR_DIR fuller than this (percent); runbooks linked from each.
+SELF_CHECK_DISK_PERCENT = env_float("SELF_CHECK_DISK_PERCENT", 90.0, minimum=1, maximum=100)
+RUNBOOK_URL = env_url(
+    "RUNBOOK_URL",
+    "https://github.com/tickettoken/monitoring-service/blob/main/docs/operations.md",
+)
 
 # --- metrics -------------------------------------------------------------------------------------
 PROMETHEUS_IPS = env_networks("PROMETHEUS_IPS")

@@ -6,6 +6,7 @@ process reports the whole cluster wherever the workers run. Nothing here writes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 from collections.abc import Iterator
@@ -176,6 +177,29 @@ def live_processes(*, now: datetime | None = None) -> list[dict[str, Any]]:
         .order_by("host", "pid")
     )
     return [dict(row) for row in rows]
+
+
+def worker_outages(*, now: datetime, lookback: timedelta) -> list[tuple[datetime, datetime]]:
+    """Silences of the whole cluster that ended within ``lookback``: (last run before, first after).
+
+    A silence is a gap between consecutive job-run starts longer than
+    ``HEALTH_WORKER_STALE_SECONDS`` (the window in which ``/health`` calls the workers down).
+    """
+    since = now - lookback
+    starts = list(
+        JobRun.objects.filter(started_at__gte=since, started_at__lte=now)
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+    )
+    before = (
+        JobRun.objects.filter(started_at__lt=since)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    moments = ([before] if before else []) + starts
+    stale = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
+    return [(a, b) for a, b in itertools.pairwise(moments) if b - a > stale]
 
 
 def queue_depth() -> int | None:
