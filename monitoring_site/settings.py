@@ -7,6 +7,7 @@ Every variable is documented in ``.env.example``. Helpers in ``monitoring_site.e
 from __future__ import annotations
 
 import os
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -480,6 +481,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "django.security.DisallowedHost": {"level": "ERROR"},
         "axes": {"level": "WARNING"},  # lockouts and failures; not its start-up banner
+        # The Elasticsearch client logs every failed request; the shipper logs once per outage.
+        "elastic_transport": {"level": "ERROR"},
     },
 }
 
@@ -565,8 +568,20 @@ INFLUXDB_URL = env_url("INFLUXDB_URL")
 INFLUXDB_TOKEN = env_secret("INFLUXDB_TOKEN")
 INFLUXDB_ORG = env_str("INFLUXDB_ORG")
 INFLUXDB_BUCKET = env_str("INFLUXDB_BUCKET")
+# Log shipping (monitoring_site/shipping.py): structured logs, alert events and notification
+# attempts, through a bounded queue and a background thread; off while ELASTICSEARCH_NODE is unset.
 ELASTICSEARCH_NODE = env_url("ELASTICSEARCH_NODE")
 ELASTICSEARCH_API_KEY = env_secret("ELASTICSEARCH_API_KEY")
+ELASTICSEARCH_INDEX_PREFIX = env_str("ELASTICSEARCH_INDEX_PREFIX", "monitoring")
+if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,100}", ELASTICSEARCH_INDEX_PREFIX):
+    raise ImproperlyConfigured(
+        f"ELASTICSEARCH_INDEX_PREFIX={ELASTICSEARCH_INDEX_PREFIX!r}: expected lower-case letters, "
+        "digits, '-', '_' or '.', starting with a letter or digit"
+    )
+ELASTICSEARCH_QUEUE_SIZE = env_int("ELASTICSEARCH_QUEUE_SIZE", 10_000, minimum=10)
+ELASTICSEARCH_BATCH_SIZE = env_int("ELASTICSEARCH_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+ELASTICSEARCH_FLUSH_SECONDS = env_float("ELASTICSEARCH_FLUSH_SECONDS", 2.0, minimum=0.1)
+ELASTICSEARCH_TIMEOUT = env_float("ELASTICSEARCH_TIMEOUT", 5.0, minimum=0.1, maximum=60)
 
 # Each app's settings module adds its own block; read them here so one module stays the truth.
 from alerts.conf import *  # noqa: E402,F403
