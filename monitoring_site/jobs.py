@@ -24,6 +24,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from monitoring_site import tracing
+
 logger = logging.getLogger(__name__)
 
 PROJECT_APPS = ("monitoring_site", "metrics_app", "health", "alerts", "reports")
@@ -118,20 +120,25 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
     )
     clock = time.perf_counter()
     declared: Job | None = None
-    try:
-        # Resolved inside the try: a schedule left behind by a removed job is recorded too.
-        declared = _declared_job(name)
-        target = func or import_string(job_by_name(name).func)
-        result = target()
-    except Exception as exc:
-        _finish(run, clock, JobRun.Outcome.FAILURE, error=f"{type(exc).__name__}: {exc}"[:4000])
-        logger.exception("job failed", extra={"job": name})
-        raise
-    _finish(run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000])
-    if declared is not None and declared.heartbeat:
-        from monitoring_site import deadman
+    # The span records the job's exception, if any, before it propagates.
+    with tracing.span(f"job {name}", **{"job.name": name, "job.run_id": run.pk}):
+        try:
+            # Resolved inside the try: a schedule left behind by a removed job is recorded too.
+            declared = _declared_job(name)
+            target = func or import_string(job_by_name(name).func)
+            result = target()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:4000]
+            _finish(run, clock, JobRun.Outcome.FAILURE, error=error)
+            logger.exception("job failed", extra={"job": name})
+            raise
+        _finish(
+            run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000]
+        )
+        if declared is not None and declared.heartbeat:
+            from monitoring_site import deadman
 
-        deadman.ping(job=name)
+            deadman.ping(job=name)
     return result
 
 

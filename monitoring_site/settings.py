@@ -483,6 +483,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},  # lockouts and failures; not its start-up banner
         # The Elasticsearch client logs every failed request; the shipper logs once per outage.
         "elastic_transport": {"level": "ERROR"},
+        # Likewise the OTLP exporter (per batch); monitoring_site.tracing logs once per outage.
+        "opentelemetry.exporter": {"level": "CRITICAL"},
     },
 }
 
@@ -582,6 +584,13 @@ ELASTICSEARCH_QUEUE_SIZE = env_int("ELASTICSEARCH_QUEUE_SIZE", 10_000, minimum=1
 ELASTICSEARCH_BATCH_SIZE = env_int("ELASTICSEARCH_BATCH_SIZE", 500, minimum=1, maximum=10_000)
 ELASTICSEARCH_FLUSH_SECONDS = env_float("ELASTICSEARCH_FLUSH_SECONDS", 2.0, minimum=0.1)
 ELASTICSEARCH_TIMEOUT = env_float("ELASTICSEARCH_TIMEOUT", 5.0, minimum=0.1, maximum=60)
+
+# Tracing (monitoring_site/tracing.py): requests, queries, outgoing HTTP and jobs, exported over
+# OTLP/HTTP to <endpoint>/v1/traces; off (nothing imported) while the endpoint is unset.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_url("OTEL_EXPORTER_OTLP_ENDPOINT")
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "monitoring-service")
+TRACING_TIMEOUT = env_float("TRACING_TIMEOUT", 5.0, minimum=0.1, maximum=60)
+TRACING_QUEUE_SIZE = env_int("TRACING_QUEUE_SIZE", 2048, minimum=64)
 
 # Each app's settings module adds its own block; read them here so one module stays the truth.
 from alerts.conf import *  # noqa: E402,F403
