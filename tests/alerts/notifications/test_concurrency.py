@@ -98,7 +98,8 @@ def _env(url: str, pagerduty: PagerDutyServer) -> dict[str, str]:
         DATABASE_URL=url,
         TESTING="true",
         PAGERDUTY_EVENTS_URL=pagerduty.events_url,
-        NOTIFY_LEASE_SECONDS="5",
+        # Longer than two process start-ups (the state check, then a step) on a loaded machine.
+        NOTIFY_LEASE_SECONDS="15",
         CHANNEL_CONNECT_TIMEOUT="1",
         CHANNEL_READ_TIMEOUT="3",
     )
@@ -144,12 +145,12 @@ def test_a_dispatcher_killed_mid_send_is_replaced_after_its_lease_and_pagerduty_
         }
         outcomes: list[str] = []
         while not outcomes or outcomes[-1] != "delivered":
-            assert time.monotonic() - killed_at < 30
+            assert time.monotonic() - killed_at < 45
             outcomes.append(_run(url, "step", env=env))
             time.sleep(0.5)
         state = json.loads(_run(url, "state", pk, env=env))
 
-    # Nothing could claim the row while the dead dispatcher's lease (5 s) ran.
+    # Nothing could claim the row while the dead dispatcher's lease (15 s) ran.
     assert outcomes[0] == "nothing due" and set(outcomes[:-1]) == {"nothing due"}
     assert state == {"state": "delivered", "attempts": ["delivered"], "claimed": True}
     first, second = pagerduty.requests
