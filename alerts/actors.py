@@ -18,6 +18,7 @@ NOTIFICATIONS = "notifications"  # the outbox, escalation and channel self-alert
 SILENCES = "silences"  # a silence or maintenance window releasing held notifications
 API = "api"  # an API call without a username (a synthetic alert)
 SYSTEM = "system"  # a silence written without a user
+SELF_CHECK = "self-check"  # the monitor's own alerts (alerts/sources/self_check.py)
 
 
 def actor_name(user: UserLike, *, default: str) -> str:

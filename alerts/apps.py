@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -43,3 +45,10 @@ class AlertsConfig(AppConfig):
 
         register_collector(EVALUATION_COLLECTOR)
         register_collector(NOTIFICATION_COLLECTOR)
+        self._register_self_check(register_collector)
+
+    def _register_self_check(self, register_collector: Any) -> None:
+        """Self-alerts (issue #14): the oldest due notification's age on /metrics."""
+        from alerts.sources.self_check import BacklogCollector
+
+        register_collector(BacklogCollector())

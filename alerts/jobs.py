@@ -11,6 +11,7 @@ JOBS = [
         name="alerts.evaluate",
         func="alerts.tasks.evaluate_rules",
         minutes=settings.RULE_EVALUATION_INTERVAL_MINUTES,
+        heartbeat=True,  # each successful cycle pings the dead-man's switch (issue #14)
     ),
 ]
 CLEANUPS = [
@@ -48,7 +49,10 @@ CLEANUPS += [
     ),
 ]
 
-# --- silences and maintenance windows (alerts/silences.py) ---
+# --- self-checks (alerts/sources/self_check.py, issue #14) ---
+JOBS += [Job(name="alerts.self_check", func="alerts.sources.self_check.run_self_checks", minutes=1)]
+
+# --- silences and maintenance windows (alerts/silences/) ---
 # Ended ones are kept as long as resolved alerts, so an alert's suppression can still be traced.
 CLEANUPS += [
     Cleanup(

@@ -5,9 +5,15 @@ from __future__ import annotations
 from alerts.engine.cycle import run_cycle
 
 
+class EvaluationFailed(RuntimeError):
+    """The cycle as a whole failed (its error is stored on the EvaluationCycle row)."""
+
+
 def evaluate_rules() -> str:
     """One evaluation cycle (the ``alerts.evaluate`` schedule)."""
     cycle = run_cycle()
+    if cycle.error:  # the job fails too: no dead-man's ping, and the job-failing self-alert
+        raise EvaluationFailed(cycle.error)
     if cycle.skipped:
         return "skipped: the previous cycle still runs"
     return f"{cycle.rules} rules, {cycle.errors} errors, {cycle.changes} changes"

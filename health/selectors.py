@@ -195,14 +195,26 @@ def health_payload(*, uptime: float, now: datetime | None = None) -> dict[str, A
     now = now or timezone.now()
     services = list(Service.objects.filter(enabled=True).order_by("name"))
     overall = overall_status(services, now=now)
+    dependencies = monitor_dependencies(services)
     return {
-        "status": overall.status,
+        "status": UNHEALTHY if _workers_dead(services, dependencies) else overall.status,
         "uptime": uptime,
         "checked_at": iso(overall.checked_at),
         "stale": overall.stale,
         "services": [_service_entry(s) for s in services if not s.is_monitor_dependency],
-        "dependencies": monitor_dependencies(services),
+        "dependencies": dependencies,
     }
+
+
+def _workers_dead(services: list[Service], dependencies: dict[str, dict[str, Any]]) -> bool:
+    """The worker cluster is registered (and enabled) and no job run started lately.
+
+    Dead workers run no health round, so the stored states would stay as they were: the
+    cluster's own state is read from the job-run rows at each request instead. Nothing then
+    evaluates rules or delivers alerts, so the monitor itself is unhealthy (503).
+    """
+    watched = any(s.is_monitor_dependency and s.target == "workers" for s in services)
+    return watched and dependencies["workers"]["status"] == State.DOWN.value
 
 
 def health_problems(body: dict[str, Any]) -> list[str]:

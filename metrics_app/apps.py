@@ -16,6 +16,8 @@ class MetricsAppConfig(AppConfig):
         from metrics_app import catalogue, exposition
         from metrics_app.collectors import JobRunCollector
         from metrics_app.models import MetricDefinition
+        from monitoring_site.outages import IntegrationCollector
+        from monitoring_site.workers import WorkerCollector
 
         def forget(**kwargs: object) -> None:
             catalogue.clear_cache()
@@ -24,3 +26,5 @@ class MetricsAppConfig(AppConfig):
         post_save.connect(forget, sender=MetricDefinition, dispatch_uid="metrics_catalogue_save")
         post_delete.connect(forget, sender=MetricDefinition, dispatch_uid="metrics_catalogue_del")
         exposition.register_collector(JobRunCollector())
+        exposition.register_collector(WorkerCollector())
+        exposition.register_collector(IntegrationCollector())

@@ -12,7 +12,11 @@ class MonitoringSiteConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers: the worker's intake guard; what ends API tokens and sessions.
-        from monitoring_site import tokens, worker_guard  # noqa: F401
+        from monitoring_site import shipping, tokens, tracing, worker_guard  # noqa: F401
+
+        # Issue #14: off (nothing installed, nothing imported) while their variables are unset.
+        shipping.install_from_settings()
+        tracing.install_from_settings()
 
 
 class MonitoringAdminConfig(admin_apps.AdminConfig):

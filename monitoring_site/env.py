@@ -126,6 +126,18 @@ def env_url(
     return value
 
 
+def env_cron(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """A five-field cron expression (UTC), checked now: django-q2 would fail at its first run."""
+    from croniter import croniter
+
+    value = env_str(name, default, environ=environ)
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: expected a five-field cron expression such as 0 2 * * *"
+        )
+    return value
+
+
 def env_networks(
     name: str, *, environ: Mapping[str, str] | None = None
 ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
+from monitoring_site import tracing
 from monitoring_site.models import JobRun
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ class Job:
     """A periodic job: every ``minutes`` minutes, or on a ``cron`` expression in ``timezone``.
 
     A cron job keeps its wall-clock time across daylight-saving changes (08:00 in Europe/Paris is
-    06:00 UTC in summer, 07:00 in winter).
+    06:00 UTC in summer, 07:00 in winter). ``heartbeat``: each successful run pings the dead-man's
+    switch (``monitoring_site.deadman``).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Job:
     minutes: int | None = None
     cron: str | None = None
     timezone: str = "UTC"
+    heartbeat: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 100:
@@ -133,15 +136,26 @@ def run_job(name: str, func: Callable[[], Any] | None = None) -> Any:
         job=name, started_at=started, host=socket.gethostname()[:255], pid=os.getpid()
     )
     clock = time.perf_counter()
-    try:
-        # Resolved inside the try: a schedule left behind by a removed job is recorded too.
-        target = func or import_string(job_by_name(name).func)
-        result = target()
-    except Exception as exc:
-        _finish(run, clock, JobRun.Outcome.FAILURE, error=f"{type(exc).__name__}: {exc}"[:4000])
-        logger.exception("job failed", extra={"job": name})
-        raise
-    _finish(run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000])
+    declared: Job | None = None
+    # The span records the job's exception, if any, before it propagates.
+    with tracing.span(f"job {name}", **{"job.name": name, "job.run_id": run.pk}):
+        try:
+            # Resolved inside the try: a schedule left behind by a removed job is recorded too.
+            declared = _declared_job(name)
+            target = func or import_string(job_by_name(name).func)
+            result = target()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:4000]
+            _finish(run, clock, JobRun.Outcome.FAILURE, error=error)
+            logger.exception("job failed", extra={"job": name})
+            raise
+        _finish(
+            run, clock, JobRun.Outcome.SUCCESS, result="" if result is None else str(result)[:4000]
+        )
+        if declared is not None and declared.heartbeat:
+            from monitoring_site import deadman
+
+            deadman.ping(job=name)
     return result
 
 
@@ -153,15 +167,21 @@ def _align_cron_schedule(name: str, now: datetime) -> None:
     """
     from django_q.models import Schedule
 
-    try:
-        job = job_by_name(name)
-    except KeyError:
+    job = _declared_job(name)
+    if job is None:
         return
     next_run = job.next_fire(now)
     if next_run is not None:
         Schedule.objects.filter(name=name, func=WRAPPER).exclude(next_run=next_run).update(
             next_run=next_run
         )
+
+
+def _declared_job(name: str) -> Job | None:
+    try:
+        return job_by_name(name)
+    except KeyError:
+        return None
 
 
 ABANDONED = "did not finish: the worker was killed or timed out"
@@ -307,7 +327,7 @@ def _delete_in_batches(model: Any, queryset: Any) -> int:
 
 
 # The foundation's own jobs and retention.
-JOBS = [Job(name="site.cleanup", func="monitoring_site.tasks.cleanup", cron="0 2 * * *")]
+JOBS = [Job(name="site.cleanup", func="monitoring_site.tasks.cleanup", cron=settings.CLEANUP_CRON)]
 CLEANUPS = [
     Cleanup(
         name="job runs",

@@ -16,6 +16,10 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the record's extra fields as context."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.payload(record), default=str)
+
+    def payload(self, record: logging.LogRecord) -> dict[str, object]:
+        """The record as a flat mapping: time, level, logger, pid, message, extras, exception."""
         payload: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
@@ -28,7 +32,7 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        return payload
 
 
 class DailyFileHandler(logging.Handler):

@@ -7,6 +7,7 @@ Every variable is documented in ``.env.example``. Helpers in ``monitoring_site.e
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
@@ -18,6 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from monitoring_site.env import (
     env_bool,
+    env_cron,
+    env_float,
     env_int,
     env_list,
     env_networks,
@@ -487,6 +490,10 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "django.security.DisallowedHost": {"level": "ERROR"},
         "axes": {"level": "WARNING"},  # lockouts and failures; not its start-up banner
+        # The Elasticsearch client logs every failed request; the shipper logs once per outage.
+        "elastic_transport": {"level": "ERROR"},
+        # Likewise the OTLP exporter (per batch); monitoring_site.tracing logs once per outage.
+        "opentelemetry.exporter": {"level": "CRITICAL"},
     },
 }
 
@@ -494,6 +501,21 @@ LOGGING = {
 CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=10)
 JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 30, minimum=1)
 Q_TASK_RETENTION_DAYS = env_int("Q_TASK_RETENTION_DAYS", 7, minimum=1)
+CLEANUP_CRON = env_cron("CLEANUP_CRON", "0 2 * * *")
+
+# --- self-monitoring (docs/operations.md) --------------------------------------------------------
+# The dead-man's switch: an outside heartbeat check (Healthchecks.io, say) pinged after every
+# successful evaluation cycle; it pages when the pings stop. The URL holds the check's secret.
+DEADMANS_SWITCH_URL = env_url(
+    "DEADMANS_SWITCH_URL", environ={"DEADMANS_SWITCH_URL": env_secret("DEADMANS_SWITCH_URL")}
+)
+DEADMANS_SWITCH_TIMEOUT = env_float("DEADMANS_SWITCH_TIMEOUT", 5.0, minimum=0.1, maximum=60)
+# Self-alerts: the disk holding VAR_DIR fuller than this (percent); runbooks linked from each.
+SELF_CHECK_DISK_PERCENT = env_float("SELF_CHECK_DISK_PERCENT", 90.0, minimum=1, maximum=100)
+RUNBOOK_URL = env_url(
+    "RUNBOOK_URL",
+    "https://github.com/tickettoken/monitoring-service/blob/main/docs/operations.md",
+)
 
 # --- metrics -------------------------------------------------------------------------------------
 PROMETHEUS_IPS = env_networks("PROMETHEUS_IPS")
@@ -527,6 +549,25 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_") and key != "ANYMAIL_"
 }
 
-# --- logs (optional) -----------------------------------------------------------------------
+# --- logs and traces (optional) ------------------------------------------------------------------
+# Log shipping (monitoring_site/shipping.py): structured logs, alert events and notification
+# attempts, through a bounded queue and a background thread; off while ELASTICSEARCH_NODE is unset.
 ELASTICSEARCH_NODE = env_url("ELASTICSEARCH_NODE")
 ELASTICSEARCH_API_KEY = env_secret("ELASTICSEARCH_API_KEY")
+ELASTICSEARCH_INDEX_PREFIX = env_str("ELASTICSEARCH_INDEX_PREFIX", "monitoring")
+if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,100}", ELASTICSEARCH_INDEX_PREFIX):
+    raise ImproperlyConfigured(
+        f"ELASTICSEARCH_INDEX_PREFIX={ELASTICSEARCH_INDEX_PREFIX!r}: expected lower-case letters, "
+        "digits, '-', '_' or '.', starting with a letter or digit"
+    )
+ELASTICSEARCH_QUEUE_SIZE = env_int("ELASTICSEARCH_QUEUE_SIZE", 10_000, minimum=10)
+ELASTICSEARCH_BATCH_SIZE = env_int("ELASTICSEARCH_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+ELASTICSEARCH_FLUSH_SECONDS = env_float("ELASTICSEARCH_FLUSH_SECONDS", 2.0, minimum=0.1)
+ELASTICSEARCH_TIMEOUT = env_float("ELASTICSEARCH_TIMEOUT", 5.0, minimum=0.1, maximum=60)
+
+# Tracing (monitoring_site/tracing.py): requests, queries, outgoing HTTP and jobs, exported over
+# OTLP/HTTP to <endpoint>/v1/traces; off (nothing imported) while the endpoint is unset.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_url("OTEL_EXPORTER_OTLP_ENDPOINT")
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "monitoring-service")
+TRACING_TIMEOUT = env_float("TRACING_TIMEOUT", 5.0, minimum=0.1, maximum=60)
+TRACING_QUEUE_SIZE = env_int("TRACING_QUEUE_SIZE", 2048, minimum=64)

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from monitoring_site.api.auth import LogoutAllView, TokenObtainView, TokenRefreshRotatingView
 from monitoring_site.api.routing import api_path
-from monitoring_site.api.views import JobRunDetailView, JobRunListView, MeView
+from monitoring_site.api.views import JobRunDetailView, JobRunListView, MeView, WorkersView
 from monitoring_site.views import status_view
 
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
     api_path(
         "api/v1/monitoring/jobs/runs/<int:pk>", JobRunDetailView.as_view(), name="job-run-detail"
     ),
+    api_path("api/v1/monitoring/workers", WorkersView.as_view(), name="workers"),
     api_path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its init script from /api/docs/?script: no inline script (CSP).
     api_path(

@@ -103,6 +103,7 @@ API: list[Api] = [
     Api("post", "auth-logout-all", VIEWER),  # any signed-in user, for themselves
     Api("get", "job-run-list", VIEWER),
     Api("get", "job-run-detail", VIEWER, args=("jobrun",)),
+    Api("get", "workers", VIEWER),
     Api("get", "schema", PUBLIC),
     Api("get", "api-docs", PUBLIC),
     # metrics

@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from alerts.channels import ChannelError, Receipt
 from alerts.models import Notification, NotificationAttempt, NotificationChannel
 from alerts.notifications import channel_health, postgres
 from alerts.notifications.messages import from_payload
+from monitoring_site import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +143,15 @@ def _next_due_in() -> float | None:
 
 
 def process(row: Notification, *, pace: bool = True) -> Result:
-    """Send a claimed row once and record the outcome."""
+    """Send a claimed row once and record the outcome (one ``notification`` span when tracing)."""
+    attributes = {"alert.id": row.alert_id or 0, "notification.id": row.pk, "channel.kind": ""}
+    with tracing.span("notification", **attributes) as span:
+        if span is not None:
+            span.set_attribute("channel.kind", row.channel.kind)
+        return _process(row, pace=pace)
+
+
+def _process(row: Notification, *, pace: bool) -> Result:
     channel = row.channel
     if not channel.enabled:
         error = ChannelError("the channel is disabled", permanent=True)
@@ -208,6 +218,24 @@ def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float)
     now = timezone.now()
     if connection.vendor == "postgresql":
         held = postgres.record_delivery(row=row, receipt=receipt, now=now, duration_ms=duration_ms)
+        # The attempt row was inserted in raw SQL: tell post_save listeners (log shipping,
+        # tracing; issue #14) what the ORM path tells them.
+        attempt = NotificationAttempt(
+            notification=row,
+            channel=row.channel,
+            at=now,
+            outcome=Outcome.DELIVERED,
+            status=receipt.status,
+            duration_ms=duration_ms,
+        )
+        post_save.send(
+            NotificationAttempt,
+            instance=attempt,
+            created=True,
+            raw=False,
+            using="default",
+            update_fields=None,
+        )
     else:
         held = _record_delivery_orm(row, receipt, now=now, duration_ms=duration_ms)
     if _channel_needs_update(row.channel, now):

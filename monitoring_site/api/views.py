@@ -1,4 +1,4 @@
-"""The foundation's own endpoints: who am I, and the job history every job run leaves."""
+"""The foundation's own endpoints: who am I, the job history every job run leaves, the workers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from monitoring_site.api.errors import CodedValidationError
 from monitoring_site.models import JobRun
 from monitoring_site.roles import user_role
+from monitoring_site.workers import workers_payload
 
 
 class MeSerializer(serializers.Serializer):
@@ -85,3 +86,58 @@ class JobRunDetailView(generics.RetrieveAPIView):
 
     queryset = JobRun.objects.all()
     serializer_class = JobRunSerializer
+
+
+class JobScheduleSerializer(serializers.Serializer):
+    every_minutes = serializers.IntegerField(allow_null=True)
+    cron = serializers.CharField(allow_null=True)
+
+
+class JobStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    function = serializers.CharField()
+    schedule = JobScheduleSerializer()
+    last_run = serializers.DateTimeField(allow_null=True)
+    last_finished = serializers.DateTimeField(allow_null=True)
+    last_duration_ms = serializers.FloatField(allow_null=True)
+    last_outcome = serializers.ChoiceField(choices=JobRun.Outcome.values, allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    last_success = serializers.DateTimeField(allow_null=True)
+    next_run = serializers.DateTimeField(allow_null=True)
+    lag_seconds = serializers.FloatField(help_text="How far past its due time the next run is.")
+    missed_periods = serializers.IntegerField(help_text="Periods due since the last run started.")
+    runs_24h = serializers.IntegerField()
+    failures_24h = serializers.IntegerField()
+    failing_streak = serializers.IntegerField(help_text="Latest finished runs failed in a row.")
+    healthy = serializers.BooleanField(help_text="A success within two intervals.")
+
+
+class WorkerProcessSerializer(serializers.Serializer):
+    host = serializers.CharField()
+    pid = serializers.IntegerField(allow_null=True)
+    runs = serializers.IntegerField()
+    last_seen = serializers.DateTimeField()
+
+
+class ClusterSerializer(serializers.Serializer):
+    alive = serializers.BooleanField()
+    seen_within_seconds = serializers.IntegerField()
+    processes = WorkerProcessSerializer(many=True)
+    queue_depth = serializers.IntegerField(allow_null=True, help_text="null: broker unreachable.")
+
+
+class WorkersSerializer(serializers.Serializer):
+    checked_at = serializers.DateTimeField()
+    jobs = JobStatusSerializer(many=True)
+    cluster = ClusterSerializer()
+
+
+class WorkersView(generics.GenericAPIView):
+    """Every declared job (schedule, last run, next run, lag, 24-hour counts, health) and the
+    worker cluster (processes seen lately, the broker's queue depth)."""
+
+    serializer_class = WorkersSerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        return Response(WorkersSerializer(workers_payload()).data)

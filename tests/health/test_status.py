@@ -272,3 +272,41 @@ def test_an_unreachable_database_is_logged_once_per_outage(
     assert health_lines(caplog) == [
         ("health.services", "INFO", "health: status unhealthy -> healthy")
     ]
+
+
+# Issue #14, item 3: dead workers make /health unhealthy (503), so an outside probe sees it.
+
+
+@pytest.fixture
+def monitor_workers(state: Callable[..., Service]) -> Service:
+    """The monitor's own worker cluster, registered as bootstrap registers it."""
+    return state("monitor-workers", "up", target="workers", kind=Service.Kind.MONITOR)
+
+
+def test_workers_silent_past_the_stale_window_make_health_unhealthy_503(
+    state: Callable[..., Service], monitor_workers: Service, api_client: APIClient
+) -> None:
+    from monitoring_site.models import JobRun
+
+    state("order", "up", critical=True)
+    JobRun.objects.create(job="health_round", started_at=NOW - timedelta(seconds=100))
+    with time_machine.travel(NOW, tick=False):
+        assert api_client.get("/health").status_code == 200
+    with time_machine.travel(NOW + timedelta(seconds=21), tick=False):
+        response = api_client.get("/health")
+    body = response.json()
+    assert (response.status_code, body["status"]) == (503, "unhealthy")
+    assert body["dependencies"]["workers"]["status"] == "down"
+    assert body["dependencies"]["workers"]["last_job_at"] == "2026-03-02T11:58:20Z"
+    # The stored state of the last round still says "up": the rows decide, not the round.
+    assert [s["name"] for s in body["services"]] == ["order"]
+
+
+def test_dead_workers_do_not_count_when_their_check_is_disabled(
+    state: Callable[..., Service], monitor_workers: Service, api_client: APIClient
+) -> None:
+    state("order", "up", critical=True)
+    Service.objects.filter(pk=monitor_workers.pk).update(enabled=False)
+    with time_machine.travel(NOW, tick=False):
+        response = api_client.get("/health")
+    assert (response.status_code, response.json()["status"]) == (200, "healthy")

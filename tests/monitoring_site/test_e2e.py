@@ -381,3 +381,48 @@ def test_sigterm_to_bin_run_alone_stops_both_processes(stack: Stack) -> None:
     assert run.wait(timeout=60) == 143, stack.output()
     assert still_running(everything) == []
     assert port_is_free(stack.port)
+
+
+def manage_shell(stack: Stack, code: str) -> None:
+    result = subprocess.run(
+        ["bash", "-c", f'source bin/env.sh && .venv/bin/python manage.py shell -c "{code}"'],
+        cwd=BASE_DIR,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_health_turns_unhealthy_503_when_the_worker_cluster_stops(stack: Stack) -> None:
+    """Issue #14, item 3: an outside probe of /health sees a dead cluster (real qcluster)."""
+    stack.env["HEALTH_WORKER_STALE_SECONDS"] = "40"
+    # Only the monitor's own dependencies are watched: the platform is not running here.
+    manage_shell(
+        stack,
+        "from health.models import Service; "
+        "Service.objects.exclude(kind='monitor').update(enabled=False)",
+    )
+    stack.start("bin/web")
+    worker = stack.start("bin/worker")
+    stack.wait_for_status()
+
+    def health() -> tuple[int, dict[str, Any]]:
+        response = requests.get(f"{stack.url}/health", timeout=10)
+        return response.status_code, response.json()
+
+    def answered(status: int, workers: str) -> Any:
+        code, body = health()
+        return (
+            body if (code, body["dependencies"]["workers"]["status"]) == (status, workers) else None
+        )
+
+    running = poll(lambda: answered(200, "up"), 150, "/health 200 with the workers up", stack)
+    assert running["status"] in {"healthy", "degraded"}
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=40)
+    stopped = poll(lambda: answered(503, "down"), 120, "/health 503 after the stop", stack)
+    assert stopped["status"] == "unhealthy"
+    stack.terminate()

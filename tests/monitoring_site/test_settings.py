@@ -237,3 +237,24 @@ def test_the_example_environment_starts_and_passes_the_deploy_check(run_django: 
         **example,
     )
     assert email.stdout.split() == ["django.core.mail.backends.console.EmailBackend", "UTC"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CLEANUP_CRON", "0 25 * * *", "CLEANUP_CRON='0 25 * * *': expected a five-field cron"),
+        ("CLEANUP_CRON", "@daily", "CLEANUP_CRON='@daily': expected a five-field cron"),
+        ("RULE_EVALUATION_INTERVAL_MINUTES", "0", "RULE_EVALUATION_INTERVAL_MINUTES=0: must be"),
+        ("DEADMANS_SWITCH_URL", "hc-ping.com/abc", "DEADMANS_SWITCH_URL: expected a URL"),
+        ("DEADMANS_SWITCH_TIMEOUT", "soon", "DEADMANS_SWITCH_TIMEOUT='soon': expected a number"),
+        ("SELF_CHECK_DISK_PERCENT", "120", "SELF_CHECK_DISK_PERCENT=120.0: must be at most 100"),
+        ("ELASTICSEARCH_NODE", "es:9200", "ELASTICSEARCH_NODE: expected a URL"),
+        ("ELASTICSEARCH_INDEX_PREFIX", "Logs*", "ELASTICSEARCH_INDEX_PREFIX='Logs*': expected"),
+        ("ELASTICSEARCH_QUEUE_SIZE", "5", "ELASTICSEARCH_QUEUE_SIZE=5: must be at least 10"),
+    ],
+)
+def test_a_bad_schedule_or_self_monitoring_setting_stops_start_up_naming_it(
+    run_django: Run, name: str, value: str, expected: str
+) -> None:
+    """Issue #14: invalid intervals or cron expressions fail at start-up, naming the variable."""
+    assert expected in start_up_error(run_django, **{name: value})

@@ -509,3 +509,22 @@ class WebhookReceiver(FakeServer):
             self._count += 1
             request_id = f"req-{self._count}"
         return _json(200, {"status": "ok"}, **{"X-Request-Id": request_id})
+
+
+class HeartbeatServer(FakeServer):
+    """A heartbeat check as Healthchecks.io runs one: ``GET /ping/<uuid>`` answers 200 "OK"."""
+
+    check = "0b7c2e5a-4d1f-4c8e-9a51-3f0e6d2b7c11"
+
+    @property
+    def ping_url(self) -> str:
+        return f"{self.url}/ping/{self.check}"
+
+    @property
+    def pings(self) -> list[RecordedRequest]:
+        return [r for r in self.answered(200) if r.path == f"/ping/{self.check}"]
+
+    def handle(self, request: RecordedRequest) -> Answer:
+        if request.path != f"/ping/{self.check}":
+            return _text(404, "not found")
+        return 200, {"Content-Type": "text/plain"}, b"OK"
