@@ -289,7 +289,7 @@ def test_workers_silent_past_the_stale_window_make_health_unhealthy_503(
     from monitoring_site.models import JobRun
 
     state("order", "up", critical=True)
-    JobRun.objects.create(job="health_round", started_at=NOW - timedelta(seconds=100))
+    JobRun.objects.create(job="health.round", started_at=NOW - timedelta(seconds=100))
     with time_machine.travel(NOW, tick=False):
         assert api_client.get("/health").status_code == 200
     with time_machine.travel(NOW + timedelta(seconds=21), tick=False):

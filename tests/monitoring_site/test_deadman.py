@@ -51,7 +51,7 @@ def test_a_cycle_that_fails_as_a_whole_fails_the_job_and_sends_no_ping(
     switch: HeartbeatServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The one seam: a cycle-wide failure (the rules cannot be read) is made to happen here.
-    monkeypatch.setattr("alerts.engine.evaluable_rules", explode)
+    monkeypatch.setattr("alerts.engine.cycle.evaluable_rules", explode)
     with pytest.raises(RuntimeError, match="the database went away"):
         run_job("alerts.evaluate")
     run = JobRun.objects.get(job="alerts.evaluate")

@@ -70,10 +70,10 @@ def test_a_job_is_traced_with_its_name(traced: OtlpCollector) -> None:
     with pytest.raises(RuntimeError):
         run_job("health.round", explode)
     assert tracing.force_flush()
-    [ok] = traced.named("job metrics_host")
+    [ok] = traced.named("job metrics.host")
     assert ok.attributes["job.name"] == "metrics.host"
     assert ok.status_code != 2
-    [failed] = traced.named("job health_round")
+    [failed] = traced.named("job health.round")
     assert failed.status_code == 2  # ERROR
     assert [name for name, _ in failed.events] == ["exception"]
 

@@ -221,8 +221,8 @@ def seed_jobs() -> None:
             error=error,
         )
 
-    run("health_round", utc(3, 29, 1), 900)
-    run("health_round", utc(3, 29, 2), 1500, "TimeoutError: the round missed its deadline")
-    run("health_round", utc(3, 29, 3), 800)
+    run("health.round", utc(3, 29, 1), 900)
+    run("health.round", utc(3, 29, 2), 1500, "TimeoutError: the round missed its deadline")
+    run("health.round", utc(3, 29, 3), 800)
     run("cleanup", utc(3, 29, 2), 4200)
-    run("health_round", utc(3, 28, 22), 99999, "RuntimeError: the day before")
+    run("health.round", utc(3, 28, 22), 99999, "RuntimeError: the day before")

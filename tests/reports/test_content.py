@@ -165,8 +165,8 @@ def test_job_health_lists_each_jobs_runs_failures_and_last_error(seeded: Any) ->
     rows = {row["job"]: row for row in jobs["jobs"]}
 
     assert (jobs["runs"], jobs["failures"]) == (4, 1)
-    assert rows["health_round"] == {
-        "job": "health_round",
+    assert rows["health.round"] == {
+        "job": "health.round",
         "runs": 3,
         "failures": 1,
         "longest_ms": 1500.0,

@@ -54,9 +54,9 @@ def test_a_job_failing_twice_in_a_row_raises_a_self_alert_with_its_runbook(
     run(clock, T0, "metrics.host", explode)
     assert checks_at(clock, T0 + timedelta(seconds=10)) == {}  # once is not twice
     run(clock, T0 + timedelta(minutes=1), "metrics.host", explode)
-    alert = checks_at(clock, T0 + timedelta(minutes=1, seconds=10))["job_failing:metrics_host"]
+    alert = checks_at(clock, T0 + timedelta(minutes=1, seconds=10))["job_failing:metrics.host"]
     assert (alert.state, alert.severity, alert.rule_id) == ("firing", "error", rule.pk)
-    assert alert.summary == "Job metrics_host failed 2 times in a row"
+    assert alert.summary == "Job metrics.host failed 2 times in a row"
     assert "RuntimeError: the upstream answered 502" in alert.description
     assert alert.details["runbook"].endswith("docs/operations.md#runbook-job-failing")
     assert f"Runbook: {alert.details['runbook']}" in alert.description
@@ -67,7 +67,7 @@ def test_a_job_failing_twice_in_a_row_raises_a_self_alert_with_its_runbook(
 def test_a_job_failing_alert_resolves_at_the_next_success(rule: Rule, clock: Any) -> None:
     run(clock, T0, "metrics.host", explode)
     run(clock, T0 + timedelta(minutes=1), "metrics.host", explode)
-    alert = checks_at(clock, T0 + timedelta(minutes=1, seconds=10))["job_failing:metrics_host"]
+    alert = checks_at(clock, T0 + timedelta(minutes=1, seconds=10))["job_failing:metrics.host"]
     run(clock, T0 + timedelta(minutes=2), "metrics.host")
     assert checks_at(clock, T0 + timedelta(minutes=2, seconds=10)) == {}
     alert.refresh_from_db()
