@@ -512,10 +512,8 @@ DEADMANS_SWITCH_URL = env_url(
 DEADMANS_SWITCH_TIMEOUT = env_float("DEADMANS_SWITCH_TIMEOUT", 5.0, minimum=0.1, maximum=60)
 # Self-alerts: the disk holding VAR_DIR fuller than this (percent); runbooks linked from each.
 SELF_CHECK_DISK_PERCENT = env_float("SELF_CHECK_DISK_PERCENT", 90.0, minimum=1, maximum=100)
-RUNBOOK_URL = env_url(
-    "RUNBOOK_URL",
-    "https://github.com/tickettoken/monitoring-service/blob/main/docs/operations.md",
-)
+# Unset, self-alerts name the runbook's place in this repository (docs/operations.md#runbook-...).
+RUNBOOK_URL = env_url("RUNBOOK_URL")
 
 # --- metrics -------------------------------------------------------------------------------------
 PROMETHEUS_IPS = env_networks("PROMETHEUS_IPS")

@@ -81,7 +81,8 @@ class Finding:
 
     @property
     def runbook(self) -> str:
-        return f"{settings.RUNBOOK_URL}#runbook-{self.check.replace('_', '-')}"
+        page = settings.RUNBOOK_URL or "docs/operations.md"
+        return f"{page}#runbook-{self.check.replace('_', '-')}"
 
 
 def self_check_rule() -> Rule | None:
