@@ -7,7 +7,8 @@ any 5xx, any response that breaks its documented schema and any status the schem
 Nothing the fuzzer does may reach beyond loopback: the server binds 127.0.0.1 on a socket this
 script opened (port 0), every registered service target is rewritten to an unused loopback port,
 the on-demand health round (the one endpoint that probes on the request path) is excluded, and no
-notification channel is configured (the outbox is only written; no worker runs).
+notification channel is configured (the outbox is only written; no worker runs, so the workers'
+own health entry is disabled: /health would otherwise answer 503 for that alone).
 
 Settings (environment):
   FUZZ_DATABASE_URL   PostgreSQL URL of the throwaway database (dropped and created anew)
@@ -56,6 +57,7 @@ import json, socket
 from django.contrib.auth.models import Group, User
 from rest_framework_simplejwt.tokens import RefreshToken
 from health.models import Service
+from health.services import update_service
 
 def unused_loopback_port():
     with socket.socket() as probe:
@@ -72,6 +74,9 @@ LOOPBACK = {
 for service in Service.objects.exclude(kind=Service.Kind.MONITOR):
     service.target = LOOPBACK[service.kind].format(unused_loopback_port())
     service.save(update_fields=["target", "updated_at"])
+# No worker runs beside the fuzzed server, so /health would answer 503 (workers dead) for that
+# reason alone; the workers entry is not monitored here.
+update_service(service=Service.objects.get(slug="monitor-workers"), changes={"enabled": False})
 
 tokens = {}
 for role in ROLES:
