@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,18 @@ def viewer_client(viewer: Any) -> APIClient:
     client = APIClient()
     client.force_authenticate(viewer)
     return client
+
+
+@pytest.fixture
+def empty_broker() -> Iterator[Any]:
+    """The broker as a fresh cluster finds it. Its queue is shared by every test of an xdist
+    worker (ORM rows or a Redis list), so a depth asserted exactly starts from an empty one."""
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    broker.purge_queue()
+    yield broker
+    broker.purge_queue()
 
 
 def by_name(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -111,7 +124,7 @@ def test_the_next_run_comes_from_the_installed_schedule(viewer_client: APIClient
 
 
 def test_the_cluster_lists_processes_seen_in_the_last_two_minutes(
-    viewer_client: APIClient,
+    viewer_client: APIClient, empty_broker: Any
 ) -> None:
     at = START
     JobRun.objects.create(job="metrics.host", started_at=at, host="worker-a", pid=11)
@@ -129,24 +142,19 @@ def test_the_cluster_lists_processes_seen_in_the_last_two_minutes(
     assert (cluster["alive"], cluster["processes"]) == (False, [])
 
 
-def test_the_queue_depth_counts_tasks_waiting_in_the_broker(viewer_client: APIClient) -> None:
-    from django_q.brokers import get_broker
-
-    broker = get_broker()
-    broker.purge_queue()
-    broker.enqueue("one")
-    broker.enqueue("two")
-    try:
-        assert viewer_client.get(URL).json()["cluster"]["queue_depth"] == 2
-    finally:
-        broker.purge_queue()
+def test_the_queue_depth_counts_tasks_waiting_in_the_broker(
+    viewer_client: APIClient, empty_broker: Any
+) -> None:
+    empty_broker.enqueue("one")
+    empty_broker.enqueue("two")
+    assert viewer_client.get(URL).json()["cluster"]["queue_depth"] == 2
 
 
 def test_anonymous_callers_are_refused() -> None:
     assert Client().get(URL).status_code == 401
 
 
-def test_metrics_show_processes_queue_depth_and_database_connections() -> None:
+def test_metrics_show_processes_queue_depth_and_database_connections(empty_broker: Any) -> None:
     from django.db import connection
 
     from monitoring_site.workers import WorkerCollector
