@@ -10,9 +10,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.channels.base import resolution_text
 from alerts.engine.cycle import open_alerts_by_rule
 from alerts.engine.lifecycle import apply_evaluation
-from alerts.channels.base import resolution_text
 from alerts.models import Alert, AlertEvent, Notification, Rule
 from alerts.notifications.messages import from_payload
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert
