@@ -352,18 +352,27 @@ def test_the_cleanup_job_runs_through_the_wrapper(foundation_cleanups_only: None
 # --- the first minute after bootstrap (issue #13, item 5) ----------------------------------------
 
 
+def run_scheduler(broker: Any) -> None:
+    """One wake-up of django-q2's scheduler, minus its closing of "old" connections: under a
+    moved clock it would close the test's own connection (and its transaction) on PostgreSQL."""
+    from django_q import scheduler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scheduler, "close_old_django_connections", lambda: None)
+        scheduler.scheduler(broker=broker)
+
+
 def _scheduler_ticks(start: datetime, seconds: int, every: int = 30) -> dict[str, int]:
     """django-q2's scheduler woken every ``every`` seconds from ``start``: tasks made per job."""
     from django_q.brokers.orm import ORM
     from django_q.models import OrmQ
-    from django_q.scheduler import scheduler
 
     broker = ORM(list_key="issue13-schedules")
     made: dict[str, int] = {}
     for offset in range(0, seconds + 1, every):
         with time_machine.travel(start + timedelta(seconds=offset), tick=False):
             before = set(OrmQ.objects.values_list("pk", flat=True))
-            scheduler(broker=broker)
+            run_scheduler(broker)
             for queued in OrmQ.objects.exclude(pk__in=before):
                 name = queued.task["args"][0]
                 made[name] = made.get(name, 0) + 1

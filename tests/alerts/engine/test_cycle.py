@@ -274,9 +274,9 @@ def test_the_lag_of_scheduled_cycles_is_their_delay_past_the_minute_they_were_du
     import time_machine
     from django_q.brokers.orm import ORM
     from django_q.models import OrmQ
-    from django_q.scheduler import scheduler
 
     from monitoring_site import jobs
+    from tests.monitoring_site.test_jobs import run_scheduler
 
     [evaluate] = [job for job in JOBS if job.name == "alerts.evaluate"]
     monkeypatch.setattr(jobs, "all_jobs", lambda: [evaluate])
@@ -287,7 +287,7 @@ def test_the_lag_of_scheduled_cycles_is_their_delay_past_the_minute_they_were_du
     # The scheduler wakes every 30 s, at :50 and :20; each task it makes runs at once.
     for offset in range(50, 50 + 4 * 60, 30):
         with time_machine.travel(start + timedelta(seconds=offset), tick=False):
-            scheduler(broker=broker)
+            run_scheduler(broker)
             for queued in OrmQ.objects.all():
                 jobs.run_job(*queued.task["args"])
                 queued.delete()
