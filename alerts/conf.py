@@ -62,6 +62,9 @@ NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum
 NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 600.0, minimum=1.0)
 # A dispatcher holds a claimed row this long; it must outlast one send (connect + read timeout).
 NOTIFY_LEASE_SECONDS = env_float("NOTIFY_LEASE_SECONDS", 60.0, minimum=5.0)
+# A vendor's 429/503 with Retry-After pauses the whole channel; a Retry-After longer than this
+# (a misbehaving proxy asking for a day) pauses it this long.
+NOTIFY_PAUSE_MAX_SECONDS = env_float("NOTIFY_PAUSE_MAX_SECONDS", 900.0, minimum=1.0)
 # Slack accepts about one message per second per channel.
 NOTIFY_SLACK_INTERVAL_SECONDS = env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0, minimum=0.0)
 # One dispatch task works at most this long, waiting at most NOTIFY_WAIT_SECONDS for rows that
