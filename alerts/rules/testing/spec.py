@@ -127,7 +127,10 @@ def load_yaml(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
-        raise SpecError(f"not valid YAML: {exc.problem or exc.context}", line=line) from None
+        message = f"not valid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark is not None and exc.problem:
+            message += f" ({exc.context}, from line {exc.context_mark.line + 1})"
+        raise SpecError(message, line=line) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"not valid YAML: {exc}") from None
 
@@ -169,6 +172,8 @@ class AlertCheck:
 
 @dataclass
 class TestCase:
+    __test__ = False  # not a pytest class
+
     line: int
     name: str
     interval: int
@@ -202,6 +207,8 @@ class RuleUnderTest:
 
 @dataclass
 class TestFile:
+    __test__ = False  # not a pytest class
+
     name: str
     rules: list[RuleUnderTest]
     evaluation_interval: int
@@ -506,10 +513,17 @@ def _expected(item: Any, line: int) -> ExpectedAlert:
             f"exp_state: {state!r}; expected one of {', '.join(STATES)}",
             line=_line(doc, "exp_state"),
         )
+    annotations = _string_map(doc, "exp_annotations")
+    unknown = sorted(set(annotations) - {"summary", "description"})
+    if unknown:
+        raise SpecError(
+            f"exp_annotations: {unknown[0]!r}; a rule's annotations are summary and description",
+            line=_line(doc, "exp_annotations"),
+        )
     return ExpectedAlert(
         line=line,
         labels=_string_map(doc, "exp_labels"),
-        annotations=_string_map(doc, "exp_annotations"),
+        annotations=annotations,
         state=state,
     )
 
