@@ -41,6 +41,26 @@ ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 90, minimum=1)
 ALERT_PREVIEW_MAX_DAYS = env_int("ALERT_PREVIEW_MAX_DAYS", 7, minimum=1, maximum=35)
 ALERT_PREVIEW_MAX_POINTS = env_int("ALERT_PREVIEW_MAX_POINTS", 1440, minimum=10)
 
+# --- anomaly detection (alerts/anomalies/; documented in docs/anomalies.md) ---------------------
+# The scoring job's period, and the daily fit's time (cron, UTC).
+ANOMALY_SCORE_INTERVAL_MINUTES = env_int(
+    "ANOMALY_SCORE_INTERVAL_MINUTES", 10, minimum=1, maximum=60
+)
+ANOMALY_FIT_CRON = env_str("ANOMALY_FIT_CRON", "30 1 * * *")
+# A scoring run first fits up to this many detectors that have no current model (new, edited, or
+# left over by the daily fit), within ANOMALY_FIT_BUDGET_SECONDS; the daily fit refits the rest.
+ANOMALY_FITS_PER_RUN = env_int("ANOMALY_FITS_PER_RUN", 5, minimum=0)
+ANOMALY_FIT_BUDGET_SECONDS = env_int("ANOMALY_FIT_BUDGET_SECONDS", 180, minimum=1)
+ANOMALY_REFIT_AFTER_HOURS = env_int("ANOMALY_REFIT_AFTER_HOURS", 26, minimum=1)
+# A step is scored once it ended this long ago (samples still in flight), and at most this far
+# back (a detector that was off, learning or failing does not replay days of steps).
+ANOMALY_SETTLE_SECONDS = env_int("ANOMALY_SETTLE_SECONDS", 60, minimum=0, maximum=3600)
+ANOMALY_CATCH_UP_MINUTES = env_int("ANOMALY_CATCH_UP_MINUTES", 60, minimum=10)
+# An anomaly's alert resolves once this many scored steps in a row are back inside the band.
+ANOMALY_RESOLVE_STEPS = env_int("ANOMALY_RESOLVE_STEPS", 2, minimum=1, maximum=288)
+# Scores are kept this long (the daily cleanup).
+ANOMALY_SCORE_RETENTION_DAYS = env_int("ANOMALY_SCORE_RETENTION_DAYS", 35, minimum=1)
+
 # --- channels (alerts/channels/; documented in docs/channels.md) ---------------------------------
 # Timeouts of one vendor call (seconds): connecting, and waiting for each read of the answer.
 # The outbox lease must outlast CHANNEL_CONNECT_TIMEOUT + CHANNEL_READ_TIMEOUT.

@@ -68,3 +68,27 @@ CLEANUPS += [
         setting="ALERT_RETENTION_DAYS",
     ),
 ]
+
+# --- anomaly detection (alerts/anomalies/, issue #16) ---
+# Scoring is cheap and runs every 10 minutes; fits take a second or so per detector and run once
+# a day (a scoring run fits only detectors without a current model: new or edited ones).
+JOBS += [
+    Job(
+        name="alerts.anomalies.score",
+        func="alerts.anomalies.tasks.score_anomalies",
+        minutes=settings.ANOMALY_SCORE_INTERVAL_MINUTES,
+    ),
+    Job(
+        name="alerts.anomalies.fit",
+        func="alerts.anomalies.tasks.fit_anomaly_models",
+        cron=settings.ANOMALY_FIT_CRON,
+    ),
+]
+CLEANUPS += [
+    Cleanup(
+        name="anomaly scores",
+        model="alerts.AnomalyScore",
+        field="at",
+        setting="ANOMALY_SCORE_RETENTION_DAYS",
+    ),
+]

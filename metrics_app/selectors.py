@@ -428,3 +428,15 @@ def series_names_updated(*, since: datetime) -> set[str]:
         .values_list("name", flat=True)
         .distinct()
     )
+
+def series_rollups(
+    series: QuerySet[Series], *, resolution: int, lo: datetime, hi: datetime
+) -> Iterator[tuple]:
+    """The rollups of ``resolution`` seconds of ``series`` from ``lo`` to ``hi``, by series then
+    time, as tuples (series id, start, count, sum, min, max, last, last_at), streamed in chunks."""
+    rows = (
+        Rollup.objects.filter(series__in=series, resolution=resolution, start__gte=lo, start__lt=hi)
+        .order_by("series_id", "start")
+        .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
+    )
+    return rows.iterator(chunk_size=5000)

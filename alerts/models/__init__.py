@@ -7,6 +7,7 @@ policies) beside these without one module growing past a readable size.
 from __future__ import annotations
 
 from alerts.models.alerts import Alert, AlertEvent, AlertFingerprint
+from alerts.models.anomalies import AnomalyDetector, AnomalyScore
 from alerts.models.evaluation import EvaluationCycle, EvaluationLease, EvaluatorHeartbeat
 from alerts.models.rules import Rule
 
@@ -14,6 +15,8 @@ __all__ = [
     "Alert",
     "AlertEvent",
     "AlertFingerprint",
+    "AnomalyDetector",
+    "AnomalyScore",
     "EvaluationCycle",
     "EvaluationLease",
     "EvaluatorHeartbeat",

@@ -41,6 +41,14 @@ class Alert(models.Model):
     rule = models.ForeignKey(
         "alerts.Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    detector = models.ForeignKey(
+        "alerts.AnomalyDetector",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        help_text="The anomaly detector that raised it (source anomaly).",
+    )
     fingerprint = models.CharField(max_length=64, db_index=True)
     labels = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)

@@ -19,6 +19,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from alerts.models import (
     Alert,
+    AnomalyDetector,
+    AnomalyScore,
     EscalationPolicy,
     EvaluationCycle,
     Notification,
@@ -181,6 +183,28 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
         "silence": silence,
         "alerts.maintenancewindow": window,
         "window": window,
+        **_anomalies(now),
+    }
+
+
+def _anomalies(now: Any) -> dict[str, Any]:
+    detector = AnomalyDetector.objects.create(
+        name="Probe detector", slug="probe-detector", expression="sum(queue_size)"
+    )
+    score = AnomalyScore.objects.create(
+        detector=detector,
+        at=now,
+        observed=1.0,
+        expected=1.0,
+        lower=0.0,
+        upper=2.0,
+        score=0.0,
+        anomalous=False,
+    )
+    return {
+        "alerts.anomalydetector": detector,
+        "detector": detector,
+        "alerts.anomalyscore": score,
     }
 
 
