@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from monitoring_site.jobs import Cleanup, Job
 
 JOBS = [

@@ -429,6 +429,7 @@ def series_names_updated(*, since: datetime) -> set[str]:
         .distinct()
     )
 
+
 def series_rollups(
     series: QuerySet[Series], *, resolution: int, lo: datetime, hi: datetime
 ) -> Iterator[tuple]:
