@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alerts.engine.cycle import run_cycle
+from alerts.intake import services as intake
 
 
 class EvaluationFailed(RuntimeError):
@@ -17,3 +18,8 @@ def evaluate_rules() -> str:
     if cycle.skipped:
         return "skipped: the previous cycle still runs"
     return f"{cycle.rules} rules, {cycle.errors} errors, {cycle.changes} changes"
+
+
+def expire_external_alerts() -> str:
+    """Resolve external alerts whose endsAt passed without a repeat (alerts.intake)."""
+    return f"{intake.expire_external_alerts()} external alerts expired"

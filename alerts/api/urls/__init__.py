@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
 
-from alerts.api.urls import alerts, language, notifications, rules, silences
+from alerts.api.urls import alerts, intake, language, notifications, rules, silences
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *language.urlpatterns,
@@ -16,4 +16,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *rules.urlpatterns,
     *notifications.urlpatterns,
     *silences.urlpatterns,
+    *intake.urlpatterns,
 ]
