@@ -123,3 +123,10 @@ NOTIFY_BOOTSTRAP_CHANNELS = env_bool("NOTIFY_BOOTSTRAP_CHANNELS", True)
 # --- silences and maintenance windows (alerts/silences/; documented in docs/silences.md) -------
 # The longest a silence or maintenance window may last (days); a longer one is refused (400).
 SILENCE_MAX_DAYS = env_int("SILENCE_MAX_DAYS", 30, minimum=1, maximum=366)
+
+# --- Alertmanager-compatible intake (POST /api/v2/alerts; docs/alerts.md) -------------------
+# Alerts per request (Prometheus sends at most 64 at a time; vmalert fewer).
+ALERT_INTAKE_MAX_ALERTS = env_int("ALERT_INTAKE_MAX_ALERTS", 1000, minimum=1)
+# An alert sent without endsAt resolves this long after it was last sent (Alertmanager's
+# resolve_timeout); Prometheus and vmalert always send one.
+ALERT_INTAKE_RESOLVE_TIMEOUT = env_duration("ALERT_INTAKE_RESOLVE_TIMEOUT", "5m")

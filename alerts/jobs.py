@@ -94,3 +94,7 @@ CLEANUPS += [
         setting="ANOMALY_SCORE_RETENTION_DAYS",
     ),
 ]
+
+# --- the Alertmanager-compatible intake (alerts/intake/, issue #20) ---
+# External alerts the sender stopped repeating resolve when their endsAt passes.
+JOBS += [Job(name="alerts.external.expire", func="alerts.tasks.expire_external_alerts", minutes=1)]

@@ -93,6 +93,7 @@ WINDOW = {"name": "Upgrade", "services": ["probe"], "comment": "upgrade"}
 WINDOW["ends_at"] = "{in_an_hour}"
 DETECTOR = {"name": "New detector", "expression": "sum(queue_size)", "seasonality": "daily"}
 SAMPLES = {"samples": [{"metric": "active_users", "value": 3}]}
+EXTERNAL_ALERTS = [{"labels": {"alertname": "Probe"}, "annotations": {"summary": "probe"}}]
 M = "api/v1/monitoring"
 
 API: list[Api] = [
@@ -110,6 +111,7 @@ API: list[Api] = [
     # metrics
     Api("get", "metrics", PUBLIC),  # guarded by address (PROMETHEUS_IPS), not by role
     Api("post", "metrics-ingest", ADMIN, 202, body=SAMPLES),  # or an ingest token
+    Api("post", "alertmanager-alerts", ADMIN, 200, body=EXTERNAL_ALERTS),  # or an intake token
     Api("get", "metrics-series", VIEWER),
     Api("get", "metrics-query", VIEWER, args=(), query="?series={series}"),
     Api("get", "business-metrics", VIEWER),
@@ -245,6 +247,7 @@ PAGES: list[Pages] = [
     Pages("alerts.maintenancewindow"),
     Pages("alerts.anomalydetector"),
     Pages("alerts.anomalyscore", **READ_ONLY),
+    Pages("alerts.intaketoken"),
     Pages("reports.report", **READ_ONLY),
     Pages("reports.reportdelivery", **READ_ONLY),
 ]
@@ -270,6 +273,8 @@ ACTIONS: list[Action] = [
     Action("metrics_app.metricdefinition", "delete_selected", ADMIN, 200),
     Action("metrics_app.ingesttoken", "delete_selected", ADMIN, 200),
     Action("metrics_app.ingesttoken", "revoke", ADMIN),
+    Action("alerts.intaketoken", "delete_selected", ADMIN, 200),
+    Action("alerts.intaketoken", "revoke", ADMIN),
     Action("metrics_app.series", "delete_selected", NOBODY),
     Action("metrics_app.remotewriteprogress", "delete_selected", NOBODY),
     Action("health.service", "delete_selected", ADMIN, 200),

@@ -22,5 +22,6 @@ __all__ = [
     "EvaluatorHeartbeat",
     "Rule",
 ]
+from alerts.models.intake import IntakeToken  # noqa: F401
 from alerts.models.notifications import *  # noqa: F403 (channels, outbox, escalation)
 from alerts.models.silences import MaintenanceWindow, Silence  # noqa: F401

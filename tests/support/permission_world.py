@@ -17,6 +17,8 @@ from django_q.models import Failure, OrmQ, Schedule, Success, Task
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from alerts.intake.services import EXTERNAL_RULE
+from alerts.intake.tokens import create_intake_token
 from alerts.models import (
     Alert,
     AnomalyDetector,
@@ -183,6 +185,10 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
         "silence": silence,
         "alerts.maintenancewindow": window,
         "window": window,
+        "alerts.intaketoken": create_intake_token(name="probe-prometheus")[0],
+        "external_rule": Rule.objects.create(
+            slug=EXTERNAL_RULE["slug"], name=EXTERNAL_RULE["name"], builtin=True
+        ),
         **_anomalies(now),
     }
 
