@@ -42,9 +42,12 @@ INFLUXDB_BATCH_SIZE = env_int("INFLUXDB_BATCH_SIZE", 5000, minimum=1)
 INFLUXDB_TIMEOUT = env_float("INFLUXDB_TIMEOUT", 10.0, minimum=0.1)
 INFLUXDB_MAX_BATCHES = env_int("INFLUXDB_MAX_BATCHES", 20, minimum=1)
 
-# --- metrics backend (issue #20): where rules, queries, previews and business figures read ------
-# "embedded" (default): this service's own buckets. "prometheus": any server speaking the
-# Prometheus HTTP query API (Prometheus, VictoriaMetrics, Mimir, Thanos) at METRICS_BACKEND_URL.
+# --- metrics backend and remote write (issue #20) -------------------------------------------------
+# embedded (default): the buckets in this database (one platform, one machine). prometheus: any
+# server speaking the Prometheus HTTP query API (Prometheus, VictoriaMetrics, Mimir, Thanos) at
+# METRICS_BACKEND_URL: rules, queries, previews, backtests and business figures read through it,
+# and each accepted ingest batch is forwarded by remote write when METRICS_REMOTE_WRITE_URL is set
+# (leave it unset when the backend scrapes the services).
 METRICS_BACKEND = env_str("METRICS_BACKEND", "embedded").strip().lower()
 if METRICS_BACKEND not in ("embedded", "prometheus"):
     raise ImproperlyConfigured(
@@ -72,3 +75,12 @@ METRICS_BACKEND_TIMEOUT = env_float("METRICS_BACKEND_TIMEOUT", 10.0, minimum=0.1
 # Queries of one cycle in flight at once.
 METRICS_BACKEND_CONCURRENCY = env_int("METRICS_BACKEND_CONCURRENCY", 4, minimum=1, maximum=32)
 METRICS_BACKEND_VERIFY_TLS = env_bool("METRICS_BACKEND_VERIFY_TLS", True)
+METRICS_REMOTE_WRITE_URL = env_url("METRICS_REMOTE_WRITE_URL")
+METRICS_REMOTE_WRITE_TOKEN = env_secret("METRICS_REMOTE_WRITE_TOKEN")
+METRICS_REMOTE_WRITE_USERNAME = env_str("METRICS_REMOTE_WRITE_USERNAME")
+METRICS_REMOTE_WRITE_PASSWORD = env_secret("METRICS_REMOTE_WRITE_PASSWORD")
+METRICS_REMOTE_WRITE_TIMEOUT = env_float(
+    "METRICS_REMOTE_WRITE_TIMEOUT", 10.0, minimum=0.1, maximum=60.0
+)
+# The bounded queue: batches waiting while the receiver is down; the oldest are dropped beyond it.
+METRICS_REMOTE_WRITE_QUEUE_BATCHES = env_int("METRICS_REMOTE_WRITE_QUEUE_BATCHES", 10000, minimum=1)

@@ -220,6 +220,7 @@ PAGES: list[Pages] = [
     Pages("metrics_app.metricdefinition"),
     Pages("metrics_app.ingesttoken"),
     Pages("metrics_app.series", add=NOBODY, change=NOBODY, delete=NOBODY),
+    Pages("metrics_app.remotewriteprogress", add=NOBODY, change=NOBODY, delete=NOBODY),
     Pages("health.service"),
     Pages("health.checkresult", **READ_ONLY),
     Pages("health.statechange", **READ_ONLY),
@@ -258,6 +259,7 @@ ACTIONS: list[Action] = [
     Action("metrics_app.ingesttoken", "delete_selected", ADMIN, 200),
     Action("metrics_app.ingesttoken", "revoke", ADMIN),
     Action("metrics_app.series", "delete_selected", NOBODY),
+    Action("metrics_app.remotewriteprogress", "delete_selected", NOBODY),
     Action("health.service", "delete_selected", ADMIN, 200),
     Action("health.service", "run_round_now", OPERATOR),  # as POST .../health/check
     Action("health.service", "enable", ADMIN),

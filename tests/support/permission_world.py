@@ -28,7 +28,7 @@ from alerts.models import (
 from alerts.services import fire_alert, open_alert
 from alerts.silences.services import create_maintenance_window, create_silence
 from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
-from metrics_app.models import MetricDefinition, Series
+from metrics_app.models import MetricDefinition, RemoteWriteProgress, Series
 from metrics_app.services import create_ingest_token
 from monitoring_site.models import JobRun, SeedRecord
 from reports.models import ReportDelivery
@@ -120,6 +120,7 @@ def _metrics(now: Any) -> dict[str, Any]:
         "metrics_app.ingesttoken": token,
         "metrics_app.series": series,
         "series": series,
+        "metrics_app.remotewriteprogress": RemoteWriteProgress.objects.create(),
     }
 
 

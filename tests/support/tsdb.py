@@ -1,11 +1,13 @@
-"""Real time-series databases on 127.0.0.1 for the metrics-backend tests (issue #20).
+"""Real time-series servers from Debian's packages, started on 127.0.0.1 for one test or module.
 
-Debian's ``prometheus`` (with ``--web.enable-remote-write-receiver``) and ``victoria-metrics``,
-each started on a free port with its storage in a temporary directory, stopped (and its files
-removed) when the ``with`` block ends. Samples reach them the way production sends them:
-Prometheus by remote write (protobuf + snappy), VictoriaMetrics by its ``/api/v1/import``.
+    with Prometheus(tmp_path) as prom:              # --web.enable-remote-write-receiver
+        prom.remote_write_url                       # POST remote write 1.0 bodies here
+        prom.query("up")                            # /api/v1/query, the parsed "data"
+    with VictoriaMetrics(tmp_path) as vm: ...       # the same interface
 
-Both refuse samples far in the past, so callers shift their timestamps to now.
+Each picks a free port, waits until the server answers its readiness endpoint, and is stopped
+(terminated, then killed) on exit. A test needing a server that is not installed is skipped with
+the package to install (``make system-deps`` installs both).
 """
 
 from __future__ import annotations
@@ -13,22 +15,147 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import struct
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-import cramjam
-import httpx
+import pytest
+import requests
 
-PROMETHEUS = "/usr/bin/prometheus"
-VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+from metrics_app.remote_write import HEADERS, RemoteSample, encode_samples
+
 START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TimeSeriesServer:
+    """A server process with the Prometheus HTTP query API."""
+
+    binary = ""
+    package = ""
+    ready_path = "/"
+    write_path = "/api/v1/write"
+
+    def __init__(self, directory: Path, *, config: str | None = None) -> None:
+        self.directory = Path(directory) / self.binary
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.directory / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def remote_write_url(self) -> str:
+        return self.url + self.write_path
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        if shutil.which(self.binary) is None:
+            pytest.skip(f"{self.binary} is not installed (apt-get install {self.package})")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory
+            )
+        self._wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.binary} exited: {self.log()[-2000:]}")
+            try:
+                if requests.get(self.url + self.ready_path, timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.binary} not ready in {START_TIMEOUT} s: {self.log()[-2000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def query(self, expression: str, *, at: float | None = None) -> Any:
+        params: dict[str, Any] = {"query": expression}
+        if at is not None:
+            params["time"] = at
+        response = requests.get(self.url + "/api/v1/query", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def wait_for(self, expression: str, *, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """The instant vector of ``expression`` once it is not empty (ingestion is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(expression)["result"]
+            if result or time.monotonic() > deadline:
+                return list(result)
+            time.sleep(0.25)
+
+
+class Prometheus(TimeSeriesServer):
+    binary = "prometheus"
+    package = "prometheus"
+    ready_path = "/-/ready"
+
+    def command(self) -> list[str]:
+        config = self.directory / "prometheus.yml"
+        config.write_text(self.config or "global:\n  evaluation_interval: 1s\n")
+        return [
+            self.binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-remote-write-receiver",
+            "--log.level=warn",
+        ]
+
+
+class VictoriaMetrics(TimeSeriesServer):
+    binary = "victoria-metrics"
+    package = "victoria-metrics"
+    ready_path = "/health"
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            f"-storageDataPath={self.directory / 'data'}",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-retentionPeriod=1",
+            # Queries see samples at once, not 30 s later (the default protects against gaps
+            # from late writers; tests write and read back immediately).
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+            "-loggerLevel=WARN",
+        ]
+
+
+# --- loading history (the metrics-backend tests, issue #20) ---------------------------------------
 
 
 @dataclass
@@ -40,112 +167,10 @@ class RemoteSeries:
     points: list[tuple[int, float]]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Server:
-    """A database process on a free port; subclasses say how to start and probe it."""
-
-    ready_path = "/"
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.dir = Path(tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-"))
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        log = (self.dir / "server.log").open("wb")
-        self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        output = (self.dir / "server.log").read_text(errors="replace")[-2000:]
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"{type(self).__name__} did not start: {output}")
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def load(self, series: Sequence[RemoteSeries]) -> None:
-        raise NotImplementedError
-
-
-class PrometheusServer(_Server):
-    """Prometheus with the remote-write receiver, scraping nothing."""
-
-    ready_path = "/-/ready"
-
-    def command(self) -> list[str]:
-        config = self.dir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 15s\n")
-        return [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={self.dir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--web.enable-remote-write-receiver",
-            "--log.level=warn",
-        ]
-
-    def load(self, series: Sequence[RemoteSeries]) -> None:
-        body = cramjam.snappy.compress_raw(write_request(series))
-        response = httpx.post(
-            self.url + "/api/v1/write",
-            content=bytes(body),
-            headers={
-                "Content-Encoding": "snappy",
-                "Content-Type": "application/x-protobuf",
-                "X-Prometheus-Remote-Write-Version": "0.1.0",
-            },
-            timeout=30.0,
-        )
-        assert response.status_code == 204, response.text
-
-
-class VictoriaMetricsServer(_Server):
-    """Single-node VictoriaMetrics; queries see samples at once (no latency offset, no cache)."""
-
-    ready_path = "/health"
-
-    def command(self) -> list[str]:
-        return [
-            VICTORIA_METRICS,
-            f"-storageDataPath={self.dir / 'data'}",
-            f"-httpListenAddr=127.0.0.1:{self.port}",
-            "-search.latencyOffset=0s",
-            "-search.disableCache",
-            "-loggerLevel=WARN",
-        ]
-
-    def load(self, series: Sequence[RemoteSeries]) -> None:
+def load(server: TimeSeriesServer, series: Sequence[RemoteSeries]) -> None:
+    """Write ``series`` the way each server takes history: remote write, or VictoriaMetrics'
+    ``/api/v1/import`` (JSON lines), then wait until the last sample is queryable."""
+    if isinstance(server, VictoriaMetrics):
         lines = "\n".join(
             json.dumps(
                 {
@@ -156,46 +181,17 @@ class VictoriaMetricsServer(_Server):
             )
             for item in series
         )
-        response = httpx.post(self.url + "/api/v1/import", content=lines.encode(), timeout=30.0)
+        response = requests.post(server.url + "/api/v1/import", data=lines.encode(), timeout=30)
         assert response.status_code == 204, response.text
-        httpx.get(self.url + "/internal/force_flush", timeout=30.0).raise_for_status()
-
-
-# --- remote write, protobuf by hand (prometheus/prompb: WriteRequest) ----------------------------
-# WriteRequest { repeated TimeSeries timeseries = 1; }
-# TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }
-# Label { string name = 1; string value = 2; }   Sample { double value = 1; int64 timestamp = 2; }
-
-
-def _varint(number: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = number & 0x7F
-        number >>= 7
-        if number:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _sample(value: float, stamp: int) -> bytes:
-    return b"\x09" + struct.pack("<d", value) + b"\x10" + _varint(stamp & (2**64 - 1))
-
-
-def write_request(series: Sequence[RemoteSeries]) -> bytes:
-    """A serialized ``prometheus.WriteRequest`` (labels sorted by name, as the spec asks)."""
-    out = bytearray()
-    for item in series:
-        labels = sorted({"__name__": item.name, **item.labels}.items())
-        body = b"".join(
-            _field(1, _field(1, name.encode()) + _field(2, value.encode()))
-            for name, value in labels
+        requests.get(server.url + "/internal/force_flush", timeout=30).raise_for_status()
+    else:
+        body = encode_samples(
+            RemoteSample(item.name, item.labels, value, stamp)
+            for item in series
+            for stamp, value in item.points
         )
-        body += b"".join(_field(2, _sample(value, stamp)) for stamp, value in item.points)
-        out += _field(1, body)
-    return bytes(out)
+        response = requests.post(server.remote_write_url, data=body, headers=HEADERS, timeout=30)
+        assert response.status_code == 204, response.text
+    last = max(series, key=lambda item: item.points[-1][0])
+    selector = "{" + ",".join(f'{k}="{v}"' for k, v in last.labels.items()) + "}"
+    assert server.wait_for(f"{last.name}{selector}"), f"{server.binary} did not take the samples"

@@ -39,7 +39,7 @@ from alerts.rules.services import create_rule
 from alerts.sources.self_check import SELF_CHECK_RULE, run_self_checks
 from metrics_app import backend as remote
 from tests.alerts.language.backend_scenario import GROUPS, LEAVES, RULES, Scenario, build
-from tests.support.tsdb import PrometheusServer, VictoriaMetricsServer, free_port
+from tests.support.tsdb import Prometheus, VictoriaMetrics, free_port, load
 
 TOLERANCE = 0.02
 Outcome = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, float | None]]
@@ -51,16 +51,20 @@ def scenario() -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def prometheus(scenario: Scenario) -> Iterator[PrometheusServer]:
-    with PrometheusServer() as server:
-        server.load(scenario.remote)
+def prometheus(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    with Prometheus(tmp_path_factory.mktemp("prometheus")) as server:
+        load(server, scenario.remote)
         yield server
 
 
 @pytest.fixture(scope="module")
-def victoria(scenario: Scenario) -> Iterator[VictoriaMetricsServer]:
-    with VictoriaMetricsServer() as server:
-        server.load(scenario.remote)
+def victoria(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VictoriaMetrics]:
+    with VictoriaMetrics(tmp_path_factory.mktemp("victoria")) as server:
+        load(server, scenario.remote)
         yield server
 
 
@@ -238,7 +242,7 @@ def test_a_failing_backend_records_an_error_per_rule_resolves_nothing_and_raises
     failure: str,
     scenario: Scenario,
     rules: list[Rule],
-    victoria: VictoriaMetricsServer,
+    victoria: VictoriaMetrics,
     use_backend: Callable[[str], None],
     failing_backend: Callable[[str], str],
     settings: LazySettings,
@@ -281,7 +285,7 @@ def test_a_failing_backend_records_an_error_per_rule_resolves_nothing_and_raises
 def test_the_self_alert_resolves_when_the_backend_answers_again(
     scenario: Scenario,
     rules: list[Rule],
-    victoria: VictoriaMetricsServer,
+    victoria: VictoriaMetrics,
     use_backend: Callable[[str], None],
 ) -> None:
     seed_self_check()
@@ -296,7 +300,7 @@ def test_the_self_alert_resolves_when_the_backend_answers_again(
 
 
 def test_a_backend_error_is_a_rule_error_of_the_rules_that_read_it_only(
-    scenario: Scenario, victoria: VictoriaMetricsServer, db: Any
+    scenario: Scenario, victoria: VictoriaMetrics, db: Any
 ) -> None:
     """A query the backend rejects (here: a series limit) fails its own group's rules."""
 
