@@ -132,6 +132,7 @@ API: list[Api] = [
     Api("get", "service-history", VIEWER, args=("service",)),
     # the rule language
     Api("post", "alert-rule-validate", VIEWER, body={"expression": "max(queue_size)"}),
+    Api("post", "alert-rule-test", OPERATOR, body={"content": "rules: []\ntests: []\n"}),
     Api("post", "monitoring-query", VIEWER, body={"expression": "max(queue_size)"}),
     # alerts and rules
     Api("get", "alerts-overview", VIEWER),
