@@ -267,6 +267,7 @@ ACTIONS: list[Action] = [
     Action("health.statechange", "delete_selected", ADMIN, 200),
     Action("health.uptimehour", "delete_selected", ADMIN, 200),
     Action("alerts.rule", "delete_selected", ADMIN, 200),
+    Action("alerts.rule", "test_rules", OPERATOR, 200),  # as POST .../alerts/rules/test
     Action("alerts.alert", "delete_selected", NOBODY),
     Action("alerts.alert", "acknowledge", OPERATOR),
     Action("alerts.alert", "resolve", OPERATOR),
