@@ -135,6 +135,7 @@ API: list[Api] = [
     Api("get", "service-history", VIEWER, args=("service",)),
     # the rule language
     Api("post", "alert-rule-validate", VIEWER, body={"expression": "max(queue_size)"}),
+    Api("post", "alert-rule-test", OPERATOR, body={"content": "rules: []\ntests: []\n"}),
     Api("post", "monitoring-query", VIEWER, body={"expression": "max(queue_size)"}),
     # alerts and rules
     Api("get", "alerts-overview", VIEWER),
@@ -285,6 +286,7 @@ ACTIONS: list[Action] = [
     Action("health.statechange", "delete_selected", ADMIN, 200),
     Action("health.uptimehour", "delete_selected", ADMIN, 200),
     Action("alerts.rule", "delete_selected", ADMIN, 200),
+    Action("alerts.rule", "test_rules", OPERATOR, 200),  # as POST .../alerts/rules/test
     Action("alerts.alert", "delete_selected", NOBODY),
     Action("alerts.alert", "acknowledge", OPERATOR),
     Action("alerts.alert", "resolve", OPERATOR),
