@@ -231,7 +231,7 @@ def read_test_file(text: str, *, name: str = "<file>") -> TestFile:
     root = load_yaml(text)
     doc = _mapping(root, "the file", 1, TOP_KEYS, required=("rules", "tests"))
     every = _duration(
-        doc, "evaluation_interval", settings.RULE_EVALUATION_INTERVAL_MINUTES * 60, minimum=1
+        doc, "evaluation_interval", settings.RULE_EVALUATION_INTERVAL_SECONDS, minimum=1
     )
     rules = [_rule(item, line) for item, line in _items(doc, "rules", 1, MAX_RULES)]
     _unique_rules(rules)
