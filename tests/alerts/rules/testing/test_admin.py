@@ -50,7 +50,7 @@ def test_submitting_the_form_runs_the_file_and_shows_the_diff(
     assert response.status_code == 200
     page = response.content.decode()
     assert "<h2>Failed</h2>" in page
-    assert 'FAIL form:11: &quot;expects firing too early&quot;' in page
+    assert "FAIL form:11: &quot;expects firing too early&quot;" in page
     assert "+pending {queue=&quot;mint&quot;}" in page
     assert not Alert.objects.exists() and Rule.objects.count() == 1
 
