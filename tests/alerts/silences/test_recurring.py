@@ -4,7 +4,7 @@ daylight-saving changes with a moved clock; next occurrences in the API; bad inp
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -217,7 +217,7 @@ def test_a_one_off_window_refuses_a_duration(admin: User, payment: Service) -> N
             name="once",
             services=["payment"],
             starts_at=None,
-            ends_at=timezone.now() + timezone.timedelta(hours=1),
+            ends_at=timezone.now() + timedelta(hours=1),
             comment="",
             user=admin,
             duration_seconds=600,
