@@ -36,9 +36,11 @@ def open_alerts(now: datetime) -> list[dict[str, Any]]:
 
 
 def maintenance_windows(now: datetime) -> list[dict[str, Any]]:
-    """Maintenance windows in force at ``now`` (``health.hooks.MAINTENANCE_WINDOWS``)."""
+    """Maintenance windows in force at ``now`` (``health.hooks.MAINTENANCE_WINDOWS``); a
+    recurring one inside an occurrence only, ending when that occurrence ends."""
     windows = MaintenanceWindow.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("pk")
     return [
-        {"id": w.pk, "name": w.name, "services": list(w.services), "ends_at": w.ends_at}
+        {"id": w.pk, "name": w.name, "services": list(w.services), "ends_at": w.active_until(now)}
         for w in windows
+        if w.is_active(now)
     ]

@@ -153,6 +153,7 @@
     body.appendChild(state);
     body.appendChild(el("p", "since"));
     body.appendChild(el("p", "impact"));
+    body.appendChild(el("p", "maintenance"));
     body.appendChild(el("p", "error"));
     body.appendChild(el("div", "heartbeat"));
     var meta = el("div", "beat-meta");
@@ -184,6 +185,11 @@
     var impact = item.querySelector(".impact");
     impact.textContent = s.impacted_by.length ? "Impacted by " + s.impacted_by.join(", ") : "";
     impact.hidden = !s.impacted_by.length;
+    var maintenance = item.querySelector(".maintenance");
+    maintenance.textContent = s.maintenance ? "In maintenance (" + s.maintenance.window
+      + ") until " + s.maintenance.until.replace("T", " ").slice(0, 16) + " UTC" : "";
+    maintenance.hidden = !s.maintenance;
+    item.classList.toggle("in-maintenance", Boolean(s.maintenance));
     var error = item.querySelector(".error");
     error.textContent = s.state !== "up" && s.error ? s.error : "";
     error.hidden = !error.textContent;
