@@ -14,8 +14,19 @@ from monitoring_site.env import (
     env_url,
 )
 
-RULE_EVALUATION_INTERVAL_MINUTES = env_int(
-    "RULE_EVALUATION_INTERVAL_MINUTES", 1, minimum=1, maximum=60
+# The evaluator (manage.py run_evaluator) evaluates every rule on this grid of its own clock.
+RULE_EVALUATION_INTERVAL_SECONDS = env_int(
+    "RULE_EVALUATION_INTERVAL_SECONDS", 15, minimum=5, maximum=3600
+)
+# Rules whose series just received samples are evaluated this long after the first of them
+# arrived (the samples of one push round land together), instead of waiting for the grid.
+RULE_EVALUATION_DEBOUNCE_SECONDS = env_float(
+    "RULE_EVALUATION_DEBOUNCE_SECONDS", 2.0, minimum=0.0, maximum=60.0
+)
+# ... but a rule is evaluated early at most this often, and only while full cycles cost less than
+# a third of the interval: a busy install falls back to the grid rather than falling behind.
+RULE_EVALUATION_MIN_GAP_SECONDS = env_float(
+    "RULE_EVALUATION_MIN_GAP_SECONDS", 5.0, minimum=1.0, maximum=3600.0
 )
 
 # A cycle holds the evaluation lease this long; a crashed evaluator's lease expires after it, and

@@ -418,3 +418,13 @@ def series_buckets(series: QuerySet[Series], *, lo: datetime, hi: datetime) -> I
         .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
     )
     return rows.iterator(chunk_size=5000)
+
+
+def series_names_updated(*, since: datetime) -> set[str]:
+    """The names of the series that received samples after ``since`` (by ``updated_at``)."""
+    return set(
+        Series.objects.filter(updated_at__gt=since)
+        .order_by()
+        .values_list("name", flat=True)
+        .distinct()
+    )

@@ -173,8 +173,8 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
     )
     fields["annotations"] = {"summary": spec["summary"], "description": description}
     if not fields.get("builtin"):
-        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_MINUTES says.
-        interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * MINUTE
+        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_SECONDS says.
+        interval = settings.RULE_EVALUATION_INTERVAL_SECONDS
         fields["for_seconds"] = max(fields["for_seconds"], 2 * interval)
     return fields
 

@@ -7,7 +7,7 @@ policies) beside these without one module growing past a readable size.
 from __future__ import annotations
 
 from alerts.models.alerts import Alert, AlertEvent, AlertFingerprint
-from alerts.models.evaluation import EvaluationCycle, EvaluationLease
+from alerts.models.evaluation import EvaluationCycle, EvaluationLease, EvaluatorHeartbeat
 from alerts.models.rules import Rule
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "AlertFingerprint",
     "EvaluationCycle",
     "EvaluationLease",
+    "EvaluatorHeartbeat",
     "Rule",
 ]
 from alerts.models.notifications import *  # noqa: F403 (channels, outbox, escalation)

@@ -69,6 +69,10 @@ class Alert(models.Model):
     acknowledged_by_name = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
     resolved_by_name = models.CharField(max_length=200, blank=True)
+    # What resolved it, for the resolved message: the value then (None: no data, or resolved by
+    # a person or a health check) and how long it had fired (None: it never fired).
+    resolved_value = models.FloatField(null=True, blank=True)
+    fired_seconds = models.FloatField(null=True, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     condition_false_since = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)

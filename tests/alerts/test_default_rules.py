@@ -218,7 +218,7 @@ def test_bootstrap_creates_missing_rules_and_keeps_edited_ones(clock: Any) -> No
 
 
 def test_default_rules_wait_two_intervals_when_the_interval_is_longer(settings: Any) -> None:
-    settings.RULE_EVALUATION_INTERVAL_MINUTES = 5
+    settings.RULE_EVALUATION_INTERVAL_SECONDS = 300
     seed(lambda line: None)
     waits = dict(Rule.objects.values_list("slug", "for_seconds"))
     assert waits["payment-failure-spike"] == 600
