@@ -339,6 +339,11 @@ def _play(result: Run, receivers: _Receivers) -> None:
         procs.start("web", ["bin/web"])
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{url}/status", timeout=2).ok, 90, "gunicorn's /status")
+        # The evaluator before the worker: the worker's minute job would take a missing
+        # heartbeat for a dead evaluator.
+        result.evaluator = "run_evaluator" in get_commands()
+        if result.evaluator:
+            procs.start("evaluator", [python, "manage.py", "run_evaluator"])
         record = result.artifacts / "record.jsonl"
         record.unlink(missing_ok=True)
         started = time.time()
@@ -350,9 +355,6 @@ def _play(result: Run, receivers: _Receivers) -> None:
             stop_signal=signal.SIGINT,
         )  # fmt: skip
         procs.start("worker", ["bin/worker"])
-        result.evaluator = "run_evaluator" in get_commands()
-        if result.evaluator:
-            procs.start("evaluator", [python, "manage.py", "run_evaluator"])
         result.origin = _simulator_start(record, started)
         _drive(result, receivers, procs, url)
         result.simulator_status = procs.stop("simulator", grace=60)
