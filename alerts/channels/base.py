@@ -58,6 +58,9 @@ class AlertMessage:
     url: str
     ack_url: str | None
     escalation_level: int | None
+    # Stable per outbox row: a resend of the same notification (after a crash) carries the same
+    # key, so a receiver can drop the repeat. Empty for a message not sent through the outbox.
+    idempotency_key: str = ""
 
 
 @dataclass
