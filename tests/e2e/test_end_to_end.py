@@ -326,7 +326,7 @@ def _environment(artifacts: Path, port: int, receivers: _Receivers) -> dict[str,
 
 
 def _play(result: Run, receivers: _Receivers) -> None:
-    port, services, prometheus_port = free_block(1), free_block(21), free_block(1)
+    port, services, prometheus_port = _ports()
     env = _environment(result.artifacts, port, receivers)
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()  # this test's own database number
     procs = Processes(cwd=BASE_DIR, logs=result.artifacts, env=env)
@@ -372,6 +372,15 @@ def _play(result: Run, receivers: _Receivers) -> None:
     finally:
         result.leftovers = procs.stop_all(["simulator", "evaluator", "worker", "web", "prometheus"])
         result.forced = procs.forced
+
+
+def _ports() -> tuple[int, int, int]:
+    """The web server's, the first of the 21 simulated services', and Prometheus' ports, apart."""
+    while True:
+        port, services, prometheus = free_block(1), free_block(21), free_block(1)
+        taken = {port, *range(services, services + 21)}
+        if len(taken) == 22 and prometheus not in taken:
+            return port, services, prometheus
 
 
 def _configure(receivers: _Receivers) -> None:
