@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from metrics_app import storage
+from metrics_app import forwarding, storage
 from metrics_app.errors import SeriesLimitExceeded, TotalWouldOverflow
 from metrics_app.ingest import Batch, Sample, aggregate, overflowing, series_of
 from metrics_app.models import IngestToken
@@ -72,6 +72,8 @@ def _write_batch(batch: Batch, *, now: datetime, service: str | None) -> None:
         if new:
             _check_series_limits(new, service=service)
         storage.upsert_buckets(batch, ids)
+        if forwarding.enabled():
+            forwarding.queue_series(ids=ids.values(), now=now)
 
 
 def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> TotalWouldOverflow:
