@@ -165,12 +165,13 @@ def test_a_viewer_may_not_act_and_nothing_changes(viewer: Any, firing: Alert) ->
 
 def test_a_forged_post_without_a_csrf_token_is_refused(operator: Any, firing: Alert) -> None:
     client = signed_in(operator, enforce_csrf_checks=True)
-    for action in ("acknowledge", "resolve"):
-        response = client.post(f"/alerts/{firing.pk}/{action}/")
+    silence = {"labels": ["service"], "hours": 2, "comment": "forged"}
+    for action in ("acknowledge", "resolve", "silence"):
+        response = client.post(f"/alerts/{firing.pk}/{action}/", silence)
         assert response.status_code == 403
         assert b"CSRF" in response.content
     firing.refresh_from_db()
-    assert firing.state == "firing"
+    assert firing.state == "firing" and not Silence.objects.exists()
     # The same client with the token the page gave it is let through: the refusal was CSRF.
     page = client.get(f"/alerts/{firing.pk}/")
     token = page.context["csrf_token"]
