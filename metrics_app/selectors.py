@@ -244,6 +244,9 @@ class SeriesData:
     high: float = math.nan
     last: float = math.nan
     value: float = math.nan
+    # (epoch seconds, value) of each row in the window: the latest value of each minute (or
+    # rollup period), for functions that need the points themselves (predict_linear).
+    points: list[tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -431,3 +434,32 @@ def series_rollups(
         .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
     )
     return rows.iterator(chunk_size=5000)
+
+
+def window_points(
+    *, name: str, exact: Sequence[tuple[str, str]], segments: list[Segment]
+) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
+    """Per series (its sorted labels): ``(last_at, last)`` of each bucket or rollup in
+    ``segments``, in time order; one query per segment."""
+    series = series_named(name, exact)
+    labels = {
+        sid: tuple(sorted(_labels(raw).items())) for sid, raw in series.values_list("id", "labels")
+    }
+    found: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    for seg in segments:
+        rows: QuerySet[Bucket] | QuerySet[Rollup]
+        if seg.resolution == 60:
+            rows = Bucket.objects.filter(series__in=series, start__gte=seg.lo, start__lt=seg.hi)
+        else:
+            rows = Rollup.objects.filter(
+                series__in=series, resolution=seg.resolution, start__gte=seg.lo, start__lt=seg.hi
+            )
+        for sid, last_at, last in rows.order_by("start").values_list(
+            "series_id", "last_at", "last"
+        ):
+            key = labels.get(sid)
+            if key is not None:
+                found.setdefault(key, []).append((last_at.timestamp(), float(last)))
+    for points in found.values():
+        points.sort()
+    return found

@@ -22,7 +22,7 @@ from django.utils import timezone
 from alerts.anomalies.method import STEP_SECONDS, History
 from alerts.language import Expr, RuleError, Scalar, Vector, evaluate_many
 from alerts.language.backtest import LeafHistory
-from alerts.language.evaluator import Evaluation
+from alerts.language.evaluator import Evaluation, point_leaves
 from alerts.language.tree import Selector, walk
 from metrics_app.models import Rollup
 from metrics_app.selectors import series_rollups
@@ -87,14 +87,15 @@ def history(tree: Expr, *, start: datetime, end: datetime) -> History:
     selectors = {node.leaf_key(): node for node in walk(tree) if isinstance(node, Selector)}
     now = timezone.now()
     first, last = instant_of(steps[0]), instant_of(steps[-1])
+    points = point_leaves([tree])
     leaves = {
-        key: RollupLeaf(selector, first=first, last=last, now=now)
+        key: RollupLeaf(selector, first=first, last=last, now=now, points=key in points)
         for key, selector in selectors.items()
     }
     values = []
     for step in steps:
         at = instant_of(step)
-        evaluation = Evaluation({key: leaf.at(at) for key, leaf in leaves.items()})
+        evaluation = Evaluation({key: leaf.at(at) for key, leaf in leaves.items()}, at=at)
         values.append(value_of(evaluation.result(tree)))
     return History.of([int(step.timestamp()) for step in steps], values)
 

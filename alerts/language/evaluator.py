@@ -38,6 +38,7 @@ from metrics_app.selectors import SeriesData
 logger = logging.getLogger(__name__)
 
 MAX_BACKTEST_STEPS = 10_000
+POINT_FUNCTIONS = ("predict_linear",)
 Result = Scalar | Vector
 Leaves = dict[tuple, list[SeriesData]]
 
@@ -65,7 +66,9 @@ def evaluate_many(exprs: Sequence[Expr | str], *, at: datetime) -> list[Result |
             trees.append(exc)
     leaves = fetch_leaves([t for t in trees if not isinstance(t, RuleError)], at=at)
     results: list[Result | RuleError] = []
-    evaluation = Evaluation(leaves)  # shared: subexpressions common to several rules run once
+    evaluation = Evaluation(
+        leaves, at=at
+    )  # shared: subexpressions common to several rules run once
     for tree in trees:
         if isinstance(tree, RuleError):
             results.append(tree)
@@ -85,7 +88,23 @@ def fetch_leaves(trees: Sequence[Expr], *, at: datetime) -> Leaves:
             if isinstance(node, Selector):
                 selectors.setdefault(node.leaf_key(), node)
     horizons = Horizons(timezone.now())
-    return {key: fetch(sel, at=at, horizons=horizons) for key, sel in selectors.items()}
+    points = point_leaves(trees)
+    return {
+        key: fetch(sel, at=at, horizons=horizons, points=key in points)
+        for key, sel in selectors.items()
+    }
+
+
+def point_leaves(trees: Sequence[Expr]) -> set[tuple]:
+    """The leaves whose points (not only their folded figures) a function needs."""
+    return {
+        node.args[0].leaf_key()
+        for tree in trees
+        for node in walk(tree)
+        if isinstance(node, Call)
+        and node.func in POINT_FUNCTIONS
+        and isinstance(node.args[0], Selector)
+    }
 
 
 def evaluate(expr: Expr | str, *, at: datetime) -> Result:
@@ -112,8 +131,10 @@ def backtest(
 
     selectors = {n.leaf_key(): n for n in walk(tree) if isinstance(n, Selector)}
     moments = [start + index * step for index in range(steps)]
-    leaves = BacktestLeaves(selectors, first=moments[0], last=moments[-1])
-    return [(moment, Evaluation(leaves.at(moment)).result(tree)) for moment in moments]
+    leaves = BacktestLeaves(
+        selectors, first=moments[0], last=moments[-1], points=point_leaves([tree])
+    )
+    return [(moment, Evaluation(leaves.at(moment), at=moment).result(tree)) for moment in moments]
 
 
 class Evaluation:
@@ -124,8 +145,9 @@ class Evaluation:
     modified in place; each returned result gets its own copies.
     """
 
-    def __init__(self, leaves: Leaves) -> None:
+    def __init__(self, leaves: Leaves, *, at: datetime | None = None) -> None:
         self.leaves = leaves
+        self.at = at  # the evaluation instant (predict_linear's origin)
         self.memo: dict[Expr, float | list[Sample]] = {}
 
     def result(self, expr: Expr) -> Result:
@@ -194,10 +216,22 @@ class Evaluation:
         selector = args[0]
         if not isinstance(selector, Selector) or selector.window is None:
             raise RuleError(f"{name}() needs a range vector")
+        if name == "predict_linear":
+            return self.predict_linear(selector, self.scalar(args[1]))
         return [
             Sample(dict(row.labels), fn.range_function(name, row, selector.window))
             for row in self.rows(selector)
         ]
+
+    def predict_linear(self, selector: Selector, seconds: float) -> list[Sample]:
+        if self.at is None:
+            raise RuleError("predict_linear() needs the evaluation instant")
+        out = []
+        for row in self.rows(selector):
+            value = fn.predict_linear(row.points or [], at=self.at.timestamp(), seconds=seconds)
+            if value is not None:
+                out.append(Sample(dict(row.labels), value))
+        return out
 
     def binary(self, expr: BinaryOp) -> float | list[Sample]:
         lhs, rhs = self.value_of(expr.lhs), self.value_of(expr.rhs)

@@ -23,7 +23,13 @@ from django.conf import settings
 from alerts.language.regex import regex_matches
 from alerts.language.tree import Matcher, Selector
 from metrics_app.catalogue import COUNTER, builtin_metrics, resolve_series_name
-from metrics_app.selectors import Segment, SeriesData, counter_totals, window_figures
+from metrics_app.selectors import (
+    Segment,
+    SeriesData,
+    counter_totals,
+    window_figures,
+    window_points,
+)
 
 LOOKBACK = 300  # an instant selector reads the last 5 minutes of a gauge
 FINE_MAX_WINDOW = 6 * 3600  # longest window read from 1-minute buckets
@@ -116,8 +122,10 @@ def selector_kind(name: str) -> str:
     return COUNTER if part or spec.type == COUNTER else "gauge"
 
 
-def fetch(selector: Selector, *, at: datetime, horizons: Horizons) -> list[SeriesData]:
-    """The data of one leaf, in one query."""
+def fetch(
+    selector: Selector, *, at: datetime, horizons: Horizons, points: bool = False
+) -> list[SeriesData]:
+    """The data of one leaf, in one query (and one more per segment with ``points``)."""
     end = window_end(at, selector.offset)
     if selector.window is not None:
         start = end - timedelta(minutes=minutes_of(selector.window))
@@ -125,6 +133,8 @@ def fetch(selector: Selector, *, at: datetime, horizons: Horizons) -> list[Serie
         rows = window_figures(
             **_series_of(selector), segments=segments, counters_since=end, counter=_counts(selector)
         )
+        if points:
+            _attach_points(rows, window_points(**_series_of(selector), segments=segments))
     elif selector_kind(selector.name) == COUNTER:
         rows = counter_totals(**_series_of(selector), after=horizons.after(end), end=end)
     else:
@@ -134,6 +144,13 @@ def fetch(selector: Selector, *, at: datetime, horizons: Horizons) -> list[Serie
             **_series_of(selector), segments=segments, counters_since=None, counter=False
         )
     return [row for row in rows if _matches(row.labels, selector.matchers)]
+
+
+def _attach_points(
+    rows: list[SeriesData], found: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]
+) -> None:
+    for row in rows:
+        row.points = found.get(tuple(sorted(row.labels.items())), [])
 
 
 def _series_of(selector: Selector) -> dict[str, Any]:
