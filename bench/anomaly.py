@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.append(str(Path(__file__).resolve().parent))  # after the project (bench/demo.py)
 
 from alerts.anomalies import (
     DEFAULT_SENSITIVITY,
@@ -205,7 +204,7 @@ def cost() -> bool:
 
 def storage() -> bool:
     """100 detectors on PostgreSQL: the daily fit of all, one 10-minute scoring run."""
-    import anomaly_storage
+    from bench import anomaly_storage
 
     url = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mon_bench_anomaly"
