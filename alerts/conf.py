@@ -15,8 +15,19 @@ from monitoring_site.env import (
     env_url,
 )
 
-RULE_EVALUATION_INTERVAL_MINUTES = env_int(
-    "RULE_EVALUATION_INTERVAL_MINUTES", 1, minimum=1, maximum=60
+# The evaluator (manage.py run_evaluator) evaluates every rule on this grid of its own clock.
+RULE_EVALUATION_INTERVAL_SECONDS = env_int(
+    "RULE_EVALUATION_INTERVAL_SECONDS", 15, minimum=5, maximum=3600
+)
+# Rules whose series just received samples are evaluated this long after the first of them
+# arrived (the samples of one push round land together), instead of waiting for the grid.
+RULE_EVALUATION_DEBOUNCE_SECONDS = env_float(
+    "RULE_EVALUATION_DEBOUNCE_SECONDS", 2.0, minimum=0.0, maximum=60.0
+)
+# ... but a rule is evaluated early at most this often, and only while full cycles cost less than
+# a third of the interval: a busy install falls back to the grid rather than falling behind.
+RULE_EVALUATION_MIN_GAP_SECONDS = env_float(
+    "RULE_EVALUATION_MIN_GAP_SECONDS", 5.0, minimum=1.0, maximum=3600.0
 )
 
 # A cycle holds the evaluation lease this long; a crashed evaluator's lease expires after it, and
@@ -83,6 +94,9 @@ NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum
 NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 600.0, minimum=1.0)
 # A dispatcher holds a claimed row this long; it must outlast one send (connect + read timeout).
 NOTIFY_LEASE_SECONDS = env_float("NOTIFY_LEASE_SECONDS", 60.0, minimum=5.0)
+# A vendor's 429/503 with Retry-After pauses the whole channel; a Retry-After longer than this
+# (a misbehaving proxy asking for a day) pauses it this long.
+NOTIFY_PAUSE_MAX_SECONDS = env_float("NOTIFY_PAUSE_MAX_SECONDS", 900.0, minimum=1.0)
 # Slack accepts about one message per second per channel.
 NOTIFY_SLACK_INTERVAL_SECONDS = env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0, minimum=0.0)
 # One dispatch task works at most this long, waiting at most NOTIFY_WAIT_SECONDS for rows that
@@ -110,3 +124,10 @@ NOTIFY_BOOTSTRAP_CHANNELS = env_bool("NOTIFY_BOOTSTRAP_CHANNELS", True)
 # --- silences and maintenance windows (alerts/silences/; documented in docs/silences.md) -------
 # The longest a silence or maintenance window may last (days); a longer one is refused (400).
 SILENCE_MAX_DAYS = env_int("SILENCE_MAX_DAYS", 30, minimum=1, maximum=366)
+
+# --- Alertmanager-compatible intake (POST /api/v2/alerts; docs/alerts.md) -------------------
+# Alerts per request (Prometheus sends at most 64 at a time; vmalert fewer).
+ALERT_INTAKE_MAX_ALERTS = env_int("ALERT_INTAKE_MAX_ALERTS", 1000, minimum=1)
+# An alert sent without endsAt resolves this long after it was last sent (Alertmanager's
+# resolve_timeout); Prometheus and vmalert always send one.
+ALERT_INTAKE_RESOLVE_TIMEOUT = env_duration("ALERT_INTAKE_RESOLVE_TIMEOUT", "5m")

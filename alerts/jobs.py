@@ -7,11 +7,13 @@ from django.conf import settings
 from monitoring_site.jobs import Cleanup, Job
 
 JOBS = [
+    # The safety net of the evaluator loop (manage.py run_evaluator): evaluates only when the
+    # loop's heartbeat is older than two intervals (alerts.engine.evaluator).
     Job(
         name="alerts.evaluate",
         func="alerts.tasks.evaluate_rules",
-        minutes=settings.RULE_EVALUATION_INTERVAL_MINUTES,
-        heartbeat=True,  # each successful cycle pings the dead-man's switch (issue #14)
+        minutes=1,
+        heartbeat=True,  # each successful run pings the dead-man's switch (issue #14)
     ),
 ]
 CLEANUPS = [
@@ -92,3 +94,7 @@ CLEANUPS += [
         setting="ANOMALY_SCORE_RETENTION_DAYS",
     ),
 ]
+
+# --- the Alertmanager-compatible intake (alerts/intake/, issue #20) ---
+# External alerts the sender stopped repeating resolve when their endsAt passes.
+JOBS += [Job(name="alerts.external.expire", func="alerts.tasks.expire_external_alerts", minutes=1)]

@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from alerts.anomalies.method import STEP_SECONDS, History
 from alerts.language import Expr, RuleError, Scalar, Vector, evaluate_many
+from alerts.language.backends import StoredValues
 from alerts.language.backtest import LeafHistory
-from alerts.language.evaluator import Evaluation, point_leaves
-from alerts.language.tree import NumberLiteral, Selector, walk
+from alerts.language.evaluator import Evaluation
+from alerts.language.tree import Selector, walk
 from metrics_app.models import Rollup
 from metrics_app.selectors import series_rollups
 
@@ -76,30 +77,6 @@ class RollupLeaf(LeafHistory):
         return series_rollups(series, resolution=resolution, lo=lo, hi=hi)
 
 
-class _StepEvaluation(Evaluation):
-    """One step of a history: the same tree thousands of times, so its nodes are remembered by
-    identity (hashing a frozen tree costs more than evaluating it) and leaf keys computed once."""
-
-    def __init__(self, leaves: Any, *, at: datetime, keys: dict[int, tuple]) -> None:
-        super().__init__(leaves, at=at)
-        self.keys = keys
-        self.by_node: dict[int, float | list[Any]] = {}
-
-    def value_of(self, expr: Expr) -> Any:
-        if isinstance(expr, NumberLiteral):
-            return expr.value
-        found = self.by_node.get(id(expr))
-        if found is None:
-            found = self.by_node[id(expr)] = self.compute(expr)
-        return found
-
-    def rows(self, selector: Selector) -> Any:
-        key = self.keys.get(id(selector))
-        if key is None:
-            key = self.keys[id(selector)] = selector.leaf_key()
-        return self.leaves.get(key, [])
-
-
 def history(tree: Expr, *, start: datetime, end: datetime) -> History:
     """The expression at every step in ``[start, end)``, from the 5-minute rollups.
 
@@ -111,17 +88,14 @@ def history(tree: Expr, *, start: datetime, end: datetime) -> History:
     selectors = {node.leaf_key(): node for node in walk(tree) if isinstance(node, Selector)}
     now = timezone.now()
     first, last = instant_of(steps[0]), instant_of(steps[-1])
-    points = point_leaves([tree])
     leaves = {
-        key: RollupLeaf(selector, first=first, last=last, now=now, points=key in points)
+        key: RollupLeaf(selector, first=first, last=last, now=now)
         for key, selector in selectors.items()
     }
     values = []
-    keys: dict[int, tuple] = {}
     for step in steps:
         at = instant_of(step)
-        fetched = {key: leaf.at(at) for key, leaf in leaves.items()}
-        evaluation = _StepEvaluation(fetched, at=at, keys=keys)
+        evaluation = Evaluation(StoredValues({key: leaf.at(at) for key, leaf in leaves.items()}))
         values.append(value_of(evaluation.result(tree)))
     return History.of([int(step.timestamp()) for step in steps], values)
 

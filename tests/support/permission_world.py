@@ -17,6 +17,8 @@ from django_q.models import Failure, OrmQ, Schedule, Success, Task
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from alerts.intake.services import EXTERNAL_RULE
+from alerts.intake.tokens import create_intake_token
 from alerts.models import (
     Alert,
     AnomalyDetector,
@@ -30,7 +32,7 @@ from alerts.models import (
 from alerts.services import fire_alert, open_alert
 from alerts.silences.services import create_maintenance_window, create_silence
 from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
-from metrics_app.models import MetricDefinition, Series
+from metrics_app.models import MetricDefinition, RemoteWriteProgress, Series
 from metrics_app.services import create_ingest_token
 from monitoring_site.models import JobRun, SeedRecord
 from reports.models import ReportDelivery
@@ -122,6 +124,7 @@ def _metrics(now: Any) -> dict[str, Any]:
         "metrics_app.ingesttoken": token,
         "metrics_app.series": series,
         "series": series,
+        "metrics_app.remotewriteprogress": RemoteWriteProgress.objects.create(),
     }
 
 
@@ -182,6 +185,10 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
         "silence": silence,
         "alerts.maintenancewindow": window,
         "window": window,
+        "alerts.intaketoken": create_intake_token(name="probe-prometheus")[0],
+        "external_rule": Rule.objects.create(
+            slug=EXTERNAL_RULE["slug"], name=EXTERNAL_RULE["name"], builtin=True
+        ),
         **_anomalies(now),
     }
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
 
-from alerts.api.urls import alerts, anomalies, language, notifications, rules, silences
+from alerts.api.urls import (
+    alerts,
+    anomalies,
+    intake,
+    language,
+    notifications,
+    rules,
+    silences,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *language.urlpatterns,
@@ -17,4 +25,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *notifications.urlpatterns,
     *silences.urlpatterns,
     *anomalies.urlpatterns,
+    *intake.urlpatterns,
 ]

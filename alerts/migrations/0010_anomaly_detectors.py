@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0006_alert_unrouted'),
+        ('alerts', '0009_evaluator_heartbeat'),
     ]
 
     operations = [
