@@ -546,6 +546,10 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
         "interval_minutes": settings.HEALTH_CHECK_INTERVAL_MINUTES,
         "notices": hooks.notices(),
         "alerts": wall_alerts(now),
+        # Anomaly detectors, from the alerts app through the hand-off (health never imports it).
+        "anomalies": [
+            {**row, "since": iso(row.get("since"))} for row in hooks.facts(hooks.ANOMALIES, now)
+        ],
         "dependencies": monitor_dependencies(everything),
         "services": [
             {

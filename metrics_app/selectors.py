@@ -267,6 +267,9 @@ class SeriesData:
     # Sliding windows over 10-second buckets (fine_window_figures): the counter's increase over
     # the window, extrapolated to its edges as PromQL does (None: not a sliding counter window).
     increase: float | None = None
+    # (epoch seconds, value) of each row in the window: the latest value of each minute (or
+    # rollup period), for the functions that need the points themselves (predict_linear).
+    points: list[tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -588,3 +591,32 @@ def fine_buckets_since() -> datetime | None:
     if not Bucket.objects.filter(start__lt=minute).exists():
         return datetime.min.replace(tzinfo=UTC)
     return oldest + timedelta(seconds=10)
+
+
+def window_points(
+    *, name: str, exact: Sequence[tuple[str, str]], segments: list[Segment]
+) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
+    """Per series (its sorted labels): ``(last_at, last)`` of each bucket or rollup in
+    ``segments``, in time order; one query per segment."""
+    series = series_named(name, exact)
+    labels = {
+        sid: tuple(sorted(_labels(raw).items())) for sid, raw in series.values_list("id", "labels")
+    }
+    found: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    for seg in segments:
+        rows: QuerySet[Bucket] | QuerySet[Rollup]
+        if seg.resolution == 60:
+            rows = Bucket.objects.filter(series__in=series, start__gte=seg.lo, start__lt=seg.hi)
+        else:
+            rows = Rollup.objects.filter(
+                series__in=series, resolution=seg.resolution, start__gte=seg.lo, start__lt=seg.hi
+            )
+        for sid, last_at, last in rows.order_by("start").values_list(
+            "series_id", "last_at", "last"
+        ):
+            key = labels.get(sid)
+            if key is not None:
+                found.setdefault(key, []).append((last_at.timestamp(), float(last)))
+    for points in found.values():
+        points.sort()
+    return found

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from alerts.anomalies.method import STEP_SECONDS, History
 from alerts.language import Expr, RuleError, Scalar, Vector, evaluate_many
-from alerts.language.backends import StoredValues
+from alerts.language.backends import POINT_FUNCTIONS, StoredValues, leaves_of
 from alerts.language.backtest import LeafHistory
 from alerts.language.evaluator import Evaluation
 from alerts.language.tree import Selector, walk
@@ -88,14 +88,17 @@ def history(tree: Expr, *, start: datetime, end: datetime) -> History:
     selectors = {node.leaf_key(): node for node in walk(tree) if isinstance(node, Selector)}
     now = timezone.now()
     first, last = instant_of(steps[0]), instant_of(steps[-1])
+    points = {leaf.group for leaf in leaves_of([tree]) if leaf.func in POINT_FUNCTIONS}
     leaves = {
-        key: RollupLeaf(selector, first=first, last=last, now=now)
+        key: RollupLeaf(selector, first=first, last=last, now=now, points=key in points)
         for key, selector in selectors.items()
     }
     values = []
     for step in steps:
         at = instant_of(step)
-        evaluation = Evaluation(StoredValues({key: leaf.at(at) for key, leaf in leaves.items()}))
+        evaluation = Evaluation(
+            StoredValues({key: leaf.at(at) for key, leaf in leaves.items()}, at=at)
+        )
         values.append(value_of(evaluation.result(tree)))
     return History.of([int(step.timestamp()) for step in steps], values)
 

@@ -31,6 +31,7 @@ from metrics_app.selectors import (
     fine_buckets_since,
     fine_window_figures,
     window_figures,
+    window_points,
 )
 
 LOOKBACK = 300  # an instant selector reads the last 5 minutes of a gauge
@@ -143,18 +144,25 @@ def selector_kind(name: str) -> str:
     return COUNTER if part or spec.type == COUNTER else "gauge"
 
 
-def fetch(selector: Selector, *, at: datetime, horizons: Horizons) -> list[SeriesData]:
-    """The data of one leaf, in one query."""
+def fetch(
+    selector: Selector, *, at: datetime, horizons: Horizons, points: bool = False
+) -> list[SeriesData]:
+    """The data of one leaf, in one query (and one more per segment with ``points``)."""
     end = window_end(at, selector.offset)
     if selector.window is not None:
         until = at - timedelta(seconds=selector.offset)
-        if until - timedelta(seconds=selector.window) >= horizons.fine:
+        # predict_linear's points come from the minute buckets (docs/rules.md, predict_linear).
+        if not points and until - timedelta(seconds=selector.window) >= horizons.fine:
             return _sliding(selector, until)
         start = end - timedelta(minutes=minutes_of(selector.window))
         segments = horizons.segments(start, end, selector.window)
         rows = window_figures(
             **_series_of(selector), segments=segments, counters_since=end, counter=_counts(selector)
         )
+        if points:
+            found = window_points(**_series_of(selector), segments=segments)
+            for row in rows:
+                row.points = found.get(tuple(sorted(row.labels.items())), [])
     elif selector_kind(selector.name) == COUNTER:
         rows = counter_totals(**_series_of(selector), after=horizons.after(end), end=end)
     else:

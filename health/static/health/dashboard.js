@@ -249,6 +249,31 @@
     box.hidden = !box.children.length;
   }
 
+  // Anomaly detectors (issue #16): each with its status; an open anomaly is marked and says
+  // expected vs observed.
+  var ANOMALY_WORDS = { anomalous: "Anomaly", ready: "Normal", learning: "Learning", "new": "Not fitted yet", error: "Error" };
+  function renderAnomalies(detectors) {
+    var section = document.getElementById("anomalies-section");
+    var list = document.getElementById("anomalies");
+    detectors = detectors || [];
+    list.replaceChildren.apply(list, detectors.map(function (d) {
+      var item = el("li", "anomaly anomaly-" + d.status);
+      item.dataset.status = d.status;
+      item.dataset.id = d.id;
+      if (d.status === "anomalous") item.setAttribute("role", "alert");
+      item.appendChild(el("span", "anomaly-status", ANOMALY_WORDS[d.status] || d.status));
+      item.appendChild(el("strong", "anomaly-name", d.name));
+      var detail = d.message || "";
+      if (d.status === "anomalous" && d.since) detail += " · since " + ago(d.since);
+      if (detail) item.appendChild(el("span", "anomaly-message", detail));
+      return item;
+    }));
+    var flagged = detectors.filter(function (d) { return d.status === "anomalous"; }).length;
+    document.getElementById("anomaly-count").textContent = detectors.length
+      ? "(" + (flagged ? flagged + " anomalous · " : "") + detectors.length + ")" : "";
+    section.hidden = !detectors.length;
+  }
+
   // Firing and acknowledged alerts, the most severe first (facts the alerts app hands over).
   function renderAlerts(alerts) {
     alerts = alerts || [];
@@ -321,6 +346,7 @@
     renderAlerts(data.alerts);
     renderBanner(data);
     renderNotices(data.notices);
+    renderAnomalies(data.anomalies);
     renderDependencies(data.dependencies);
     renderTiles(data.services);
     renderCount(data.counts, data.services.length);
