@@ -437,3 +437,26 @@ def series_buckets(series: QuerySet[Series], *, lo: datetime, hi: datetime) -> I
         .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
     )
     return rows.iterator(chunk_size=5000)
+
+
+def series_names_updated(*, since: datetime) -> set[str]:
+    """The names of the series that received samples after ``since`` (by ``updated_at``)."""
+    return set(
+        Series.objects.filter(updated_at__gt=since)
+        .order_by()
+        .values_list("name", flat=True)
+        .distinct()
+    )
+
+
+def series_rollups(
+    series: QuerySet[Series], *, resolution: int, lo: datetime, hi: datetime
+) -> Iterator[tuple]:
+    """The rollups of ``resolution`` seconds of ``series`` from ``lo`` to ``hi``, by series then
+    time, as tuples (series id, start, count, sum, min, max, last, last_at), streamed in chunks."""
+    rows = (
+        Rollup.objects.filter(series__in=series, resolution=resolution, start__gte=lo, start__lt=hi)
+        .order_by("series_id", "start")
+        .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
+    )
+    return rows.iterator(chunk_size=5000)

@@ -308,6 +308,7 @@ REST_FRAMEWORK = {
         "user": _throttle_rate("THROTTLE_USER", "600/min"),
         "login": _throttle_rate("THROTTLE_LOGIN", "10/min"),
         "ingest": _throttle_rate("THROTTLE_INGEST", "6000/min"),
+        "intake": _throttle_rate("THROTTLE_INTAKE", "6000/min"),
         "health_check": _throttle_rate("THROTTLE_HEALTH_CHECK", "6/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXIES,

@@ -244,7 +244,7 @@ def test_the_example_environment_starts_and_passes_the_deploy_check(run_django: 
     [
         ("CLEANUP_CRON", "0 25 * * *", "CLEANUP_CRON='0 25 * * *': expected a five-field cron"),
         ("CLEANUP_CRON", "@daily", "CLEANUP_CRON='@daily': expected a five-field cron"),
-        ("RULE_EVALUATION_INTERVAL_MINUTES", "0", "RULE_EVALUATION_INTERVAL_MINUTES=0: must be"),
+        ("RULE_EVALUATION_INTERVAL_SECONDS", "4", "RULE_EVALUATION_INTERVAL_SECONDS=4: must be"),
         ("DEADMANS_SWITCH_URL", "hc-ping.com/abc", "DEADMANS_SWITCH_URL: expected a URL"),
         ("DEADMANS_SWITCH_TIMEOUT", "soon", "DEADMANS_SWITCH_TIMEOUT='soon': expected a number"),
         ("SELF_CHECK_DISK_PERCENT", "120", "SELF_CHECK_DISK_PERCENT=120.0: must be at most 100"),

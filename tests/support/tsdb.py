@@ -4,6 +4,7 @@
         prom.remote_write_url                       # POST remote write 1.0 bodies here
         prom.query("up")                            # /api/v1/query, the parsed "data"
     with VictoriaMetrics(tmp_path) as vm: ...       # the same interface
+    Prometheus(tmp_path, config=yaml, files={"rules.yml": ...}, args=("--flag",))
 
 Each picks a free port, waits until the server answers its readiness endpoint, and is stopped
 (terminated, then killed) on exit. A test needing a server that is not installed is skipped with
@@ -44,10 +45,20 @@ class TimeSeriesServer:
     ready_path = "/"
     write_path = "/api/v1/write"
 
-    def __init__(self, directory: Path, *, config: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        config: str | None = None,
+        files: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.directory = Path(directory) / self.binary
         self.directory.mkdir(parents=True, exist_ok=True)
         self.config = config
+        self.args = args
+        for name, text in (files or {}).items():  # rule files beside the configuration
+            (self.directory / name).write_text(text)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.directory / "server.log"
@@ -133,6 +144,7 @@ class Prometheus(TimeSeriesServer):
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--web.enable-remote-write-receiver",
             "--log.level=warn",
+            *self.args,
         ]
 
 
@@ -152,6 +164,7 @@ class VictoriaMetrics(TimeSeriesServer):
             "-search.latencyOffset=0s",
             "-search.disableCache",
             "-loggerLevel=WARN",
+            *self.args,
         ]
 
 

@@ -103,7 +103,8 @@ def _preview_range(raw: str) -> timedelta:
 
 
 def _preview_step(window: timedelta) -> timedelta:
-    interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
+    # A preview replays stored minutes: a step shorter than a minute would repeat the same data.
+    interval = max(60, settings.RULE_EVALUATION_INTERVAL_SECONDS)
     points = settings.ALERT_PREVIEW_MAX_POINTS
     minutes = max(1, math.ceil(window.total_seconds() / points / 60))
     return timedelta(seconds=max(interval, minutes * 60))
