@@ -196,7 +196,7 @@ def steady_cycles() -> list[float]:
 
     timings = []
     for run in range(RUNS):
-        cycle = run_cycle(now=AT + timedelta(milliseconds=50 * (run + 1)))
+        cycle = run_cycle(at=AT + timedelta(milliseconds=50 * (run + 1)))
         assert cycle.duration_ms is not None and not cycle.skipped, "the cycle was skipped"
         assert not cycle.error, cycle.error
         timings.append(cycle.duration_ms / 1000)
@@ -250,8 +250,8 @@ def main() -> int:
             settings.METRICS_BACKEND = "prometheus" if backend_url else "embedded"
             settings.METRICS_BACKEND_URL = backend_url
             Alert.objects.all().delete()
-            run_cycle(now=AT - timedelta(seconds=60))  # opens the alerts (pending)
-            run_cycle(now=AT)  # they fire
+            run_cycle(at=AT - timedelta(seconds=60))  # opens the alerts (pending)
+            run_cycle(at=AT)  # they fire
             timings = steady_cycles()
             backend = PrometheusBackend() if backend_url else EmbeddedBackend()
             queries, groups, leaves, reading = leaf_queries(backend)

@@ -142,6 +142,9 @@ class PrometheusClient:
             "start": _timestamp(start),
             "end": _timestamp(end),
             "step": f"{step.total_seconds():g}s",
+            # VictoriaMetrics moves the start of a range of more than 50 points to a multiple of
+            # the step (for its cache) unless told not to; the others ignore the parameter.
+            "nocache": "1",
         }
         data = self._call("/api/v1/query_range", params)
         if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
