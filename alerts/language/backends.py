@@ -49,6 +49,7 @@ RANGE_FUNCTIONS = frozenset(
     }
 )
 LEAF_LABEL = "tt_leaf"  # tags each function's samples in a query that asks for several
+DISCOVERY_WINDOW = timedelta(hours=1)
 
 
 class BackendError(RuleError):
@@ -275,6 +276,18 @@ class PrometheusBackend:
                 }
             )
 
+    def discover(self, names: Sequence[str], *, at: datetime) -> set[str]:
+        """Which of the metric ``names`` have series in the backend in the hour before ``at``
+        (one ``/api/v1/series`` request)."""
+        if not names:
+            return set()
+        matchers = [f"{{__name__={_quote(name)}}}" for name in names]
+        try:
+            found = self.client.series(matchers, start=at - DISCOVERY_WINDOW, end=at)
+        except remote.MetricsBackendError as exc:
+            raise BackendError(exc.message) from None
+        return {labels.get("__name__", "") for labels in found} & set(names)
+
     def _batch(
         self, leaves: Sequence[Leaf], ask: Callable[[list[Leaf]], dict[tuple, Any]]
     ) -> dict[tuple, Any]:
@@ -304,6 +317,21 @@ class PrometheusBackend:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(one, groups))
         return found
+
+
+def absent_metrics(names: Sequence[str], *, at: datetime) -> list[str]:
+    """Warnings for the metrics a Prometheus backend holds no series of (none when embedded)."""
+    if not remote.uses_prometheus():
+        return []
+    try:
+        present = PrometheusBackend().discover(names, at=at)
+    except BackendError as exc:
+        return [f"the metrics backend could not be asked which metrics it holds: {exc.message}"]
+    return [
+        f"the metrics backend holds no series of {name} in the last hour"
+        for name in names
+        if name not in present
+    ]
 
 
 def metrics_backend() -> MetricsBackend:

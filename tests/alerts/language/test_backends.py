@@ -533,3 +533,39 @@ def test_an_anomaly_detector_s_history_through_the_backend_is_the_embedded_store
     assert list(there.times) == list(here.times) and len(here.times) >= 4
     for ours, theirs in zip(here.values, there.values, strict=True):
         assert math.isfinite(ours) and math.isclose(theirs, ours, rel_tol=TOLERANCE)
+
+
+# --- discovery ------------------------------------------------------------------------------------
+
+VALIDATE = "/api/v1/monitoring/alerts/rules/validate"
+
+
+@pytest.mark.parametrize("server", ["prometheus", "victoria"])
+def test_validation_warns_about_metrics_the_backend_holds_no_series_of(
+    server: str,
+    request: pytest.FixtureRequest,
+    use_backend: Callable[[str], None],
+    viewer_client: APIClient,
+) -> None:
+    database = request.getfixturevalue(server)
+    expression = "sum(rate(tickets_sold_total[5m])) / sum(active_users)"
+    embedded = viewer_client.post(VALIDATE, {"expression": expression}, format="json")
+    assert embedded.json()["warnings"] == []
+    use_backend(database.url)
+    before = remote.client().requests
+    response = viewer_client.post(VALIDATE, {"expression": expression}, format="json")
+    assert response.status_code == 200
+    assert response.json()["warnings"] == [
+        "the metrics backend holds no series of active_users in the last hour"
+    ]
+    assert remote.client().requests - before == 1  # one /api/v1/series request
+
+
+def test_validation_with_the_backend_down_is_valid_with_a_warning(
+    use_backend: Callable[[str], None], viewer_client: APIClient
+) -> None:
+    use_backend(f"http://127.0.0.1:{free_port()}")
+    response = viewer_client.post(VALIDATE, {"expression": "max(queue_size)"}, format="json")
+    assert response.status_code == 200 and response.json()["valid"] is True
+    [warning] = response.json()["warnings"]
+    assert warning.startswith("the metrics backend could not be asked") and "unreachable" in warning
