@@ -228,7 +228,7 @@ def test_a_failing_backend_records_an_error_per_rule_resolves_nothing_and_raises
 
     settings.METRICS_BACKEND_TIMEOUT = 0.5
     urls = {
-        "down": lambda: f"http://127.0.0.1:{free_port()}",
+        "down": lambda: f"http://rules:pw-s3cret@127.0.0.1:{free_port()}",
         "error": lambda: failing_backend("error"),
         "timeout": lambda: failing_backend("hang"),
     }
@@ -253,6 +253,9 @@ def test_a_failing_backend_records_an_error_per_rule_resolves_nothing_and_raises
     alert = Alert.objects.get(source=Alert.Source.SELF, labels__check="metrics_backend")
     assert alert.state == Alert.State.FIRING
     assert "runbook-metrics-backend" in alert.description
+    assert alert.labels["subject"].startswith("http://127.0.0.1:")  # no user, no password
+    seen = [alert.summary, alert.description, str(alert.details), cycle.error]
+    assert not any("s3cret" in text for text in seen)
 
 
 def test_the_self_alert_resolves_when_the_backend_answers_again(
