@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -334,8 +336,25 @@ def absent_metrics(names: Sequence[str], *, at: datetime) -> list[str]:
     ]
 
 
+_forced: ContextVar[MetricsBackend | None] = ContextVar("forced_metrics_backend", default=None)
+
+
+@contextmanager
+def reading_from(backend: MetricsBackend) -> Iterator[None]:
+    """Evaluate through ``backend`` within the block, whatever ``METRICS_BACKEND`` says (rule
+    tests read the samples they pushed to the embedded store)."""
+    token = _forced.set(backend)
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
 def metrics_backend() -> MetricsBackend:
-    """The backend ``METRICS_BACKEND`` names."""
+    """The backend ``METRICS_BACKEND`` names (or the one :func:`reading_from` imposes)."""
+    forced = _forced.get()
+    if forced is not None:
+        return forced
     if remote.uses_prometheus():
         return PrometheusBackend()
     return EmbeddedBackend()
