@@ -29,6 +29,7 @@ from alerts.anomalies.method import Direction, Learning, Model, PointScore, Seas
 from alerts.anomalies.series import STEP, history, new_points, step_start, steps_between
 from alerts.anomalies.validation import history_kept
 from alerts.language import RuleError, parse
+from alerts.language.backends import BackendError
 from alerts.models import Alert, AnomalyDetector, AnomalyScore, Rule
 from alerts.models.alerts import fingerprint_for
 from alerts.models.anomalies import ANOMALY_RULE
@@ -147,6 +148,10 @@ def fit_detector(*, detector: AnomalyDetector, now: datetime) -> Model | Learnin
             timezone=detector.timezone,
             minimum_history=detector.minimum_history,
         )
+    except BackendError as exc:
+        # The metrics backend is down: keep the model and try again at the next fit.
+        _record_error(detector, f"fit: metrics backend: {exc}", now=now)
+        return None
     except RuleError as exc:
         _record_error(detector, f"fit: {exc}", now=now)
         # Fitted (it failed): the next attempt is the next daily fit, or the next edit.

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -54,6 +56,7 @@ RANGE_FUNCTIONS = frozenset(
 )
 POINT_FUNCTIONS = frozenset({"predict_linear", "deriv"})  # fitted to the window's points
 LEAF_LABEL = "tt_leaf"  # tags each function's samples in a query that asks for several
+DISCOVERY_WINDOW = timedelta(hours=1)
 
 
 class BackendError(RuleError):
@@ -311,6 +314,18 @@ class PrometheusBackend:
                 }
             )
 
+    def discover(self, names: Sequence[str], *, at: datetime) -> set[str]:
+        """Which of the metric ``names`` have series in the backend in the hour before ``at``
+        (one ``/api/v1/series`` request)."""
+        if not names:
+            return set()
+        matchers = [f"{{__name__={_quote(name)}}}" for name in names]
+        try:
+            found = self.client.series(matchers, start=at - DISCOVERY_WINDOW, end=at)
+        except remote.MetricsBackendError as exc:
+            raise BackendError(exc.message) from None
+        return {labels.get("__name__", "") for labels in found} & set(names)
+
     def _batch(
         self, leaves: Sequence[Leaf], ask: Callable[[list[Leaf]], dict[tuple, Any]]
     ) -> dict[tuple, Any]:
@@ -342,8 +357,40 @@ class PrometheusBackend:
         return found
 
 
+def absent_metrics(names: Sequence[str], *, at: datetime) -> list[str]:
+    """Warnings for the metrics a Prometheus backend holds no series of (none when embedded)."""
+    if not remote.uses_prometheus():
+        return []
+    try:
+        present = PrometheusBackend().discover(names, at=at)
+    except BackendError as exc:
+        return [f"the metrics backend could not be asked which metrics it holds: {exc.message}"]
+    return [
+        f"the metrics backend holds no series of {name} in the last hour"
+        for name in names
+        if name not in present
+    ]
+
+
+_forced: ContextVar[MetricsBackend | None] = ContextVar("forced_metrics_backend", default=None)
+
+
+@contextmanager
+def reading_from(backend: MetricsBackend) -> Iterator[None]:
+    """Evaluate through ``backend`` within the block, whatever ``METRICS_BACKEND`` says (rule
+    tests read the samples they pushed to the embedded store)."""
+    token = _forced.set(backend)
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
 def metrics_backend() -> MetricsBackend:
-    """The backend ``METRICS_BACKEND`` names."""
+    """The backend ``METRICS_BACKEND`` names (or the one :func:`reading_from` imposes)."""
+    forced = _forced.get()
+    if forced is not None:
+        return forced
     if remote.uses_prometheus():
         return PrometheusBackend()
     return EmbeddedBackend()

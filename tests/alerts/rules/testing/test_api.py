@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from alerts.models import Rule
+from tests.support.tsdb import free_port
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/monitoring/alerts/rules/test"
@@ -101,3 +102,15 @@ def test_more_than_10000_points_is_a_413(client: APIClient) -> None:
 def test_viewers_may_not_run_tests(client_for: Callable[[User], APIClient], viewer: User) -> None:
     response = client_for(viewer).post(URL, {"content": "rules: []\ntests: []\n"}, format="json")
     assert response.status_code == 403
+
+
+def test_rule_tests_read_their_own_samples_when_a_metrics_backend_is_configured(
+    client: APIClient, settings: Any
+) -> None:
+    """Issue #20: the test inputs live in the isolated store, never in the backend (here down)."""
+    settings.METRICS_BACKEND = "prometheus"
+    settings.METRICS_BACKEND_URL = f"http://127.0.0.1:{free_port()}"
+    body = (FILES / "queue_passing.yaml").read_bytes()
+    response = client.post(URL, body, content_type="application/yaml")
+    assert response.status_code == 200, response.content
+    assert response.json()["passed"] is True
