@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from monitoring_site.jobs import Cleanup, Job
 
 JOBS = [
@@ -68,3 +70,31 @@ CLEANUPS += [
         setting="ALERT_RETENTION_DAYS",
     ),
 ]
+
+# --- anomaly detection (alerts/anomalies/, issue #16) ---
+# Scoring is cheap and runs every 10 minutes; fits take a second or so per detector and run once
+# a day (a scoring run fits only detectors without a current model: new or edited ones).
+JOBS += [
+    Job(
+        name="alerts.anomalies.score",
+        func="alerts.anomalies.tasks.score_anomalies",
+        minutes=settings.ANOMALY_SCORE_INTERVAL_MINUTES,
+    ),
+    Job(
+        name="alerts.anomalies.fit",
+        func="alerts.anomalies.tasks.fit_anomaly_models",
+        cron=settings.ANOMALY_FIT_CRON,
+    ),
+]
+CLEANUPS += [
+    Cleanup(
+        name="anomaly scores",
+        model="alerts.AnomalyScore",
+        field="at",
+        setting="ANOMALY_SCORE_RETENTION_DAYS",
+    ),
+]
+
+# --- the Alertmanager-compatible intake (alerts/intake/, issue #20) ---
+# External alerts the sender stopped repeating resolve when their endsAt passes.
+JOBS += [Job(name="alerts.external.expire", func="alerts.tasks.expire_external_alerts", minutes=1)]

@@ -151,11 +151,14 @@ def open_alert(
     actor: str = ENGINE,
     identity: dict[str, str] | None = None,
     details: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Alert | None:
     """Open an alert (pending, or firing at once when the rule's ``for`` is zero).
 
-    ``identity`` (default: ``labels``) is what the fingerprint hashes. Returns None when an open
-    alert of the fingerprint already exists (the database constraint decides under races).
+    ``identity`` (default: ``labels``) is what the fingerprint hashes. ``overrides`` sets alert
+    fields the rule does not decide (an anomaly's detector, name, severity and words) before the
+    first event. Returns None when an open alert of the fingerprint already exists (the database
+    constraint decides under races).
     """
     fingerprint = fingerprint_for(
         source, str(rule.pk), identity if identity is not None else labels
@@ -179,6 +182,8 @@ def open_alert(
         started_at=now,
         last_evaluated_at=now,
     )
+    for name, field_value in (overrides or {}).items():
+        setattr(alert, name, field_value)
     try:
         with transaction.atomic():
             alert.save()

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from alerts.engine.cycle import run_cycle
 from alerts.engine.evaluator import evaluator_alive
+from alerts.intake import services as intake
 from alerts.models import EvaluationCycle
 from alerts.sources.self_check import evaluator_down, raise_self_alert
 
@@ -33,3 +34,8 @@ def evaluate_rules() -> str:
     if cycle.skipped:
         return "skipped: the previous cycle still runs"
     return f"no evaluator: {cycle.rules} rules, {cycle.errors} errors, {cycle.changes} changes"
+
+
+def expire_external_alerts() -> str:
+    """Resolve external alerts whose endsAt passed without a repeat (alerts.intake)."""
+    return f"{intake.expire_external_alerts()} external alerts expired"

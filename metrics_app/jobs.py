@@ -13,7 +13,11 @@ JOBS = [
         minutes=settings.METRICS_AGGREGATION_INTERVAL_MINUTES,
     ),
     Job(name="metrics.host", func="metrics_app.tasks.host_metrics", minutes=1),
+    # Retries of remote write after a failure, and anything a wake-up missed (issue #20).
+    Job(name="metrics.remote_write", func="metrics_app.tasks.forward_samples", minutes=1),
 ]
+
+TASKS = ["metrics_app.tasks.forward_samples"]
 
 CLEANUPS = [
     # Also pruned by every metrics.aggregate run (metrics_app.aggregation.prune_fine_buckets):

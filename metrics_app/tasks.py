@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from metrics_app import influx
+from metrics_app import forwarding, influx
 from metrics_app.aggregation import aggregate_rollups, prune_fine_buckets
 from metrics_app.host import sample_host
 
@@ -23,3 +23,8 @@ def host_metrics() -> int:
     if not settings.METRICS_HOST_SAMPLING:
         return 0
     return sample_host()
+
+
+def forward_samples() -> dict[str, Any]:
+    """Send the remote write queue (woken by each ingest, and every minute as the safety net)."""
+    return forwarding.forward_pending()

@@ -8,7 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from alerts.anomalies.services import ANOMALY_RULE_SPEC
 from alerts.health_alerts import SERVICE_DOWN
+from alerts.intake.services import EXTERNAL_RULE
 from alerts.models import Rule
 from alerts.rules.services import create_rule
 from alerts.sources.self_check import SELF_CHECK_RULE
@@ -182,12 +184,18 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
 def seed(log: Log) -> None:
     """Create the default rules that do not exist (by slug); leave existing ones as edited."""
     created = []
-    for spec in (*DEFAULT_RULES, SERVICE_DOWN_RULE, SELF_CHECK_RULE):
+    for spec in (
+        *DEFAULT_RULES,
+        SERVICE_DOWN_RULE,
+        SELF_CHECK_RULE,
+        ANOMALY_RULE_SPEC,
+        EXTERNAL_RULE,
+    ):
         fields = _rule_fields(spec)
         slug = fields.pop("slug")
         if Rule.objects.filter(Q(slug=slug) | Q(name=fields["name"])).exists():
             continue
         create_rule(fields={"slug": slug, **fields}, user=None, reason="seeded by bootstrap")
         created.append(slug)
-    total = len(DEFAULT_RULES) + 2
+    total = len(DEFAULT_RULES) + 3
     log(f"alert rules: {len(created)} created, {total - len(created)} kept as they are")

@@ -26,6 +26,7 @@ from django.utils import timezone
 from alerts.engine.lease import claim_lease, release_lease
 from alerts.engine.lifecycle import RuleOutcome, apply_evaluation, error_text
 from alerts.language import RuleError, evaluate_many, parse
+from alerts.language.backends import BackendError
 from alerts.models import Alert, EvaluationCycle, Rule
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,24 @@ def _evaluate_all(cycle: EvaluationCycle, now: datetime, rule_ids: Collection[in
         cycle.errors += bool(outcome.error)
         outcomes.append(outcome)
     store_outcomes(rules, outcomes, now=now)
+    cycle.error = backend_failure(results)
+
+
+BACKEND_FAILURE = "metrics backend"
+
+
+def backend_failure(results: Sequence[tuple[Any, Any]]) -> str:
+    """The cycle's error when the metrics backend failed some reads ('' when it did not).
+
+    Each rule that read through the failure already holds it as its own error, and its alerts
+    are left as they were (an error is never "the condition is false"); the cycle's error fails
+    the job too, which raises the self-alerts.
+    """
+    failed = [item for pair in results for item in pair if isinstance(item, BackendError)]
+    if not failed:
+        return ""
+    rules = sum(any(isinstance(item, BackendError) for item in pair) for pair in results)
+    return f"{BACKEND_FAILURE}: {rules} of {len(results)} rules not evaluated: {failed[0].message}"
 
 
 def open_alerts_by_rule(rule_ids: Collection[int] | None = None) -> dict[int, dict[str, Alert]]:

@@ -9,7 +9,9 @@ open alert per problem found, through the normal lifecycle (AlertEvent, outbox, 
 - ``evaluator_down``: no evaluator loop has beaten for two intervals (``manage.py run_evaluator``
   is not running, or cannot reach the database); the minute job evaluates meanwhile;
 - ``notification_backlog``: due, undelivered notifications grew over the last ten minutes;
-- ``disk_full``: the disk holding ``VAR_DIR`` is fuller than ``SELF_CHECK_DISK_PERCENT``.
+- ``disk_full``: the disk holding ``VAR_DIR`` is fuller than ``SELF_CHECK_DISK_PERCENT``;
+- ``metrics_backend``: the latest evaluation cycle could not read the metrics backend
+  (``METRICS_BACKEND=prometheus``: down, timing out, or answering errors).
 
 An alert resolves itself at the first run that no longer finds its problem. A dead worker
 cluster cannot run this job: the dead-man's switch and ``/health`` announce it, and when the
@@ -34,6 +36,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from alerts import actors
+from alerts.engine.cycle import BACKEND_FAILURE
 from alerts.engine.evaluator import evaluator_alive, heartbeat_at
 from alerts.models import Alert, AlertEvent, Notification, Rule
 from alerts.models.alerts import fingerprint_for
@@ -112,6 +115,7 @@ def current_findings(*, now: datetime) -> list[Finding]:
         *_evaluator_down(now),
         *_notification_backlog(now),
         *_disk_full(),
+        *_metrics_backend(),
     ]
 
 
@@ -240,6 +244,27 @@ def _disk_full() -> Iterator[Finding]:
             value=round(used, 1),
             details={"path": str(settings.VAR_DIR), "used_percent": round(used, 1)},
         )
+
+
+def _metrics_backend() -> Iterator[Finding]:
+    latest = (
+        EvaluationCycle.objects.filter(skipped=False, finished_at__isnull=False)
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+    if latest is None or not latest.error.startswith(BACKEND_FAILURE):
+        return
+    yield Finding(
+        check="metrics_backend",
+        subject=settings.METRICS_BACKEND_URL,
+        summary="The metrics backend failed the latest evaluation cycle",
+        description=(
+            f"{latest.error[:500]}\nRules that read it keep their alerts as they were and show "
+            "the error until the backend answers again."
+        ),
+        value=float(latest.errors),
+        details={"cycle": latest.pk, "error": latest.error[:1000]},
+    )
 
 
 # --- the lifecycle -------------------------------------------------------------------------------

@@ -258,3 +258,31 @@ def test_a_bad_schedule_or_self_monitoring_setting_stops_start_up_naming_it(
 ) -> None:
     """Issue #14: invalid intervals or cron expressions fail at start-up, naming the variable."""
     assert expected in start_up_error(run_django, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"METRICS_BACKEND": "influx"},
+            "METRICS_BACKEND='influx': expected embedded or prometheus",
+        ),
+        ({"METRICS_BACKEND": "prometheus"}, "METRICS_BACKEND=prometheus needs METRICS_BACKEND_URL"),
+        ({"METRICS_BACKEND_URL": "ftp://tsdb"}, "METRICS_BACKEND_URL: expected a URL"),
+        (
+            {"METRICS_BACKEND_TOKEN": "tok-s3cret", "METRICS_BACKEND_USERNAME": "u"},
+            "set a bearer token or basic auth, not both",
+        ),
+        ({"METRICS_BACKEND_PASSWORD": "pw-s3cret"}, "METRICS_BACKEND_PASSWORD is set without"),
+        ({"METRICS_BACKEND_TIMEOUT": "0"}, "METRICS_BACKEND_TIMEOUT"),
+    ],
+)
+def test_a_bad_metrics_backend_setting_stops_start_up_naming_it(
+    run_django: Run, env: dict[str, str], expected: str
+) -> None:
+    """Issue #20: the backend's settings are checked at start-up, and never echo a secret."""
+    error = start_up_error(run_django, **env)
+    assert expected in error
+    assert "METRICS_BACKEND_PASSWORD" in expected or "p" not in env.get(
+        "METRICS_BACKEND_PASSWORD", ""
+    )

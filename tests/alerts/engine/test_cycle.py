@@ -271,3 +271,36 @@ def test_the_evaluate_rules_command_runs_a_cycle_and_names_failing_rules(
     assert lines[0].startswith("2 rules in ")
     assert lines[0].endswith(": 1 alert changes, 1 errors")
     assert lines[1].startswith("  broken: ") and "gone_metric" in lines[1]
+
+
+@pytest.mark.django_db
+def test_the_lag_of_scheduled_cycles_is_their_delay_past_the_minute_they_were_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #13: bootstrapped at 12:00:47, the schedule ran at 47 s into every minute and the
+    lag read 44-57 s. Due on the minute, each run is late by the scheduler's wake-up only."""
+    import time_machine
+    from django_q.brokers.orm import ORM
+    from django_q.models import OrmQ
+
+    from monitoring_site import jobs
+    from tests.monitoring_site.test_jobs import run_scheduler
+
+    [evaluate] = [job for job in JOBS if job.name == "alerts.evaluate"]
+    monkeypatch.setattr(jobs, "all_jobs", lambda: [evaluate])
+    start = T0.replace(second=0)
+    jobs.install_schedules(now=start + timedelta(seconds=47))
+    broker = ORM(list_key="issue13-lag")
+    lags = []
+    # The scheduler wakes every 30 s, at :50 and :20; each task it makes runs at once.
+    for offset in range(50, 50 + 4 * 60, 30):
+        with time_machine.travel(start + timedelta(seconds=offset), tick=False):
+            run_scheduler(broker)
+            for queued in OrmQ.objects.all():
+                jobs.run_job(*queued.task["args"])
+                queued.delete()
+                lags.append(EvaluationCycle.objects.latest("started_at").lag_ms / 1000)
+    assert lags == [20.0, 20.0, 20.0, 20.0]
+    registry = CollectorRegistry()
+    registry.register(EvaluationCollector())
+    assert "alert_evaluation_lag_seconds 20.0" in generate_latest(registry).decode()

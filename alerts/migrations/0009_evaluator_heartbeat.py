@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0011_alert_resolution"),
+        ("alerts", "0008_alert_resolution"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0006_alert_unrouted"),
+        ("alerts", "0007_channel_pause"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics_app', '0003_rollup_progress'),
+        ('metrics_app', '0005_remote_write_progress'),
     ]
 
     operations = [
