@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.urls import reverse
+
 from alerts.models import MaintenanceWindow
+from alerts.pages.selectors import service_of
 from alerts.selectors import active_alerts
 
 
@@ -22,6 +25,10 @@ def open_alerts(now: datetime) -> list[dict[str, Any]]:
             "state": alert.state,
             "since": alert.started_at,
             "labels": dict(alert.labels or {}),
+            "service": service_of(alert),
+            "summary": alert.summary,
+            "acknowledged_by": alert.acknowledged_by_name,
+            "url": reverse("alert-page", args=[alert.pk]),
         }
         for alert in active_alerts()
         if alert.started_at <= now

@@ -512,6 +512,18 @@ def is_checking(overall: Overall, counts: dict[str, int]) -> bool:
     return unsettled and not overall.stale
 
 
+PANEL_STATES = ("firing", "acknowledged")
+
+
+def wall_alerts(now: datetime) -> list[dict[str, Any]]:
+    """The firing and acknowledged alerts the alerts app reports (``hooks.OPEN_ALERTS``)."""
+    return [
+        {**alert, "since": iso(alert["since"])}
+        for alert in hooks.facts(hooks.OPEN_ALERTS, now)
+        if alert.get("state") in PANEL_STATES
+    ]
+
+
 def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     """What the dashboard draws: banner, one tile per service, heartbeat bars, dependencies."""
     now = now or timezone.now()
@@ -533,6 +545,7 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
         "now": iso(now),
         "interval_minutes": settings.HEALTH_CHECK_INTERVAL_MINUTES,
         "notices": hooks.notices(),
+        "alerts": wall_alerts(now),
         "dependencies": monitor_dependencies(everything),
         "services": [
             {

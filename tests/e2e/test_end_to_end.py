@@ -40,6 +40,7 @@ import requests
 from django.contrib.auth.models import Group, User
 from django.core.management import get_commands
 from django.db import connection
+from django.db.models import Count
 from django.test import override_settings
 
 from alerts.bootstrap.rules import DEFAULT_RULES
@@ -57,6 +58,7 @@ from alerts.rules.services import create_rule, update_rule
 from alerts.rules.validation import rule_problems
 from metrics_app.catalogue import COUNTER, builtin_metrics
 from metrics_app.exposition import exposed_name
+from monitoring_site.models import JobRun
 from monitoring_site.roles import Role
 from tests.demo.processes import BASE_DIR, base_env, free_block, wait_for
 from tests.e2e.ideal import (
@@ -190,6 +192,7 @@ class Run:
     other_alerts: list[str] = field(default_factory=list)
     ack: dict[str, Any] = field(default_factory=dict)
     pagerduty_incidents: list[dict[str, Any]] = field(default_factory=list)
+    job_runs: dict[str, dict[str, int]] = field(default_factory=dict)  # job -> outcome -> runs
     expected_totals: dict[str, float] = field(default_factory=dict)
     scraped_totals: dict[str, float | None] = field(default_factory=dict)
     simulator_status: int | None = None
@@ -323,7 +326,7 @@ def _environment(artifacts: Path, port: int, receivers: _Receivers) -> dict[str,
 
 
 def _play(result: Run, receivers: _Receivers) -> None:
-    port, services, prometheus_port = free_block(1), free_block(21), free_block(1)
+    port, services, prometheus_port = _ports()
     env = _environment(result.artifacts, port, receivers)
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()  # this test's own database number
     procs = Processes(cwd=BASE_DIR, logs=result.artifacts, env=env)
@@ -339,6 +342,11 @@ def _play(result: Run, receivers: _Receivers) -> None:
         procs.start("web", ["bin/web"])
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{url}/status", timeout=2).ok, 90, "gunicorn's /status")
+        # The evaluator before the worker: the worker's minute job would take a missing
+        # heartbeat for a dead evaluator.
+        result.evaluator = "run_evaluator" in get_commands()
+        if result.evaluator:
+            procs.start("evaluator", [python, "manage.py", "run_evaluator"])
         record = result.artifacts / "record.jsonl"
         record.unlink(missing_ok=True)
         started = time.time()
@@ -350,9 +358,6 @@ def _play(result: Run, receivers: _Receivers) -> None:
             stop_signal=signal.SIGINT,
         )  # fmt: skip
         procs.start("worker", ["bin/worker"])
-        result.evaluator = "run_evaluator" in get_commands()
-        if result.evaluator:
-            procs.start("evaluator", [python, "manage.py", "run_evaluator"])
         result.origin = _simulator_start(record, started)
         _drive(result, receivers, procs, url)
         result.simulator_status = procs.stop("simulator", grace=60)
@@ -367,6 +372,15 @@ def _play(result: Run, receivers: _Receivers) -> None:
     finally:
         result.leftovers = procs.stop_all(["simulator", "evaluator", "worker", "web", "prometheus"])
         result.forced = procs.forced
+
+
+def _ports() -> tuple[int, int, int]:
+    """The web server's, the first of the 21 simulated services', and Prometheus' ports, apart."""
+    while True:
+        port, services, prometheus = free_block(1), free_block(21), free_block(1)
+        taken = {port, *range(services, services + 21)}
+        if len(taken) == 22 and prometheus not in taken:
+            return port, services, prometheus
 
 
 def _configure(receivers: _Receivers) -> None:
@@ -534,6 +548,8 @@ def _collect(result: Run, receivers: _Receivers) -> None:
                 escalation=escalation,
             )
         )
+    for run in JobRun.objects.values("job", "outcome").annotate(n=Count("id")):
+        result.job_runs.setdefault(run["job"], {})[run["outcome"]] = run["n"]
     result.pagerduty_incidents = [
         {"dedup_key": i.dedup_key, "status": i.status, "events": len(i.events)}
         for i in receivers.pagerduty.incidents
@@ -558,6 +574,7 @@ def _write_summary(result: Run) -> None:
         "other_alerts": result.other_alerts,
         "ack": result.ack,
         "pagerduty_incidents": result.pagerduty_incidents,
+        "job_runs": result.job_runs,
         "leftovers": result.leftovers,
         "forced": result.forced,
     }  # fmt: skip
@@ -684,6 +701,15 @@ def test_prometheus_scraped_the_totals_the_simulator_sent(run: Run) -> None:
         if not _same(run.scraped_totals.get(query), want)
     }
     assert different == {}, f"sent vs scraped: {different} {run.where()}"
+
+
+def test_the_worker_cluster_ran_the_schedules_and_no_job_failed(run: Run) -> None:
+    # Escalation, the dispatch sweep and the health rounds are django-q2 schedules of one minute.
+    for job in ("alerts.notify.escalate", "alerts.notify.sweep", "health.round"):
+        runs = run.job_runs.get(job, {})
+        assert runs.get(JobRun.Outcome.SUCCESS, 0) >= 5, f"{job}: {runs} {run.where()}"
+    failed = {job: runs for job, runs in run.job_runs.items() if JobRun.Outcome.FAILURE in runs}
+    assert failed == {}, run.where()
 
 
 def test_every_process_is_stopped(run: Run) -> None:
