@@ -126,7 +126,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Innermost: a view that meets the database down answers 503 with Retry-After.
+    "monitoring_site.unavailable.DatabaseUnavailableMiddleware",
 ]
+# The Retry-After (seconds) of a 503 answered because the database did not answer.
+UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("UNAVAILABLE_RETRY_AFTER_SECONDS", 10, minimum=1)
 
 ROOT_URLCONF = "monitoring_site.urls"
 WSGI_APPLICATION = "monitoring_site.wsgi.application"
