@@ -18,13 +18,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import requests
 
-from tests.support.own_servers import OwnPostgres, free_port
+from tests.support.fake_vendors import WebhookReceiver
+from tests.support.own_servers import OwnPostgres, OwnRedis, free_port
+from tests.support.vendor_fixtures import WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -221,3 +224,88 @@ def test_postgres_down_answers_503_with_retry_after_and_a_client_that_retries_lo
     assert retried
     assert site.metric(r'tickets_sold_total\{service="payment"\}') == 40.0
     assert site.api("/api/alerts", access).status_code == 200
+
+
+# --- Redis stopped and restarted while ingest, the API and dispatch run -------------------------
+
+
+@pytest.fixture
+def redis_site(tmp_path: Path) -> Iterator[tuple[Site, OwnRedis, WebhookReceiver]]:
+    (tmp_path / "redis").mkdir()
+    server = OwnRedis(tmp_path / "redis")
+    site = Site(
+        env=site_env(
+            tmp_path / "var",
+            REDIS_URL=server.url,
+            REDIS_RETRY_SECONDS="1",
+            METRICS_CACHE_SECONDS="1",
+            ALLOW_HTTP_WEBHOOKS="true",
+            WEBHOOK_ALLOW_PRIVATE="true",
+        ),
+        var_dir=tmp_path / "var",
+    )
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        try:
+            server.start()
+            site.prepare()
+            site.manage(
+                "shell",
+                "-c",
+                "from alerts.models import NotificationChannel as C; "
+                f"C.objects.create(name='Hook', kind='webhook', config={{'url': "
+                f"'{receiver.url}/hook', 'secret': '{WEBHOOK_SECRET}'}})",
+            )
+            site.start("bin/web", "bin/worker")
+            yield site, server, receiver
+        finally:
+            site.stop()
+            server.stop()
+
+
+def test_redis_down_is_a_degraded_mode_and_broker_work_resumes_when_it_returns(
+    redis_site: tuple[Site, OwnRedis, WebhookReceiver],
+) -> None:
+    site, server, receiver = redis_site
+    batch = [{"metric": "tickets_sold_total", "value": 1}] * 5
+    assert site.push(batch).status_code == 202, site.log()
+    access = site.access()
+
+    server.stop()
+    stopped = time.time()
+    answers = [site.push(batch).status_code for _ in range(10)]
+    login = site.access()  # login is throttled through the cache too
+    paths = ("/api/alerts", "/api/v1/metrics/series")
+    reads = [site.api(path, access).status_code for path in paths]
+    scrape = requests.get(f"{site.url}/metrics", timeout=15)
+    queued = requests.post(
+        f"{site.url}/api/alerts/test", headers={"Authorization": f"Bearer {access}"}, timeout=15
+    )
+    detailed = site.api("/api/v1/monitoring/health/detailed", login).json()
+
+    assert answers == [202] * 10, site.log()
+    assert reads == [200, 200] and scrape.status_code == 200
+    assert queued.status_code in (200, 201, 202), queued.text
+    assert detailed["dependencies"]["redis"]["status"] == "down"
+    assert detailed["dependencies"]["redis"]["error"].startswith("seen by the web tier: ")
+    fallback = re.search(r"^monitoring_cache_fallback_operations_total (\S+)$", scrape.text, re.M)
+    assert fallback is not None and float(fallback.group(1)) > 0
+
+    time.sleep(max(0.0, stopped + 5 - time.time()))
+    server.start()
+    restarted = time.time()
+    # The test message queued while the broker was down is delivered once the worker runs again
+    # (the minute sweep), and scheduled jobs run again: nothing waits for a person.
+    wait_for(lambda: receiver.bodies, 180, "the message queued during the outage")
+    runs = wait_for(
+        lambda: [
+            run
+            for run in site.api("/api/v1/monitoring/jobs/runs", access).json()["results"]
+            if datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp()
+            > restarted
+        ],
+        120,
+        "a job run after Redis returned",
+    )
+    assert runs
+    assert receiver.bodies[0]["alerts"][0]["annotations"]["event"] == "test"
+    assert site.metric(r'tickets_sold_total\{service="payment"\}') == 55.0
