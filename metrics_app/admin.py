@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from metrics_app.catalogue import HISTOGRAM, label_problem, name_problem
-from metrics_app.models import IngestToken, MetricDefinition, Series
+from metrics_app.models import IngestToken, MetricDefinition, RemoteWriteProgress, Series
 from metrics_app.services import create_ingest_token, revoke_ingest_token, update_ingest_token
 from monitoring_site.admin_roles import RoleAdmin
 from monitoring_site.humanize import format_number
@@ -168,3 +168,21 @@ class SeriesAdmin(RoleAdmin):
     @admin.display(description="value", ordering="value")
     def value_text(self, series: Series) -> str:
         return format_number(series.value)
+
+
+@admin.register(RemoteWriteProgress)
+class RemoteWriteProgressAdmin(RoleAdmin):
+    """Written by the remote write forwarder: read-only (what was sent, dropped, the last error)."""
+
+    add_role = change_role = delete_role = None
+    list_display = (
+        "key",
+        "sent_batches",
+        "rejected_batches",
+        "dropped_batches",
+        "failures",
+        "retry_at",
+        "last_sent_at",
+        "last_error",
+    )
+    readonly_fields = [field.name for field in RemoteWriteProgress._meta.fields]

@@ -13,9 +13,22 @@ JOBS = [
         minutes=settings.METRICS_AGGREGATION_INTERVAL_MINUTES,
     ),
     Job(name="metrics.host", func="metrics_app.tasks.host_metrics", minutes=1),
+    # Retries of remote write after a failure, and anything a wake-up missed (issue #20).
+    Job(name="metrics.remote_write", func="metrics_app.tasks.forward_samples", minutes=1),
 ]
 
+TASKS = ["metrics_app.tasks.forward_samples"]
+
 CLEANUPS = [
+    # Also pruned by every metrics.aggregate run (metrics_app.aggregation.prune_fine_buckets):
+    # an hour of them is what rule windows read, a day of them would be 24 times that.
+    Cleanup(
+        name="metric buckets (10 seconds)",
+        model="metrics_app.FineBucket",
+        field="start",
+        setting="METRICS_FINE_RETENTION_MINUTES",
+        unit="minutes",
+    ),
     Cleanup(
         name="metric buckets (1 minute)",
         model="metrics_app.Bucket",

@@ -88,6 +88,13 @@ class Series(models.Model):
         "empty when pushed otherwise.",
     )
 
+    remote_ts = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Time (ms since epoch) of the last value queued for remote write; each next "
+        "one is later, so the receiver never sees a series go back in time.",
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["name", "labels_key"], name="series_name_labels_uniq")
@@ -122,6 +129,32 @@ class Bucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M}"
+
+
+class FineBucket(models.Model):
+    """A series' samples within 10 seconds, kept for the last hour: sliding rule windows.
+
+    Written beside the minute bucket by the same ingest (the minute buckets hold the same
+    samples, so nothing is lost when these are pruned after ``METRICS_FINE_RETENTION_MINUTES``).
+    Same columns as :class:`Bucket`; ``last_at`` is when the latest sample in it was taken.
+    """
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="fine_buckets")
+    start = models.DateTimeField(db_index=True)
+    count = models.BigIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "start"], name="finebucket_series_start_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M:%S}"
 
 
 class Rollup(models.Model):
@@ -181,3 +214,52 @@ class RollupProgress(models.Model):
 
     def __str__(self) -> str:
         return f"rollups final before {self.final_before:%Y-%m-%d %H:%M}"
+
+
+class RemoteWriteBatch(models.Model):
+    """One ingested batch waiting to be forwarded by remote write: the bounded retry queue.
+
+    ``body`` is the request as it will be sent (protobuf + snappy): each series' cumulative value
+    after the batch, at a time later than any value queued before for that series.
+    """
+
+    body = models.BinaryField()
+    samples = models.IntegerField(help_text="Series values in the body.")
+    created_at = models.DateTimeField()
+    attempts = models.IntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "remote write batches"
+
+    def __str__(self) -> str:
+        return f"remote write batch {self.pk} ({self.samples} samples)"
+
+
+class RemoteWriteProgress(models.Model):
+    """The remote write forwarder's one row: who sends (a lease), when to retry, and its counts."""
+
+    key = models.CharField(max_length=20, unique=True, default="remote_write")
+    holder = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="Backoff after a failure.")
+    failures = models.IntegerField(default=0, help_text="Failed attempts in a row.")
+    sent_batches = models.BigIntegerField(default=0)
+    sent_samples = models.BigIntegerField(default=0)
+    rejected_batches = models.BigIntegerField(
+        default=0, help_text="Refused by the receiver as bad (4xx): not retried."
+    )
+    rejected_samples = models.BigIntegerField(default=0)
+    dropped_batches = models.BigIntegerField(
+        default=0, help_text="Dropped unsent because the queue was full."
+    )
+    dropped_samples = models.BigIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "remote write progress"
+
+    def __str__(self) -> str:
+        return f"remote write: {self.sent_batches} batches sent"

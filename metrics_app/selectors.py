@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -14,10 +14,12 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from metrics_app import backend
 from metrics_app.aggregation import ceil_to, floor_to, rollups_final_before
 from metrics_app.catalogue import COUNTER
-from metrics_app.models import Bucket, Rollup, Series
+from metrics_app.models import Bucket, FineBucket, Rollup, Series
 
 # /api/business-metrics: JSON field -> series name. Counters add up; the gauge is summed over
 # the label sets (one per reporting service).
@@ -42,6 +44,9 @@ def _number(value: float | None) -> int | float:
 
 def business_totals() -> dict[str, int | float]:
     """The stored cumulative totals (counters) and current value (gauge)."""
+    if backend.uses_prometheus():
+        queries = backend.business_totals_query(BUSINESS_COUNTERS, BUSINESS_GAUGE)
+        return _business_figures(backend.read_figures(queries, at=timezone.now()))
     names = [*BUSINESS_COUNTERS.values(), BUSINESS_GAUGE[1]]
     sums = dict(
         Series.objects.filter(name__in=names)
@@ -177,11 +182,20 @@ def business_window(window: timedelta, *, now: datetime | None = None) -> dict[s
     rollup that holds it when that rollup is final, else from the bucket itself.
     """
     now = now or timezone.now()
+    if backend.uses_prometheus():
+        seconds = int(window.total_seconds())
+        queries = backend.business_window_query(BUSINESS_COUNTERS, BUSINESS_GAUGE, seconds)
+        return _business_figures(backend.read_figures(queries, at=now))
     span = Span.of(window, now)
     sums = _window_sums(BUSINESS_COUNTERS.values(), span, now)
     figures = {field: _number(sums.get(name)) for field, name in BUSINESS_COUNTERS.items()}
     figures[BUSINESS_GAUGE[0]] = _number(_window_gauge(BUSINESS_GAUGE[1], span))
     return figures
+
+
+def _business_figures(found: dict[str, float]) -> dict[str, int | float]:
+    fields = [*BUSINESS_COUNTERS, BUSINESS_GAUGE[0]]
+    return {field: _number(found.get(field)) for field in fields}
 
 
 def counter_sums(
@@ -191,7 +205,13 @@ def counter_sums(
 
     Exact as :func:`business_window` is (each minute once, from its final rollup or its bucket).
     A name with no stored minute in the range is absent, so "no data" is not read as zero.
+    With the Prometheus backend each is the ``increase`` over the range (approximate: see
+    docs/rules.md), absent when the backend holds no sample of it there.
     """
+    if backend.uses_prometheus():
+        seconds = int((end - start).total_seconds())
+        queries = {name: f"sum(increase({name}[{seconds}s]))" for name in names}
+        return backend.read_figures(queries, at=end)
     return _window_sums(names, Span(first=start, end=end), now or timezone.now())
 
 
@@ -244,6 +264,9 @@ class SeriesData:
     high: float = math.nan
     last: float = math.nan
     value: float = math.nan
+    # Sliding windows over 10-second buckets (fine_window_figures): the counter's increase over
+    # the window, extrapolated to its edges as PromQL does (None: not a sliding counter window).
+    increase: float | None = None
 
 
 @dataclass(frozen=True)
@@ -418,3 +441,150 @@ def series_buckets(series: QuerySet[Series], *, lo: datetime, hi: datetime) -> I
         .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
     )
     return rows.iterator(chunk_size=5000)
+
+
+def series_names_updated(*, since: datetime) -> set[str]:
+    """The names of the series that received samples after ``since`` (by ``updated_at``)."""
+    return set(
+        Series.objects.filter(updated_at__gt=since)
+        .order_by()
+        .values_list("name", flat=True)
+        .distinct()
+    )
+
+
+def series_rollups(
+    series: QuerySet[Series], *, resolution: int, lo: datetime, hi: datetime
+) -> Iterator[tuple]:
+    """The rollups of ``resolution`` seconds of ``series`` from ``lo`` to ``hi``, by series then
+    time, as tuples (series id, start, count, sum, min, max, last, last_at), streamed in chunks."""
+    rows = (
+        Rollup.objects.filter(series__in=series, resolution=resolution, start__gte=lo, start__lt=hi)
+        .order_by("series_id", "start")
+        .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
+    )
+    return rows.iterator(chunk_size=5000)
+
+
+# --- sliding windows over 10-second buckets (issue #19) -------------------------------------
+
+
+@dataclass(frozen=True)
+class FineFold:
+    """One series' 10-second buckets whose latest sample lies in a window (as epoch seconds)."""
+
+    labels: dict[str, str]
+    created: float
+    points: int = 0
+    count: float = 0.0
+    total: float = 0.0
+    low: float = math.nan
+    high: float = math.nan
+    last: float = math.nan
+    first_start: float = math.nan  # start of the earliest bucket read
+    first_sum: float = 0.0  # what that bucket added
+
+
+def _fine_fold_sql() -> str:
+    """Per series: buckets, count, sum, min, max, latest value, and the earliest bucket's start
+    and sum, of the 10-second buckets with ``after < last_at <= until`` (and a start bound for
+    the index)."""
+    q = connection.ops.quote_name
+    table = q(FineBucket._meta.db_table)
+    where = (
+        "series_id IN ({ids}) AND start >= %s AND start <= %s AND last_at > %s AND last_at <= %s"
+    )
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT series_id, COUNT(*) AS points, SUM({q('count')}) AS n, "  # noqa: S608
+            f"SUM({q('sum')}) AS total, MIN({q('min')}) AS lo, MAX({q('max')}) AS hi, "
+            f"(ARRAY_AGG({q('last')} ORDER BY last_at DESC))[1] AS latest, "
+            "MIN(start) AS first_start, "
+            f"(ARRAY_AGG({q('sum')} ORDER BY start))[1] AS first_sum "
+            f"FROM {table} WHERE {where} GROUP BY series_id"
+        )
+    return (
+        "SELECT series_id, points, n, total, lo, hi, latest, first_start, first_sum FROM ("  # noqa: S608
+        f"SELECT series_id, COUNT(*) OVER w AS points, SUM({q('count')}) OVER w AS n, "
+        f"SUM({q('sum')}) OVER w AS total, MIN({q('min')}) OVER w AS lo, "
+        f"MAX({q('max')}) OVER w AS hi, {q('last')} AS latest, "
+        "MIN(start) OVER w AS first_start, "
+        f"FIRST_VALUE({q('sum')}) OVER (PARTITION BY series_id ORDER BY start) AS first_sum, "
+        "ROW_NUMBER() OVER (PARTITION BY series_id ORDER BY last_at DESC, start DESC) AS rn "
+        f"FROM {table} WHERE {where} WINDOW w AS (PARTITION BY series_id)) AS f WHERE rn = 1"
+    )
+
+
+def fine_window_figures(
+    *,
+    name: str,
+    exact: Sequence[tuple[str, str]],
+    after: datetime,
+    until: datetime,
+    keep_counters: bool,
+) -> list[FineFold]:
+    """Per series of ``name``: its 10-second buckets whose latest sample is in ``(after, until]``,
+    folded, in one query. With ``keep_counters`` a counter series that existed before ``until``
+    but received nothing in the window is kept (it increased by 0, as in Prometheus)."""
+    sql, params = _series_subquery(name, exact)
+    series = connection.ops.quote_name(Series._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    fold = _fine_fold_sql().format(ids=sql)
+    keep = "d.series_id IS NOT NULL"
+    extra: list[Any] = []
+    if keep_counters:
+        keep = f"({keep} OR (s.kind = %s AND s.created_at < %s))"
+        extra = [COUNTER, adapt(until)]
+    window = [adapt(after - timedelta(seconds=10)), adapt(until), adapt(after), adapt(until)]
+    query = (
+        "SELECT s.labels, s.created_at, d.points, d.n, d.total, d.lo, d.hi, d.latest, "  # noqa: S608
+        f"d.first_start, d.first_sum FROM {series} AS s LEFT JOIN ({fold}) AS d "
+        f"ON d.series_id = s.id WHERE s.id IN ({sql}) AND {keep}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, *window, *params, *extra])
+        rows = cursor.fetchall()
+    return [
+        FineFold(
+            labels=_labels(labels),
+            created=_epoch(created),
+            points=int(points or 0),
+            count=float(n or 0),
+            total=float(total or 0.0),
+            low=_float(lo),
+            high=_float(hi),
+            last=_float(latest),
+            first_start=_epoch(first_start),
+            first_sum=float(first_sum or 0.0),
+        )
+        for labels, created, points, n, total, lo, hi, latest, first_start, first_sum in rows
+    ]
+
+
+def _epoch(value: Any) -> float:
+    """A timestamp from the database (SQLite gives text) as epoch seconds; NaN for NULL."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            return math.nan
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
+
+
+def fine_buckets_since() -> datetime | None:
+    """From when the 10-second buckets hold every sample: None when there are none.
+
+    The start of the oldest one, unless no minute bucket is older than it either (all the data
+    there is was written with its 10-second buckets): then since the beginning (``datetime.min``).
+    """
+    oldest = FineBucket.objects.order_by("start").values_list("start", flat=True).first()
+    if oldest is None:
+        return None
+    minute = oldest.replace(second=0, microsecond=0)
+    if not Bucket.objects.filter(start__lt=minute).exists():
+        return datetime.min.replace(tzinfo=UTC)
+    return oldest + timedelta(seconds=10)

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from metrics_app import storage
+from metrics_app import forwarding, storage
 from metrics_app.errors import SeriesLimitExceeded, TotalWouldOverflow
 from metrics_app.ingest import Batch, Sample, aggregate, overflowing, series_of
 from metrics_app.models import IngestToken
@@ -72,6 +73,10 @@ def _write_batch(batch: Batch, *, now: datetime, service: str | None) -> None:
         if new:
             _check_series_limits(new, service=service)
         storage.upsert_buckets(batch, ids)
+        fine_since = now - timedelta(minutes=settings.METRICS_FINE_RETENTION_MINUTES)
+        storage.upsert_fine(batch, ids, since=fine_since)
+        if forwarding.enabled():
+            forwarding.queue_series(ids=ids.values(), now=now)
 
 
 def _overflow_error(samples: Sequence[Sample], over: set[tuple[str, str]]) -> TotalWouldOverflow:

@@ -91,7 +91,9 @@ SILENCE = {"matchers": [{"name": "service", "value": "payment"}], "comment": "de
 SILENCE["ends_at"] = "{in_an_hour}"
 WINDOW = {"name": "Upgrade", "services": ["probe"], "comment": "upgrade"}
 WINDOW["ends_at"] = "{in_an_hour}"
+DETECTOR = {"name": "New detector", "expression": "sum(queue_size)", "seasonality": "daily"}
 SAMPLES = {"samples": [{"metric": "active_users", "value": 3}]}
+EXTERNAL_ALERTS = [{"labels": {"alertname": "Probe"}, "annotations": {"summary": "probe"}}]
 M = "api/v1/monitoring"
 
 API: list[Api] = [
@@ -109,6 +111,7 @@ API: list[Api] = [
     # metrics
     Api("get", "metrics", PUBLIC),  # guarded by address (PROMETHEUS_IPS), not by role
     Api("post", "metrics-ingest", ADMIN, 202, body=SAMPLES),  # or an ingest token
+    Api("post", "alertmanager-alerts", ADMIN, 200, body=EXTERNAL_ALERTS),  # or an intake token
     Api("get", "metrics-series", VIEWER),
     Api("get", "metrics-query", VIEWER, args=(), query="?series={series}"),
     Api("get", "business-metrics", VIEWER),
@@ -132,6 +135,7 @@ API: list[Api] = [
     Api("get", "service-history", VIEWER, args=("service",)),
     # the rule language
     Api("post", "alert-rule-validate", VIEWER, body={"expression": "max(queue_size)"}),
+    Api("post", "alert-rule-test", OPERATOR, body={"content": "rules: []\ntests: []\n"}),
     Api("post", "monitoring-query", VIEWER, body={"expression": "max(queue_size)"}),
     # alerts and rules
     Api("get", "alerts-overview", VIEWER),
@@ -140,6 +144,15 @@ API: list[Api] = [
     Api("get", "alert-detail", VIEWER, args=("alert",)),
     Api("post", "alert-acknowledge", OPERATOR, args=("alert",)),
     Api("post", "alert-resolve", OPERATOR, args=("alert",)),
+    # the alert pages: a viewer's login (the dashboard's), actions for operators
+    Api("get", "alerts-page", VIEWER, anonymous=302),
+    Api("get", "alert-page", VIEWER, args=("alert",), anonymous=302),
+    Api("get", "alert-page-chart", VIEWER, args=("alert",), anonymous=302),
+    Api("post", "alert-page-acknowledge", OPERATOR, 302, args=("alert",), anonymous=302),
+    Api("post", "alert-page-resolve", OPERATOR, 302, args=("alert",), anonymous=302),
+    Api("get", "alert-page-silence", OPERATOR, args=("alert",), anonymous=302),
+    Api("post", "alert-page-silence", OPERATOR, 400, args=("alert",), body={}, anonymous=302),
+    Api("get", "rules-page", VIEWER, anonymous=302),
     Api("get", "alert-rule-list", VIEWER),
     Api("post", "alert-rule-list", ADMIN, 201, body=RULE),
     Api("get", "alert-rule-detail", VIEWER, args=("rule",)),
@@ -160,6 +173,15 @@ API: list[Api] = [
     Api("post", "maintenance-window-list", ADMIN, 201, body=WINDOW),
     Api("get", "maintenance-window-detail", VIEWER, args=("window",)),
     Api("post", "maintenance-window-expire", ADMIN, args=("window",)),
+    # anomaly detection
+    Api("get", "anomalies", VIEWER),
+    Api("get", "anomaly-detector-list", VIEWER),
+    Api("post", "anomaly-detector-list", ADMIN, 201, body=DETECTOR),
+    Api("get", "anomaly-detector-detail", VIEWER, args=("detector",)),
+    Api("put", "anomaly-detector-detail", ADMIN, args=("detector",), body=DETECTOR),
+    Api("patch", "anomaly-detector-detail", ADMIN, args=("detector",), body={"sensitivity": 6}),
+    Api("delete", "anomaly-detector-detail", ADMIN, 204, args=("detector",)),
+    Api("get", "anomaly-detector-forecast", VIEWER, args=("detector",)),
     # daily reports: pages (a viewer's login, like the dashboard) and the JSON
     Api("get", "report-list", VIEWER, anonymous=302),
     Api("get", "report-page", VIEWER, args=("report_day",), anonymous=302),
@@ -220,6 +242,7 @@ PAGES: list[Pages] = [
     Pages("metrics_app.metricdefinition"),
     Pages("metrics_app.ingesttoken"),
     Pages("metrics_app.series", add=NOBODY, change=NOBODY, delete=NOBODY),
+    Pages("metrics_app.remotewriteprogress", add=NOBODY, change=NOBODY, delete=NOBODY),
     Pages("health.service"),
     Pages("health.checkresult", **READ_ONLY),
     Pages("health.statechange", **READ_ONLY),
@@ -232,6 +255,9 @@ PAGES: list[Pages] = [
     Pages("alerts.notification", **READ_ONLY),
     Pages("alerts.silence", add=OPERATOR, change=OPERATOR),
     Pages("alerts.maintenancewindow"),
+    Pages("alerts.anomalydetector"),
+    Pages("alerts.anomalyscore", **READ_ONLY),
+    Pages("alerts.intaketoken"),
     Pages("reports.report", **READ_ONLY),
     Pages("reports.reportdelivery", **READ_ONLY),
 ]
@@ -257,7 +283,10 @@ ACTIONS: list[Action] = [
     Action("metrics_app.metricdefinition", "delete_selected", ADMIN, 200),
     Action("metrics_app.ingesttoken", "delete_selected", ADMIN, 200),
     Action("metrics_app.ingesttoken", "revoke", ADMIN),
+    Action("alerts.intaketoken", "delete_selected", ADMIN, 200),
+    Action("alerts.intaketoken", "revoke", ADMIN),
     Action("metrics_app.series", "delete_selected", NOBODY),
+    Action("metrics_app.remotewriteprogress", "delete_selected", NOBODY),
     Action("health.service", "delete_selected", ADMIN, 200),
     Action("health.service", "run_round_now", OPERATOR),  # as POST .../health/check
     Action("health.service", "enable", ADMIN),
@@ -266,6 +295,7 @@ ACTIONS: list[Action] = [
     Action("health.statechange", "delete_selected", ADMIN, 200),
     Action("health.uptimehour", "delete_selected", ADMIN, 200),
     Action("alerts.rule", "delete_selected", ADMIN, 200),
+    Action("alerts.rule", "test_rules", OPERATOR, 200),  # as POST .../alerts/rules/test
     Action("alerts.alert", "delete_selected", NOBODY),
     Action("alerts.alert", "acknowledge", OPERATOR),
     Action("alerts.alert", "resolve", OPERATOR),
@@ -279,6 +309,8 @@ ACTIONS: list[Action] = [
     Action("alerts.silence", "expire_now", OPERATOR),
     Action("alerts.maintenancewindow", "delete_selected", ADMIN, 200),
     Action("alerts.maintenancewindow", "expire_now", ADMIN),
+    Action("alerts.anomalydetector", "delete_selected", ADMIN, 200),
+    Action("alerts.anomalyscore", "delete_selected", ADMIN, 200),
     Action("reports.report", "delete_selected", ADMIN, 200),
     Action("reports.report", "send_by_email", ADMIN),
     Action("reports.reportdelivery", "delete_selected", ADMIN, 200),

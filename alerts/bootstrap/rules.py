@@ -8,7 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from alerts.anomalies.services import ANOMALY_RULE_SPEC
 from alerts.health_alerts import SERVICE_DOWN
+from alerts.intake.services import EXTERNAL_RULE
 from alerts.models import Rule
 from alerts.rules.services import create_rule
 from alerts.sources.self_check import SELF_CHECK_RULE
@@ -173,8 +175,8 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
     )
     fields["annotations"] = {"summary": spec["summary"], "description": description}
     if not fields.get("builtin"):
-        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_MINUTES says.
-        interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * MINUTE
+        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_SECONDS says.
+        interval = settings.RULE_EVALUATION_INTERVAL_SECONDS
         fields["for_seconds"] = max(fields["for_seconds"], 2 * interval)
     return fields
 
@@ -182,12 +184,18 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
 def seed(log: Log) -> None:
     """Create the default rules that do not exist (by slug); leave existing ones as edited."""
     created = []
-    for spec in (*DEFAULT_RULES, SERVICE_DOWN_RULE, SELF_CHECK_RULE):
+    for spec in (
+        *DEFAULT_RULES,
+        SERVICE_DOWN_RULE,
+        SELF_CHECK_RULE,
+        ANOMALY_RULE_SPEC,
+        EXTERNAL_RULE,
+    ):
         fields = _rule_fields(spec)
         slug = fields.pop("slug")
         if Rule.objects.filter(Q(slug=slug) | Q(name=fields["name"])).exists():
             continue
         create_rule(fields={"slug": slug, **fields}, user=None, reason="seeded by bootstrap")
         created.append(slug)
-    total = len(DEFAULT_RULES) + 2
+    total = len(DEFAULT_RULES) + 3
     log(f"alert rules: {len(created)} created, {total - len(created)} kept as they are")

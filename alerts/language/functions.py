@@ -40,10 +40,11 @@ def apply(op: str, a: float, b: float) -> float:
 
 
 def range_function(name: str, row: SeriesData, window: int) -> float:
+    increase = row.total if row.increase is None else row.increase
     if name == "increase":
-        return row.total
+        return increase
     if name == "rate":
-        return row.total / window
+        return increase / window
     if name == "count_over_time":
         return row.count
     if name == "sum_over_time":

@@ -27,6 +27,7 @@ class Alert(models.Model):
         HEALTH = "health"
         ANOMALY = "anomaly"
         SELF = "self", "self-check"
+        EXTERNAL = "external"  # Prometheus, vmalert: the Alertmanager-compatible intake
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -40,6 +41,14 @@ class Alert(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.RULE)
     rule = models.ForeignKey(
         "alerts.Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    detector = models.ForeignKey(
+        "alerts.AnomalyDetector",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        help_text="The anomaly detector that raised it (source anomaly).",
     )
     fingerprint = models.CharField(max_length=64, db_index=True)
     labels = models.JSONField(default=dict, blank=True)
@@ -69,6 +78,10 @@ class Alert(models.Model):
     acknowledged_by_name = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
     resolved_by_name = models.CharField(max_length=200, blank=True)
+    # What resolved it, for the resolved message: the value then (None: no data, or resolved by
+    # a person or a health check) and how long it had fired (None: it never fired).
+    resolved_value = models.FloatField(null=True, blank=True)
+    fired_seconds = models.FloatField(null=True, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     condition_false_since = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +91,10 @@ class Alert(models.Model):
         null=True, blank=True, help_text="Since when no working channel carries this alert."
     )
     unrouted_reason = models.CharField(max_length=300, blank=True)
+    # External alerts: when the sender's alert ends unless the sender repeats it (its endsAt).
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="External alerts: resolved then unless renewed."
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -89,7 +106,13 @@ class Alert(models.Model):
                 name="alert_one_open_per_fingerprint",
             )
         ]
-        indexes = [models.Index(fields=["state", "-started_at"], name="alert_state_started")]
+        indexes = [
+            models.Index(fields=["state", "-started_at"], name="alert_state_started"),
+            # The external alerts' expiry sweep reads only the alerts that have an end.
+            models.Index(
+                fields=["ends_at"], condition=Q(ends_at__isnull=False), name="alert_ends_at"
+            ),
+        ]
         permissions = [("acknowledge_alert", "Can acknowledge and resolve alerts")]
 
     def __str__(self) -> str:

@@ -17,8 +17,12 @@ from django_q.models import Failure, OrmQ, Schedule, Success, Task
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from alerts.intake.services import EXTERNAL_RULE
+from alerts.intake.tokens import create_intake_token
 from alerts.models import (
     Alert,
+    AnomalyDetector,
+    AnomalyScore,
     EscalationPolicy,
     EvaluationCycle,
     Notification,
@@ -28,7 +32,7 @@ from alerts.models import (
 from alerts.services import fire_alert, open_alert
 from alerts.silences.services import create_maintenance_window, create_silence
 from health.models import CheckResult, Service, StateChange, UptimeHour, hour_of
-from metrics_app.models import MetricDefinition, Series
+from metrics_app.models import MetricDefinition, RemoteWriteProgress, Series
 from metrics_app.services import create_ingest_token
 from monitoring_site.models import JobRun, SeedRecord
 from reports.models import ReportDelivery
@@ -120,6 +124,7 @@ def _metrics(now: Any) -> dict[str, Any]:
         "metrics_app.ingesttoken": token,
         "metrics_app.series": series,
         "series": series,
+        "metrics_app.remotewriteprogress": RemoteWriteProgress.objects.create(),
     }
 
 
@@ -180,6 +185,32 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
         "silence": silence,
         "alerts.maintenancewindow": window,
         "window": window,
+        "alerts.intaketoken": create_intake_token(name="probe-prometheus")[0],
+        "external_rule": Rule.objects.create(
+            slug=EXTERNAL_RULE["slug"], name=EXTERNAL_RULE["name"], builtin=True
+        ),
+        **_anomalies(now),
+    }
+
+
+def _anomalies(now: Any) -> dict[str, Any]:
+    detector = AnomalyDetector.objects.create(
+        name="Probe detector", slug="probe-detector", expression="sum(queue_size)"
+    )
+    score = AnomalyScore.objects.create(
+        detector=detector,
+        at=now,
+        observed=1.0,
+        expected=1.0,
+        lower=0.0,
+        upper=2.0,
+        score=0.0,
+        anomalous=False,
+    )
+    return {
+        "alerts.anomalydetector": detector,
+        "detector": detector,
+        "alerts.anomalyscore": score,
     }
 
 

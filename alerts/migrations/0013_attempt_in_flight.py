@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0007_channel_pause'),
+        ('alerts', '0012_recurring_maintenance_windows'),
     ]
 
     operations = [
