@@ -5,7 +5,8 @@
    each claiming rows under its lease; the floor, in the same run, is a loop of
    ``requests.Session().post`` of the same signed bodies to the same receiver. Target: within 3x
    the floor. Also printed: the database round trip (``SELECT 1``) in the same run, since each
-   delivery costs two of them (claim, record) besides its POST.
+   delivery costs three of them (claim, the attempt started before the send, record) besides its
+   POST.
 2. Latency: with a real worker cluster (``manage.py qcluster``, Redis broker) running, the delay
    from an evaluation that fires an alert to the receiver getting its message. Target: median
    under 2 s.

@@ -30,3 +30,8 @@ class HealthConfig(AppConfig):
         from metrics_app.exposition import register_collector
 
         register_collector(HealthCollector())
+        # A web process that meets the monitor's Redis down records it (no round runs then).
+        from health.services import record_redis_observation
+        from monitoring_site.cache import on_redis_change
+
+        on_redis_change(record_redis_observation)

@@ -238,6 +238,32 @@ def record_round(*, results: dict[int, ProbeResult], checked_at: datetime) -> li
     return changes
 
 
+OBSERVED_PREFIX = "seen by the web tier: "
+
+
+def record_redis_observation(down: bool, error: str) -> None:
+    """A web process met the monitor's Redis down (or back): record it as a check result.
+
+    No health round runs while Redis is down (the rounds are queued through it), so without this
+    ``/health/detailed`` would show Redis up for the whole outage. The result goes through
+    :func:`record_round` like a probe's; the monitor's Redis service changes state on one result,
+    so it shows down at once and the next round (or the web tier) brings it back.
+    """
+    if not settings.REDIS_URL:
+        return
+    ensure_monitor_services()
+    service = Service.objects.filter(kind=Service.Kind.MONITOR, target="redis").first()
+    if service is None or not service.enabled:
+        return
+    if down:
+        result = ProbeResult.down(OBSERVED_PREFIX + error)
+    elif service.state == State.DOWN and service.last_error.startswith(OBSERVED_PREFIX):
+        result = ProbeResult(Outcome.UP, details={"seen_by": "web tier"})
+    else:
+        return  # back, but it was never marked down from here: the rounds say the rest
+    record_round(results={service.pk: result}, checked_at=timezone.now())
+
+
 def _mark_impacted(updated: dict[int, Service]) -> None:
     """A down service whose direct dependency is down too is impacted by that dependency."""
     states = dict(Service.objects.values_list("pk", "state"))

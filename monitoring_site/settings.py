@@ -126,7 +126,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Innermost: a view that meets the database down answers 503 with Retry-After.
+    "monitoring_site.unavailable.DatabaseUnavailableMiddleware",
 ]
+# The Retry-After (seconds) of a 503 answered because the database did not answer.
+UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("UNAVAILABLE_RETRY_AFTER_SECONDS", 10, minimum=1)
 
 ROOT_URLCONF = "monitoring_site.urls"
 WSGI_APPLICATION = "monitoring_site.wsgi.application"
@@ -232,7 +236,8 @@ if _REDIS_DB and not _REDIS_DB.isdigit():
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis, failing open to process memory while Redis is down (cache.py).
+            "BACKEND": "monitoring_site.cache.FailoverRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "monitoring") + _TEST_WORKER,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
@@ -240,6 +245,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# While Redis is down each process leaves it alone this long after a failure before trying
+# again, and reports the outage to health (the monitor's Redis service) this often.
+REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0, minimum=0.0)
+REDIS_REPORT_SECONDS = env_float("REDIS_REPORT_SECONDS", 30.0, minimum=1.0)
 
 
 class _QCluster(TypedDict, total=False):

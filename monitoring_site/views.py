@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.defaults import bad_request, page_not_found, server_error
 
 from monitoring_site.api.errors import json_error
+from monitoring_site.unavailable import answer_database_down, database_down
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Called inside Django's except block: an exception raised by a middleware (a session
+    # save, a lockout check) that met the database down is a 503 too.
+    failure = sys.exc_info()[1]
+    if database_down(failure):
+        assert failure is not None
+        return answer_database_down(request, failure)
     if _is_api(request):
         return json_error(request, 500, "Internal server error.")
     return server_error(request)

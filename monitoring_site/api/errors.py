@@ -95,6 +95,15 @@ def _message_of(detail: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    from monitoring_site.unavailable import MESSAGE, OUTAGE, database_down, retry_after
+
+    if database_down(exc):  # the database did not answer: retry, this is no bug
+        OUTAGE.failed(exc, context["request"])
+        unavailable = Response(
+            error_body(503, MESSAGE), status=503, headers={"Retry-After": retry_after()}
+        )
+        unavailable._has_been_logged = True  # type: ignore[attr-defined]  # once, by OUTAGE
+        return unavailable
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
@@ -69,6 +71,8 @@ class ErrorView(APIView):
             raise PermissionDenied("secret")
         if name == "crash":
             raise RuntimeError("boom: the database password is hunter2")
+        if name == "database-down":
+            raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
         return Response({"name": name})
 
 
@@ -119,6 +123,11 @@ def plain_form(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+def plain_database_down(request: HttpRequest) -> HttpResponse:
+    """A plain Django view whose connection broke (a server restarted under it)."""
+    raise InterfaceError("connection already closed")
+
+
 def plain_crash(request: HttpRequest) -> HttpResponse:
     """A plain Django view (not DRF) that fails: the 500 must still be JSON under /api/."""
     raise RuntimeError("plain view failure")
@@ -136,6 +145,8 @@ urlpatterns = [
     api_path("api/test/echo", EchoView.as_view()),
     api_path("api/test/throttled", ThrottledView.as_view()),
     api_path("api/test/plain-crash", plain_crash),
+    api_path("api/test/plain-database-down", plain_database_down),
+    path("test/plain-database-down", plain_database_down),
     api_path("api/test/plain-body", plain_body),
     api_path("api/test/plain-form", plain_form),
     *router.urls,
