@@ -1,6 +1,7 @@
 # One container runs what `make run` runs: bin/run = bin/prepare, then bin/web (gunicorn on
-# 3017) and bin/worker (qcluster) together; if either dies the container stops. docker-compose.yml
-# runs them as separate services instead (web: bin/prepare + bin/web, worker: bin/worker).
+# 3017), bin/worker (qcluster) and bin/evaluator (run_evaluator) together; if one dies the
+# container stops. docker-compose.yml runs them as separate services instead (web: bin/prepare +
+# bin/web, worker: bin/worker, evaluator: bin/evaluator).
 # Docker does not run on the development machine; keep this thin and in step with bin/.
 FROM python:3.11-slim
 

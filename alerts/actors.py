@@ -19,6 +19,7 @@ SILENCES = "silences"  # a silence or maintenance window releasing held notifica
 API = "api"  # an API call without a username (a synthetic alert)
 SYSTEM = "system"  # a silence written without a user
 SELF_CHECK = "self-check"  # the monitor's own alerts (alerts/sources/self_check.py)
+ANOMALY = "anomaly"  # anomaly detectors (alerts/anomalies/)
 INTAKE = "intake"  # external alerts (Alertmanager-compatible intake), as "intake:<token name>"
 
 

@@ -15,6 +15,7 @@ class AlertsConfig(AppConfig):
         self._register_event_writer()
         self._register_health_hand_off()
         self._register_collector()
+        self._register_anomaly_providers()
 
     def _register_event_writer(self) -> None:
         # Imported here: the outbox needs the models loaded, and registering it is what ready()
@@ -52,3 +53,12 @@ class AlertsConfig(AppConfig):
         from alerts.sources.self_check import BacklogCollector
 
         register_collector(BacklogCollector())
+
+    def _register_anomaly_providers(self) -> None:
+        """Anomaly detection (issue #16): what the dashboard marks and the daily report lists."""
+        from alerts.anomalies.selectors import dashboard_anomalies, report_anomalies
+        from health import hooks
+        from reports import hooks as report_hooks
+
+        hooks.register_fact_provider(hooks.ANOMALIES, dashboard_anomalies)
+        report_hooks.register_anomaly_provider(report_anomalies)

@@ -14,8 +14,19 @@ from monitoring_site.env import (
     env_url,
 )
 
-RULE_EVALUATION_INTERVAL_MINUTES = env_int(
-    "RULE_EVALUATION_INTERVAL_MINUTES", 1, minimum=1, maximum=60
+# The evaluator (manage.py run_evaluator) evaluates every rule on this grid of its own clock.
+RULE_EVALUATION_INTERVAL_SECONDS = env_int(
+    "RULE_EVALUATION_INTERVAL_SECONDS", 15, minimum=5, maximum=3600
+)
+# Rules whose series just received samples are evaluated this long after the first of them
+# arrived (the samples of one push round land together), instead of waiting for the grid.
+RULE_EVALUATION_DEBOUNCE_SECONDS = env_float(
+    "RULE_EVALUATION_DEBOUNCE_SECONDS", 2.0, minimum=0.0, maximum=60.0
+)
+# ... but a rule is evaluated early at most this often, and only while full cycles cost less than
+# a third of the interval: a busy install falls back to the grid rather than falling behind.
+RULE_EVALUATION_MIN_GAP_SECONDS = env_float(
+    "RULE_EVALUATION_MIN_GAP_SECONDS", 5.0, minimum=1.0, maximum=3600.0
 )
 
 # A cycle holds the evaluation lease this long; a crashed evaluator's lease expires after it, and
@@ -29,6 +40,26 @@ ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 90, minimum=1)
 # The longest range a rule preview replays, and how many evaluation points it may use.
 ALERT_PREVIEW_MAX_DAYS = env_int("ALERT_PREVIEW_MAX_DAYS", 7, minimum=1, maximum=35)
 ALERT_PREVIEW_MAX_POINTS = env_int("ALERT_PREVIEW_MAX_POINTS", 1440, minimum=10)
+
+# --- anomaly detection (alerts/anomalies/; documented in docs/anomalies.md) ---------------------
+# The scoring job's period, and the daily fit's time (cron, UTC).
+ANOMALY_SCORE_INTERVAL_MINUTES = env_int(
+    "ANOMALY_SCORE_INTERVAL_MINUTES", 10, minimum=1, maximum=60
+)
+ANOMALY_FIT_CRON = env_str("ANOMALY_FIT_CRON", "30 1 * * *")
+# A scoring run first fits up to this many detectors that have no current model (new, edited, or
+# left over by the daily fit), within ANOMALY_FIT_BUDGET_SECONDS; the daily fit refits the rest.
+ANOMALY_FITS_PER_RUN = env_int("ANOMALY_FITS_PER_RUN", 5, minimum=0)
+ANOMALY_FIT_BUDGET_SECONDS = env_int("ANOMALY_FIT_BUDGET_SECONDS", 180, minimum=1)
+ANOMALY_REFIT_AFTER_HOURS = env_int("ANOMALY_REFIT_AFTER_HOURS", 26, minimum=1)
+# A step is scored once it ended this long ago (samples still in flight), and at most this far
+# back (a detector that was off, learning or failing does not replay days of steps).
+ANOMALY_SETTLE_SECONDS = env_int("ANOMALY_SETTLE_SECONDS", 60, minimum=0, maximum=3600)
+ANOMALY_CATCH_UP_MINUTES = env_int("ANOMALY_CATCH_UP_MINUTES", 60, minimum=10)
+# An anomaly's alert resolves once this many scored steps in a row are back inside the band.
+ANOMALY_RESOLVE_STEPS = env_int("ANOMALY_RESOLVE_STEPS", 2, minimum=1, maximum=288)
+# Scores are kept this long (the daily cleanup).
+ANOMALY_SCORE_RETENTION_DAYS = env_int("ANOMALY_SCORE_RETENTION_DAYS", 35, minimum=1)
 
 # --- channels (alerts/channels/; documented in docs/channels.md) ---------------------------------
 # Timeouts of one vendor call (seconds): connecting, and waiting for each read of the answer.
@@ -62,6 +93,9 @@ NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 10.0, minimum
 NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 600.0, minimum=1.0)
 # A dispatcher holds a claimed row this long; it must outlast one send (connect + read timeout).
 NOTIFY_LEASE_SECONDS = env_float("NOTIFY_LEASE_SECONDS", 60.0, minimum=5.0)
+# A vendor's 429/503 with Retry-After pauses the whole channel; a Retry-After longer than this
+# (a misbehaving proxy asking for a day) pauses it this long.
+NOTIFY_PAUSE_MAX_SECONDS = env_float("NOTIFY_PAUSE_MAX_SECONDS", 900.0, minimum=1.0)
 # Slack accepts about one message per second per channel.
 NOTIFY_SLACK_INTERVAL_SECONDS = env_float("NOTIFY_SLACK_INTERVAL_SECONDS", 1.0, minimum=0.0)
 # One dispatch task works at most this long, waiting at most NOTIFY_WAIT_SECONDS for rows that

@@ -7,11 +7,13 @@ from django.conf import settings
 from monitoring_site.jobs import Cleanup, Job
 
 JOBS = [
+    # The safety net of the evaluator loop (manage.py run_evaluator): evaluates only when the
+    # loop's heartbeat is older than two intervals (alerts.engine.evaluator).
     Job(
         name="alerts.evaluate",
         func="alerts.tasks.evaluate_rules",
-        minutes=settings.RULE_EVALUATION_INTERVAL_MINUTES,
-        heartbeat=True,  # each successful cycle pings the dead-man's switch (issue #14)
+        minutes=1,
+        heartbeat=True,  # each successful run pings the dead-man's switch (issue #14)
     ),
 ]
 CLEANUPS = [
@@ -66,6 +68,30 @@ CLEANUPS += [
         model="alerts.MaintenanceWindow",
         field="ends_at",
         setting="ALERT_RETENTION_DAYS",
+    ),
+]
+
+# --- anomaly detection (alerts/anomalies/, issue #16) ---
+# Scoring is cheap and runs every 10 minutes; fits take a second or so per detector and run once
+# a day (a scoring run fits only detectors without a current model: new or edited ones).
+JOBS += [
+    Job(
+        name="alerts.anomalies.score",
+        func="alerts.anomalies.tasks.score_anomalies",
+        minutes=settings.ANOMALY_SCORE_INTERVAL_MINUTES,
+    ),
+    Job(
+        name="alerts.anomalies.fit",
+        func="alerts.anomalies.tasks.fit_anomaly_models",
+        cron=settings.ANOMALY_FIT_CRON,
+    ),
+]
+CLEANUPS += [
+    Cleanup(
+        name="anomaly scores",
+        model="alerts.AnomalyScore",
+        field="at",
+        setting="ANOMALY_SCORE_RETENTION_DAYS",
     ),
 ]
 

@@ -10,6 +10,7 @@ the outbox reads and writes alerts through this module, so this module cannot im
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -150,11 +151,14 @@ def open_alert(
     actor: str = ENGINE,
     identity: dict[str, str] | None = None,
     details: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Alert | None:
     """Open an alert (pending, or firing at once when the rule's ``for`` is zero).
 
-    ``identity`` (default: ``labels``) is what the fingerprint hashes. Returns None when an open
-    alert of the fingerprint already exists (the database constraint decides under races).
+    ``identity`` (default: ``labels``) is what the fingerprint hashes. ``overrides`` sets alert
+    fields the rule does not decide (an anomaly's detector, name, severity and words) before the
+    first event. Returns None when an open alert of the fingerprint already exists (the database
+    constraint decides under races).
     """
     fingerprint = fingerprint_for(
         source, str(rule.pk), identity if identity is not None else labels
@@ -178,6 +182,8 @@ def open_alert(
         started_at=now,
         last_evaluated_at=now,
     )
+    for name, field_value in (overrides or {}).items():
+        setattr(alert, name, field_value)
     try:
         with transaction.atomic():
             alert.save()
@@ -268,11 +274,24 @@ def _close(
     reason: str,
     user: UserLike = None,
     details: dict[str, Any] | None = None,
+    value: float | None = None,
 ) -> None:
+    fired_at = alert.fired_at if alert.state in Alert.ACTIVE_STATES else None
     alert.state = Alert.State.RESOLVED
     alert.resolved_at = now
     alert.resolved_by_name = actor[:200]
-    alert.save(update_fields=["state", "resolved_at", "resolved_by_name"])
+    # What the resolved message says happened: the value that resolved it, how long it fired.
+    alert.resolved_value = value if value is None or math.isfinite(value) else None
+    alert.fired_seconds = (now - fired_at).total_seconds() if fired_at else None
+    alert.save(
+        update_fields=[
+            "state",
+            "resolved_at",
+            "resolved_by_name",
+            "resolved_value",
+            "fired_seconds",
+        ]
+    )
     record_event(
         alert=alert,
         kind=AlertEvent.Kind.RESOLVED,
@@ -285,10 +304,20 @@ def _close(
 
 @transaction.atomic
 def close_alert(
-    *, alert: Alert, now: datetime, actor: str = ENGINE, reason: str, details: dict | None = None
+    *,
+    alert: Alert,
+    now: datetime,
+    actor: str = ENGINE,
+    reason: str,
+    details: dict | None = None,
+    value: float | None = None,
 ) -> None:
-    """Resolve an alert the caller already holds in its transaction (engine and health)."""
-    _close(alert, now=now, actor=actor, reason=reason, details=details)
+    """Resolve an alert the caller already holds in its transaction (engine and health).
+
+    ``value`` is what the condition measured when it stopped holding (None: no data, or a
+    resolution that measured nothing); the resolved message shows it.
+    """
+    _close(alert, now=now, actor=actor, reason=reason, details=details, value=value)
 
 
 @transaction.atomic

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from alerts.engine.cycle import run_cycle
+from alerts.engine.evaluator import evaluator_alive
 from alerts.intake import services as intake
+from alerts.models import EvaluationCycle
+from alerts.sources.self_check import evaluator_down, raise_self_alert
 
 
 class EvaluationFailed(RuntimeError):
@@ -11,13 +16,24 @@ class EvaluationFailed(RuntimeError):
 
 
 def evaluate_rules() -> str:
-    """One evaluation cycle (the ``alerts.evaluate`` schedule)."""
-    cycle = run_cycle()
+    """The ``alerts.evaluate`` safety net: a cycle only when the evaluator loop is silent.
+
+    The evaluator (``manage.py run_evaluator``) evaluates every few seconds and beats on each
+    turn; when its heartbeat is older than two intervals this job evaluates itself, once a
+    minute, and raises the ``evaluator_down`` self-alert.
+    """
+    now = timezone.now()
+    if evaluator_alive(now=now):
+        return "the evaluator runs"
+    finding = evaluator_down(now=now)
+    if finding is not None:
+        raise_self_alert(finding, now=now)
+    cycle = run_cycle(now, reason=EvaluationCycle.Reason.FALLBACK)
     if cycle.error:  # the job fails too: no dead-man's ping, and the job-failing self-alert
         raise EvaluationFailed(cycle.error)
     if cycle.skipped:
         return "skipped: the previous cycle still runs"
-    return f"{cycle.rules} rules, {cycle.errors} errors, {cycle.changes} changes"
+    return f"no evaluator: {cycle.rules} rules, {cycle.errors} errors, {cycle.changes} changes"
 
 
 def expire_external_alerts() -> str:

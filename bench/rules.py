@@ -215,6 +215,7 @@ def expression(index: int, leaves: list[str], rng: random.Random) -> str:
 
 def reference(exprs: list, memory: dict, series: list) -> float:
     """The same expressions computed in plain Python from buckets already in memory."""
+    from alerts.language.backends import StoredValues
     from alerts.language.evaluator import Evaluation
     from alerts.language.planner import (
         LOOKBACK,
@@ -258,7 +259,7 @@ def reference(exprs: list, memory: dict, series: list) -> float:
                 )
             )
         leaves[key] = rows
-    evaluation = Evaluation(leaves)
+    evaluation = Evaluation(StoredValues(leaves))
     for e in exprs:
         evaluation.result(e)
     return time.perf_counter() - started

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import requests
 from django.utils import timezone
@@ -42,9 +42,23 @@ class PushCounts:
 
 
 class Pusher:
-    """POSTs batches to the ingest API with an ingest token; counts and prints every refusal."""
+    """POSTs batches to the ingest API with an ingest token; counts and prints every refusal.
 
-    def __init__(self, *, base_url: str, token: str, out: Out, timeout: float = 15.0) -> None:
+    With ``record`` every batch is also written there as one JSON line: when it was sent and
+    answered (Unix time), what became of it (accepted, refused, undelivered) and its samples as
+    sent. It is the simulator's own account of its traffic, against which a test checks what the
+    service made of it (docs/demo.md, "Recording the traffic").
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        out: Out,
+        timeout: float = 15.0,
+        record: TextIO | None = None,
+    ) -> None:
         self.url = base_url.rstrip("/") + INGEST_PATH
         self.session = requests.Session()
         self.session.trust_env = False  # the monitor is on loopback: never through a proxy
@@ -53,12 +67,21 @@ class Pusher:
         )
         self.out = out
         self.timeout = timeout
+        self.record = record
         self.counts = PushCounts()
 
     def push(self, samples: list[dict[str, Any]]) -> None:
         if not samples:
             return
         self.counts.requests += 1
+        sent_at = time.time()
+        outcome = self._post(samples)
+        if self.record is not None:
+            line = {"sent_at": sent_at, "answered_at": time.time(), "outcome": outcome}
+            self.record.write(json.dumps({**line, "samples": samples}) + "\n")
+            self.record.flush()
+
+    def _post(self, samples: list[dict[str, Any]]) -> str:
         try:
             response = self.session.post(
                 self.url, data=json.dumps({"samples": samples}), timeout=self.timeout
@@ -66,14 +89,15 @@ class Pusher:
         except requests.RequestException as exc:
             self.counts.undelivered += len(samples)
             self._problem(f"{len(samples)} samples not delivered: {type(exc).__name__}: {exc}")
-            return
+            return "undelivered"
         if response.status_code == 202:
             self.counts.accepted += int(response.json().get("accepted", 0))
-            return
+            return "accepted"
         self.counts.refused += len(samples)
         self._problem(
             f"{len(samples)} samples refused: HTTP {response.status_code} {response.text[:300]}"
         )
+        return "refused"
 
     def _problem(self, line: str) -> None:
         # Each distinct problem is printed the first time and then every 20th time it recurs.

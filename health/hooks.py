@@ -136,6 +136,9 @@ def notices() -> list[Notice]:
 
 OPEN_ALERTS = "open_alerts"  # -> list of {"id", "rule", "severity", "state", "since", "labels"}
 MAINTENANCE_WINDOWS = "maintenance_windows"  # -> list of {"id", "name", "services", "ends_at"}
+# -> list of {"id", "name", "status", "message", "severity", "alert", "since", "observed",
+#    "expected"}: each anomaly detector, "anomalous" while its alert is open
+ANOMALIES = "anomalies"
 FactProvider = Callable[[datetime], list[dict[str, Any]]]
 _fact_providers: dict[str, FactProvider] = {}
 

@@ -43,14 +43,38 @@ INFLUXDB_TIMEOUT = env_float("INFLUXDB_TIMEOUT", 10.0, minimum=0.1)
 INFLUXDB_MAX_BATCHES = env_int("INFLUXDB_MAX_BATCHES", 20, minimum=1)
 
 # --- metrics backend and remote write (issue #20) -------------------------------------------------
-# embedded: the buckets in this database (one platform, one machine). prometheus: a server
-# speaking the Prometheus HTTP API; each accepted ingest batch is then forwarded by remote write
-# when METRICS_REMOTE_WRITE_URL is set (leave it unset when the backend scrapes the services).
-METRICS_BACKEND = env_str("METRICS_BACKEND", "embedded").lower()
+# embedded (default): the buckets in this database (one platform, one machine). prometheus: any
+# server speaking the Prometheus HTTP query API (Prometheus, VictoriaMetrics, Mimir, Thanos) at
+# METRICS_BACKEND_URL: rules, queries, previews, backtests and business figures read through it,
+# and each accepted ingest batch is forwarded by remote write when METRICS_REMOTE_WRITE_URL is set
+# (leave it unset when the backend scrapes the services).
+METRICS_BACKEND = env_str("METRICS_BACKEND", "embedded").strip().lower()
 if METRICS_BACKEND not in ("embedded", "prometheus"):
     raise ImproperlyConfigured(
         f"METRICS_BACKEND={METRICS_BACKEND!r}: expected embedded or prometheus"
     )
+METRICS_BACKEND_URL = env_url("METRICS_BACKEND_URL")
+if METRICS_BACKEND == "prometheus" and not METRICS_BACKEND_URL:
+    raise ImproperlyConfigured("METRICS_BACKEND=prometheus needs METRICS_BACKEND_URL")
+# Either a bearer token, or a user name and password (basic auth); never both.
+METRICS_BACKEND_TOKEN = env_secret("METRICS_BACKEND_TOKEN")
+METRICS_BACKEND_USERNAME = env_str("METRICS_BACKEND_USERNAME")
+METRICS_BACKEND_PASSWORD = env_secret("METRICS_BACKEND_PASSWORD")
+if METRICS_BACKEND_TOKEN and METRICS_BACKEND_USERNAME:
+    raise ImproperlyConfigured(
+        "METRICS_BACKEND_TOKEN and METRICS_BACKEND_USERNAME: set a bearer token or basic auth, "
+        "not both"
+    )
+if METRICS_BACKEND_PASSWORD and not METRICS_BACKEND_USERNAME:
+    raise ImproperlyConfigured("METRICS_BACKEND_PASSWORD is set without METRICS_BACKEND_USERNAME")
+METRICS_BACKEND_CONNECT_TIMEOUT = env_float(
+    "METRICS_BACKEND_CONNECT_TIMEOUT", 3.0, minimum=0.1, maximum=60.0
+)
+# Per query, read by the server too (the ``timeout`` parameter), so it stops working on it.
+METRICS_BACKEND_TIMEOUT = env_float("METRICS_BACKEND_TIMEOUT", 10.0, minimum=0.1, maximum=300.0)
+# Queries of one cycle in flight at once.
+METRICS_BACKEND_CONCURRENCY = env_int("METRICS_BACKEND_CONCURRENCY", 4, minimum=1, maximum=32)
+METRICS_BACKEND_VERIFY_TLS = env_bool("METRICS_BACKEND_VERIFY_TLS", True)
 METRICS_REMOTE_WRITE_URL = env_url("METRICS_REMOTE_WRITE_URL")
 METRICS_REMOTE_WRITE_TOKEN = env_secret("METRICS_REMOTE_WRITE_TOKEN")
 METRICS_REMOTE_WRITE_USERNAME = env_str("METRICS_REMOTE_WRITE_USERNAME")

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
+from metrics_app import backend
 from metrics_app.aggregation import ceil_to, floor_to, rollups_final_before
 from metrics_app.catalogue import COUNTER
 from metrics_app.models import Bucket, Rollup, Series
@@ -42,6 +43,9 @@ def _number(value: float | None) -> int | float:
 
 def business_totals() -> dict[str, int | float]:
     """The stored cumulative totals (counters) and current value (gauge)."""
+    if backend.uses_prometheus():
+        queries = backend.business_totals_query(BUSINESS_COUNTERS, BUSINESS_GAUGE)
+        return _business_figures(backend.read_figures(queries, at=timezone.now()))
     names = [*BUSINESS_COUNTERS.values(), BUSINESS_GAUGE[1]]
     sums = dict(
         Series.objects.filter(name__in=names)
@@ -177,11 +181,20 @@ def business_window(window: timedelta, *, now: datetime | None = None) -> dict[s
     rollup that holds it when that rollup is final, else from the bucket itself.
     """
     now = now or timezone.now()
+    if backend.uses_prometheus():
+        seconds = int(window.total_seconds())
+        queries = backend.business_window_query(BUSINESS_COUNTERS, BUSINESS_GAUGE, seconds)
+        return _business_figures(backend.read_figures(queries, at=now))
     span = Span.of(window, now)
     sums = _window_sums(BUSINESS_COUNTERS.values(), span, now)
     figures = {field: _number(sums.get(name)) for field, name in BUSINESS_COUNTERS.items()}
     figures[BUSINESS_GAUGE[0]] = _number(_window_gauge(BUSINESS_GAUGE[1], span))
     return figures
+
+
+def _business_figures(found: dict[str, float]) -> dict[str, int | float]:
+    fields = [*BUSINESS_COUNTERS, BUSINESS_GAUGE[0]]
+    return {field: _number(found.get(field)) for field in fields}
 
 
 def counter_sums(
@@ -191,7 +204,13 @@ def counter_sums(
 
     Exact as :func:`business_window` is (each minute once, from its final rollup or its bucket).
     A name with no stored minute in the range is absent, so "no data" is not read as zero.
+    With the Prometheus backend each is the ``increase`` over the range (approximate: see
+    docs/rules.md), absent when the backend holds no sample of it there.
     """
+    if backend.uses_prometheus():
+        seconds = int((end - start).total_seconds())
+        queries = {name: f"sum(increase({name}[{seconds}s]))" for name in names}
+        return backend.read_figures(queries, at=end)
     return _window_sums(names, Span(first=start, end=end), now or timezone.now())
 
 
@@ -414,6 +433,29 @@ def series_buckets(series: QuerySet[Series], *, lo: datetime, hi: datetime) -> I
     (series id, start, count, sum, min, max, last, last_at), streamed in chunks."""
     rows = (
         Bucket.objects.filter(series__in=series, start__gte=lo, start__lt=hi)
+        .order_by("series_id", "start")
+        .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
+    )
+    return rows.iterator(chunk_size=5000)
+
+
+def series_names_updated(*, since: datetime) -> set[str]:
+    """The names of the series that received samples after ``since`` (by ``updated_at``)."""
+    return set(
+        Series.objects.filter(updated_at__gt=since)
+        .order_by()
+        .values_list("name", flat=True)
+        .distinct()
+    )
+
+
+def series_rollups(
+    series: QuerySet[Series], *, resolution: int, lo: datetime, hi: datetime
+) -> Iterator[tuple]:
+    """The rollups of ``resolution`` seconds of ``series`` from ``lo`` to ``hi``, by series then
+    time, as tuples (series id, start, count, sum, min, max, last, last_at), streamed in chunks."""
+    rows = (
+        Rollup.objects.filter(series__in=series, resolution=resolution, start__gte=lo, start__lt=hi)
         .order_by("series_id", "start")
         .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
     )

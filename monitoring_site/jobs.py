@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 import socket
 import time
@@ -71,6 +72,26 @@ class Job:
             return None
         local = after.astimezone(ZoneInfo(self.timezone))
         return croniter(self.cron, local).get_next(datetime).astimezone(UTC)
+
+    def first_tick(self, now: datetime) -> datetime:
+        """The first run of a new schedule: the next boundary of its period (cron: next fire).
+
+        An interval job's period starts on the epoch's multiples of ``minutes`` (every minute at
+        :00, every five minutes at :00, :05, ...), so a run's delay past its boundary is what the
+        scheduler and the queue added, and the job runs once per period from the start.
+        """
+        fire = self.next_fire(now)
+        if fire is not None:
+            return fire
+        period = (self.minutes or 1) * 60
+        epoch = now.timestamp()
+        return datetime.fromtimestamp(math.ceil(epoch / period) * period, tz=UTC)
+
+    def on_boundary(self, moment: datetime) -> bool:
+        """An interval schedule's run time sits on its period's boundary (cron: always true)."""
+        if self.minutes is None:
+            return True
+        return moment.timestamp() % (self.minutes * 60) == 0
 
 
 @dataclass(frozen=True)
@@ -226,14 +247,15 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
             Schedule.objects.filter(pk__in=[extra.pk for extra in same_name[1:]]).delete()
             report["deleted"].append(job.name)
         if schedule is None:
-            created = Schedule.objects.create(name=job.name, next_run=now, **wanted)
+            first = job.first_tick(now)
+            created = Schedule.objects.create(name=job.name, next_run=first, **wanted)
             # django-q2 computes a new cron schedule's first run on its own clock: set ours.
-            Schedule.objects.filter(pk=created.pk).update(next_run=job.next_fire(now) or now)
+            Schedule.objects.filter(pk=created.pk).update(next_run=first)
             report["created"].append(job.name)
         elif _differs(schedule, wanted, job, now):
             for key, value in wanted.items():
                 setattr(schedule, key, value)
-            schedule.next_run = job.next_fire(now) or schedule.next_run
+            schedule.next_run = job.first_tick(now)
             schedule.save()
             report["updated"].append(job.name)
         else:
@@ -245,8 +267,11 @@ def install_schedules(*, now: datetime | None = None) -> dict[str, list[str]]:
 
 
 def _differs(schedule: Any, wanted: dict[str, Any], job: Job, now: datetime) -> bool:
-    """Its fields differ, or (a cron job) its next run is not the job's next fire time."""
+    """Its fields differ, its next run is not the job's next fire time (a cron job), or off its
+    period's boundary (an interval job installed before schedules were aligned)."""
     if any(getattr(schedule, key) != value for key, value in wanted.items()):
+        return True
+    if not job.on_boundary(schedule.next_run):
         return True
     fire = job.next_fire(now)
     return fire is not None and schedule.next_run > now and schedule.next_run != fire

@@ -34,10 +34,15 @@ def anomalies(start: datetime, end: datetime) -> dict[str, Any]:
     if not _anomaly_providers:
         return {"enabled": False, "note": NOT_ENABLED, "items": []}
     items: list[dict[str, Any]] = []
+    enabled = False
     for provider in list(_anomaly_providers):
         try:
-            items.extend(provider(start, end).get("items", []))
+            section = provider(start, end)
         except Exception:
             logger.exception("anomaly provider failed", extra={"provider": repr(provider)})
             return {"enabled": True, "note": "Anomalies could not be read.", "items": []}
+        items.extend(section.get("items", []))
+        enabled = enabled or bool(section.get("enabled", True))
+    if not enabled:  # registered, but no detector is set up
+        return {"enabled": False, "note": NOT_ENABLED, "items": []}
     return {"enabled": True, "note": "", "items": items}

@@ -91,6 +91,7 @@ SILENCE = {"matchers": [{"name": "service", "value": "payment"}], "comment": "de
 SILENCE["ends_at"] = "{in_an_hour}"
 WINDOW = {"name": "Upgrade", "services": ["probe"], "comment": "upgrade"}
 WINDOW["ends_at"] = "{in_an_hour}"
+DETECTOR = {"name": "New detector", "expression": "sum(queue_size)", "seasonality": "daily"}
 SAMPLES = {"samples": [{"metric": "active_users", "value": 3}]}
 EXTERNAL_ALERTS = [{"labels": {"alertname": "Probe"}, "annotations": {"summary": "probe"}}]
 M = "api/v1/monitoring"
@@ -162,6 +163,15 @@ API: list[Api] = [
     Api("post", "maintenance-window-list", ADMIN, 201, body=WINDOW),
     Api("get", "maintenance-window-detail", VIEWER, args=("window",)),
     Api("post", "maintenance-window-expire", ADMIN, args=("window",)),
+    # anomaly detection
+    Api("get", "anomalies", VIEWER),
+    Api("get", "anomaly-detector-list", VIEWER),
+    Api("post", "anomaly-detector-list", ADMIN, 201, body=DETECTOR),
+    Api("get", "anomaly-detector-detail", VIEWER, args=("detector",)),
+    Api("put", "anomaly-detector-detail", ADMIN, args=("detector",), body=DETECTOR),
+    Api("patch", "anomaly-detector-detail", ADMIN, args=("detector",), body={"sensitivity": 6}),
+    Api("delete", "anomaly-detector-detail", ADMIN, 204, args=("detector",)),
+    Api("get", "anomaly-detector-forecast", VIEWER, args=("detector",)),
     # daily reports: pages (a viewer's login, like the dashboard) and the JSON
     Api("get", "report-list", VIEWER, anonymous=302),
     Api("get", "report-page", VIEWER, args=("report_day",), anonymous=302),
@@ -235,6 +245,8 @@ PAGES: list[Pages] = [
     Pages("alerts.notification", **READ_ONLY),
     Pages("alerts.silence", add=OPERATOR, change=OPERATOR),
     Pages("alerts.maintenancewindow"),
+    Pages("alerts.anomalydetector"),
+    Pages("alerts.anomalyscore", **READ_ONLY),
     Pages("alerts.intaketoken"),
     Pages("reports.report", **READ_ONLY),
     Pages("reports.reportdelivery", **READ_ONLY),
@@ -286,6 +298,8 @@ ACTIONS: list[Action] = [
     Action("alerts.silence", "expire_now", OPERATOR),
     Action("alerts.maintenancewindow", "delete_selected", ADMIN, 200),
     Action("alerts.maintenancewindow", "expire_now", ADMIN),
+    Action("alerts.anomalydetector", "delete_selected", ADMIN, 200),
+    Action("alerts.anomalyscore", "delete_selected", ADMIN, 200),
     Action("reports.report", "delete_selected", ADMIN, 200),
     Action("reports.report", "send_by_email", ADMIN),
     Action("reports.reportdelivery", "delete_selected", ADMIN, 200),

@@ -99,6 +99,7 @@ class EvaluationCycleAdmin(RoleAdmin):
     add_role = change_role = None
     list_display = (
         "started_at",
+        "reason",
         "duration",
         "lag",
         "rules",
@@ -107,13 +108,14 @@ class EvaluationCycleAdmin(RoleAdmin):
         "skipped",
         "host",
     )
-    list_filter = ("skipped",)
+    list_filter = ("skipped", "reason")
     date_hierarchy = "started_at"
 
     fields = (
         ("started_at", "scheduled_for", "finished_at"),
         ("duration", "lag"),
         ("rules", "errors", "changes", "skipped"),
+        "reason",
         "error",
         ("host", "pid"),
     )
@@ -127,6 +129,7 @@ class EvaluationCycleAdmin(RoleAdmin):
         "errors",
         "changes",
         "skipped",
+        "reason",
         "error",
         "host",
         "pid",

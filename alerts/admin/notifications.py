@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from alerts.channels.secrets import (
@@ -147,7 +148,15 @@ CHANNEL_FIELDSETS = (
     ),
     (
         "Delivery",
-        {"fields": ("last_sent_at", "failing_since", "last_error", "last_error_at")},
+        {
+            "fields": (
+                "last_sent_at",
+                "failing_since",
+                "last_error",
+                "last_error_at",
+                "paused",
+            )
+        },
     ),
     ("Recent attempts", {"fields": ("recent_attempts",)}),
 )
@@ -172,6 +181,7 @@ class NotificationChannelAdmin(RoleHistoryAdmin):
         "failing_since",
         "short_error",
         "last_error_at",
+        "paused",
     )
     list_filter = ("kind", "enabled", "for_rule_kinds")
     search_fields = ("name", "last_error", "disabled_reason")
@@ -182,6 +192,7 @@ class NotificationChannelAdmin(RoleHistoryAdmin):
         "failing_since",
         "recent_attempts",
         "settings_masked",
+        "paused",
     )
     history_list_display = ("settings_masked",)
     actions = ["check_channels", "disable"]
@@ -199,6 +210,13 @@ class NotificationChannelAdmin(RoleHistoryAdmin):
     @admin.display(description="settings")
     def settings_masked(self, channel: NotificationChannel) -> str:
         return json.dumps(masked_config(channel.config or {}), ensure_ascii=False, sort_keys=True)
+
+    @admin.display(description="paused by the vendor")
+    def paused(self, channel: NotificationChannel) -> str:
+        """Until when, and why (the vendor's 429 or 503 with Retry-After); empty when not."""
+        if not channel.is_paused(timezone.now()):
+            return ""
+        return f"until {datetime_text(channel.paused_until)}: {channel.pause_reason}"
 
     @admin.display(description="last error")
     def short_error(self, channel: NotificationChannel) -> str:

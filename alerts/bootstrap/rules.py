@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from alerts.anomalies.services import ANOMALY_RULE_SPEC
 from alerts.health_alerts import SERVICE_DOWN
 from alerts.intake.services import EXTERNAL_RULE
 from alerts.models import Rule
@@ -174,8 +175,8 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
     )
     fields["annotations"] = {"summary": spec["summary"], "description": description}
     if not fields.get("builtin"):
-        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_MINUTES says.
-        interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * MINUTE
+        # At least two evaluation intervals, whatever RULE_EVALUATION_INTERVAL_SECONDS says.
+        interval = settings.RULE_EVALUATION_INTERVAL_SECONDS
         fields["for_seconds"] = max(fields["for_seconds"], 2 * interval)
     return fields
 
@@ -183,7 +184,13 @@ def _rule_fields(spec: dict[str, Any]) -> dict[str, Any]:
 def seed(log: Log) -> None:
     """Create the default rules that do not exist (by slug); leave existing ones as edited."""
     created = []
-    for spec in (*DEFAULT_RULES, SERVICE_DOWN_RULE, SELF_CHECK_RULE, EXTERNAL_RULE):
+    for spec in (
+        *DEFAULT_RULES,
+        SERVICE_DOWN_RULE,
+        SELF_CHECK_RULE,
+        ANOMALY_RULE_SPEC,
+        EXTERNAL_RULE,
+    ):
         fields = _rule_fields(spec)
         slug = fields.pop("slug")
         if Rule.objects.filter(Q(slug=slug) | Q(name=fields["name"])).exists():

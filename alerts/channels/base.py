@@ -58,6 +58,11 @@ class AlertMessage:
     url: str
     ack_url: str | None
     escalation_level: int | None
+    # Resolved events: the value that resolved it (None: no data or nothing measured), how long
+    # it fired (None: it never fired), and who resolved it (the engine, health, a person).
+    resolved_value: float | None = None
+    fired_seconds: float | None = None
+    resolved_by: str = ""
 
 
 @dataclass
@@ -188,10 +193,45 @@ def message_context(message: AlertMessage, **extra: Any) -> dict[str, Any]:
         "started_text": format_time(message.started_at),
         "resolved_text": format_time(message.resolved_at),
         "is_resolved": message.event == "resolved",
+        "resolution_text": resolution_text(message),
+        "fired_text": format_duration(message.fired_seconds),
         "is_test": message.event == "test",
         "site_url": settings.SITE_URL,
         **extra,
     }
+
+
+def format_duration(seconds: float | None) -> str:
+    """A length people read: "45 s", "3 min 20 s", "2 h 5 min"; "" when there is none."""
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    return f"{rest} s"
+
+
+def resolution_text(message: AlertMessage) -> str:
+    """What resolved the alert, e.g. "4.2, no longer > 10, after firing for 3 min 20 s"."""
+    if message.event != "resolved":
+        return ""
+    if message.resolved_value is not None and message.threshold is not None:
+        what = (
+            f"{format_value(message.resolved_value)}, no longer {message.operator} "
+            f"{format_value(message.threshold)}"
+        )
+    elif message.resolved_value is not None:
+        what = f"value {format_value(message.resolved_value)}"
+    elif message.resolved_by in ("", "engine"):
+        what = "no data"
+    else:
+        what = f"by {message.resolved_by}"
+    if message.fired_seconds is not None:
+        return f"{what}, after firing for {format_duration(message.fired_seconds)}"
+    return what
 
 
 def render(name: str, context: dict[str, Any]) -> str:

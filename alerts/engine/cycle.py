@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,30 +26,48 @@ from django.utils import timezone
 from alerts.engine.lease import claim_lease, release_lease
 from alerts.engine.lifecycle import RuleOutcome, apply_evaluation, error_text
 from alerts.language import RuleError, evaluate_many, parse
+from alerts.language.backends import BackendError
 from alerts.models import Alert, EvaluationCycle, Rule
 
 logger = logging.getLogger(__name__)
 
 
 def scheduled_boundary(now: datetime) -> datetime:
-    """The interval boundary ``now`` belongs to (what the schedule meant to start at)."""
-    interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
-    epoch = int(now.timestamp())
+    """The interval boundary ``now`` belongs to (what the evaluator's grid meant to start at)."""
+    interval = settings.RULE_EVALUATION_INTERVAL_SECONDS
+    epoch = math.floor(now.timestamp())
     # A naive ``now`` is read on the local clock by timestamp(), so it comes back on that clock.
     return datetime.fromtimestamp(epoch - epoch % interval, tz=now.tzinfo)
 
 
-def run_cycle(*, now: datetime | None = None) -> EvaluationCycle:
-    """Evaluate every enabled rule at ``now`` (default: the clock), or record a skipped cycle."""
+def run_cycle(
+    now: datetime | None = None,
+    *,
+    at: datetime | None = None,
+    due: datetime | None = None,
+    rule_ids: Collection[int] | None = None,
+    reason: str = EvaluationCycle.Reason.SCHEDULE,
+    holder: str | None = None,
+) -> EvaluationCycle:
+    """Evaluate the enabled rules (``rule_ids`` of them, if given) at their scheduled instant.
+
+    The instant is ``at`` (a replay or a test), else ``due`` (what the evaluator planned: a grid
+    instant, a pending alert's end of ``for``, samples' arrival plus the debounce), else the
+    interval boundary of ``now``. Evaluating at the scheduled instant rather than whenever the
+    process got to it keeps ``for`` exact: the instants of a rule's evaluations are the grid's.
+    The lag recorded is ``now`` (default: the clock) minus that instant. A cycle that finds the
+    evaluation lease held is recorded as skipped.
+    """
     now = now or timezone.now()
-    scheduled = scheduled_boundary(now)
-    holder = uuid.uuid4().hex
+    scheduled = at or due or scheduled_boundary(now)
+    holder = holder or uuid.uuid4().hex
     base = {
         "started_at": now,
         "scheduled_for": scheduled,
         "lag_ms": (now - scheduled).total_seconds() * 1000,
         "host": socket.gethostname()[:255],
         "pid": os.getpid(),
+        "reason": reason,
     }
     if not claim_lease(holder=holder, now=now):
         logger.warning("evaluation skipped: the previous cycle still runs")
@@ -59,7 +77,7 @@ def run_cycle(*, now: datetime | None = None) -> EvaluationCycle:
     cycle = EvaluationCycle.objects.create(**base)
     clock = time.perf_counter()
     try:
-        _evaluate_all(cycle, now)
+        _evaluate_all(cycle, scheduled, rule_ids)
     except Exception as exc:
         logger.exception("evaluation cycle failed", extra={"cycle": cycle.pk})
         cycle.error = error_text(exc)
@@ -73,15 +91,18 @@ def run_cycle(*, now: datetime | None = None) -> EvaluationCycle:
     return cycle
 
 
-def evaluable_rules() -> list[Rule]:
-    return list(Rule.objects.filter(enabled=True, builtin=False).order_by("pk"))
+def evaluable_rules(rule_ids: Collection[int] | None = None) -> list[Rule]:
+    rules = Rule.objects.filter(enabled=True, builtin=False)
+    if rule_ids is not None:
+        rules = rules.filter(pk__in=list(rule_ids))
+    return list(rules.order_by("pk"))
 
 
-def _evaluate_all(cycle: EvaluationCycle, now: datetime) -> None:
-    rules = evaluable_rules()
+def _evaluate_all(cycle: EvaluationCycle, now: datetime, rule_ids: Collection[int] | None) -> None:
+    rules = evaluable_rules(rule_ids)
     cycle.rules = len(rules)
     results = evaluate_rules(rules, now=now)
-    open_by_rule = open_alerts_by_rule()
+    open_by_rule = open_alerts_by_rule(rule_ids)
     outcomes: list[RuleOutcome] = []
     for rule, (result, guard) in zip(rules, results, strict=True):
         try:
@@ -99,12 +120,33 @@ def _evaluate_all(cycle: EvaluationCycle, now: datetime) -> None:
         cycle.errors += bool(outcome.error)
         outcomes.append(outcome)
     store_outcomes(rules, outcomes, now=now)
+    cycle.error = backend_failure(results)
 
 
-def open_alerts_by_rule() -> dict[int, dict[str, Alert]]:
-    """Every open rule alert, by rule and fingerprint (one query, no lock)."""
+BACKEND_FAILURE = "metrics backend"
+
+
+def backend_failure(results: Sequence[tuple[Any, Any]]) -> str:
+    """The cycle's error when the metrics backend failed some reads ('' when it did not).
+
+    Each rule that read through the failure already holds it as its own error, and its alerts
+    are left as they were (an error is never "the condition is false"); the cycle's error fails
+    the job too, which raises the self-alerts.
+    """
+    failed = [item for pair in results for item in pair if isinstance(item, BackendError)]
+    if not failed:
+        return ""
+    rules = sum(any(isinstance(item, BackendError) for item in pair) for pair in results)
+    return f"{BACKEND_FAILURE}: {rules} of {len(results)} rules not evaluated: {failed[0].message}"
+
+
+def open_alerts_by_rule(rule_ids: Collection[int] | None = None) -> dict[int, dict[str, Alert]]:
+    """Every open rule alert (of ``rule_ids``), by rule and fingerprint (one query, no lock)."""
     found: dict[int, dict[str, Alert]] = {}
-    for alert in Alert.objects.filter(source=Alert.Source.RULE, state__in=Alert.OPEN_STATES):
+    alerts = Alert.objects.filter(source=Alert.Source.RULE, state__in=Alert.OPEN_STATES)
+    if rule_ids is not None:
+        alerts = alerts.filter(rule_id__in=list(rule_ids))
+    for alert in alerts:
         if alert.rule_id is not None:  # the alerts of a deleted rule belong to no rule
             found.setdefault(alert.rule_id, {})[alert.fingerprint] = alert
     return found

@@ -112,7 +112,9 @@ def apply_evaluation(
         # Disabled or deleted (its alerts resolved) while this cycle evaluated it: nothing opens.
         if locked is None or not locked.enabled:
             return outcome
-        _transition(locked, _holding(locked, samples, guard), now, outcome, no_data=not samples)
+        current = {_fingerprint(locked, labels): value for labels, value in samples}
+        holding = _holding(locked, samples, guard)
+        _transition(locked, holding, now, outcome, no_data=not samples, current=current)
     return outcome
 
 
@@ -172,7 +174,9 @@ def _transition(
     outcome: RuleOutcome,
     *,
     no_data: bool,
+    current: dict[str, float] | None = None,
 ) -> None:
+    """Open, update, fire and resolve; ``current`` is every label set's value, holding or not."""
     open_alerts = {
         alert.fingerprint: alert
         for alert in Alert.objects.select_related("rule").filter(
@@ -185,8 +189,8 @@ def _transition(
             _open(rule, labels, value, now, outcome, no_data=no_data)
         else:
             _still_holds(rule, alert, value, now, outcome)
-    for alert in open_alerts.values():
-        _no_longer_holds(rule, alert, now, outcome)
+    for fingerprint, alert in open_alerts.items():
+        _no_longer_holds(rule, alert, now, outcome, value=(current or {}).get(fingerprint))
 
 
 def _merged_labels(rule: Rule, labels: dict[str, str]) -> dict[str, str]:
@@ -243,7 +247,9 @@ def _still_holds(
         outcome.transitions.append((alert.fingerprint, Alert.State.FIRING))
 
 
-def _no_longer_holds(rule: Rule, alert: Alert, now: datetime, outcome: RuleOutcome) -> None:
+def _no_longer_holds(
+    rule: Rule, alert: Alert, now: datetime, outcome: RuleOutcome, *, value: float | None = None
+) -> None:
     if alert.state == Alert.State.PENDING:
         # It never fired: nobody was told, so it closes at once whatever keep_firing_for says.
         close_alert(alert=alert, now=now, reason="condition false before firing")
@@ -254,6 +260,6 @@ def _no_longer_holds(rule: Rule, alert: Alert, now: datetime, outcome: RuleOutco
                 alert.condition_false_since = now
                 alert.save(update_fields=["condition_false_since"])
             return
-        close_alert(alert=alert, now=now, reason="condition false")
+        close_alert(alert=alert, now=now, reason="condition false", value=value)
     outcome.changes += 1
     outcome.transitions.append((alert.fingerprint, Alert.State.RESOLVED))

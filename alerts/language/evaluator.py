@@ -1,9 +1,11 @@
 """Evaluation: many expressions at one instant, each distinct leaf read once.
 
-``evaluate_many`` walks every tree, collects the distinct leaves (selector, window, offset: the
-resolution follows from them and the instant), fetches each with one query, then computes every
-expression from the fetched rows in memory. A run-time error of one expression (e.g. duplicate
-series on one side of a vector match) lands in that expression's slot.
+``evaluate_many`` walks every tree, collects the distinct leaves (a selector with its window and
+offset, and the range function over it), has the metrics backend read them
+(:mod:`alerts.language.backends`: one query per selector group, embedded or Prometheus), then
+computes every expression from the leaves in memory. A run-time error of one expression (e.g.
+duplicate series on one side of a vector match, or a leaf the backend could not give) lands in
+that expression's slot.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 
 from alerts.language import functions as fn
-from alerts.language.backtest import BacktestLeaves
+from alerts.language.backends import LeafValues, MetricsBackend, leaves_of, metrics_backend
 from alerts.language.errors import RuleError
-from alerts.language.planner import Horizons, fetch
 from alerts.language.reading import parse
 from alerts.language.tree import (
     Aggregation,
@@ -31,15 +32,12 @@ from alerts.language.tree import (
     UnaryOp,
     Vector,
     VectorMatching,
-    walk,
 )
-from metrics_app.selectors import SeriesData
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKTEST_STEPS = 10_000
 Result = Scalar | Vector
-Leaves = dict[tuple, list[SeriesData]]
 
 
 def _parse(expr: Expr | str) -> Expr:
@@ -54,7 +52,9 @@ def _aware(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def evaluate_many(exprs: Sequence[Expr | str], *, at: datetime) -> list[Result | RuleError]:
+def evaluate_many(
+    exprs: Sequence[Expr | str], *, at: datetime, backend: MetricsBackend | None = None
+) -> list[Result | RuleError]:
     """Evaluate ``exprs`` at ``at``: one query per distinct leaf, errors returned in their slot."""
     at = _aware(at)
     trees: list[Expr | RuleError] = []
@@ -63,9 +63,10 @@ def evaluate_many(exprs: Sequence[Expr | str], *, at: datetime) -> list[Result |
             trees.append(_parse(expr))
         except RuleError as exc:
             trees.append(exc)
-    leaves = fetch_leaves([t for t in trees if not isinstance(t, RuleError)], at=at)
+    leaves = leaves_of(t for t in trees if not isinstance(t, RuleError))
+    values = (backend or metrics_backend()).read(leaves, at=at)
     results: list[Result | RuleError] = []
-    evaluation = Evaluation(leaves)  # shared: subexpressions common to several rules run once
+    evaluation = Evaluation(values)  # shared: subexpressions common to several rules run once
     for tree in trees:
         if isinstance(tree, RuleError):
             results.append(tree)
@@ -77,27 +78,21 @@ def evaluate_many(exprs: Sequence[Expr | str], *, at: datetime) -> list[Result |
     return results
 
 
-def fetch_leaves(trees: Sequence[Expr], *, at: datetime) -> Leaves:
-    """Every distinct leaf of ``trees`` fetched once (one query each)."""
-    selectors: dict[tuple, Selector] = {}
-    for tree in trees:
-        for node in walk(tree):
-            if isinstance(node, Selector):
-                selectors.setdefault(node.leaf_key(), node)
-    horizons = Horizons(timezone.now())
-    return {key: fetch(sel, at=at, horizons=horizons) for key, sel in selectors.items()}
-
-
-def evaluate(expr: Expr | str, *, at: datetime) -> Result:
+def evaluate(expr: Expr | str, *, at: datetime, backend: MetricsBackend | None = None) -> Result:
     """Evaluate one expression at ``at``; raises :class:`RuleError` when it is invalid."""
-    result = evaluate_many([_parse(expr)], at=at)[0]
+    result = evaluate_many([_parse(expr)], at=at, backend=backend)[0]
     if isinstance(result, RuleError):
         raise result
     return result
 
 
 def backtest(
-    expr: Expr | str, *, start: datetime, end: datetime, step: timedelta
+    expr: Expr | str,
+    *,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    backend: MetricsBackend | None = None,
 ) -> list[tuple[datetime, Result]]:
     """``expr`` evaluated at ``start``, ``start + step``, ... up to ``end`` from stored history."""
     tree = _parse(expr)
@@ -110,10 +105,13 @@ def backtest(
     if steps > MAX_BACKTEST_STEPS:
         raise RuleError(f"a backtest may have at most {MAX_BACKTEST_STEPS} steps, not {steps}")
 
-    selectors = {n.leaf_key(): n for n in walk(tree) if isinstance(n, Selector)}
-    moments = [start + index * step for index in range(steps)]
-    leaves = BacktestLeaves(selectors, first=moments[0], last=moments[-1])
-    return [(moment, Evaluation(leaves.at(moment)).result(tree)) for moment in moments]
+    reads = (backend or metrics_backend()).read_range(
+        leaves_of([tree]), start=start, step=step, steps=steps
+    )
+    return [
+        (start + index * step, Evaluation(values).result(tree))
+        for index, values in enumerate(reads)
+    ]
 
 
 class Evaluation:
@@ -124,8 +122,8 @@ class Evaluation:
     modified in place; each returned result gets its own copies.
     """
 
-    def __init__(self, leaves: Leaves) -> None:
-        self.leaves = leaves
+    def __init__(self, values: LeafValues) -> None:
+        self.values = values
         self.memo: dict[Expr, float | list[Sample]] = {}
 
     def result(self, expr: Expr) -> Result:
@@ -147,7 +145,7 @@ class Evaluation:
 
     def compute(self, expr: Expr) -> float | list[Sample]:
         if isinstance(expr, Selector):
-            return [Sample(dict(row.labels), _instant(row)) for row in self.rows(expr)]
+            return self.values.samples(None, expr)
         if isinstance(expr, Call):
             return self.call(expr)
         if isinstance(expr, Aggregation):
@@ -161,9 +159,6 @@ class Evaluation:
         if isinstance(expr, BinaryOp):
             return self.binary(expr)
         raise RuleError(f"cannot evaluate {type(expr).__name__}")
-
-    def rows(self, selector: Selector) -> list[SeriesData]:
-        return self.leaves.get(selector.leaf_key(), [])
 
     def vector(self, expr: Expr) -> list[Sample]:
         value = self.value_of(expr)
@@ -194,10 +189,7 @@ class Evaluation:
         selector = args[0]
         if not isinstance(selector, Selector) or selector.window is None:
             raise RuleError(f"{name}() needs a range vector")
-        return [
-            Sample(dict(row.labels), fn.range_function(name, row, selector.window))
-            for row in self.rows(selector)
-        ]
+        return self.values.samples(name, selector)
 
     def binary(self, expr: BinaryOp) -> float | list[Sample]:
         lhs, rhs = self.value_of(expr.lhs), self.value_of(expr.rhs)
@@ -208,11 +200,6 @@ class Evaluation:
         if isinstance(rhs, list):
             return [Sample(s.labels, fn.apply(expr.op, lhs, s.value)) for s in rhs]
         return fn.apply(expr.op, lhs, rhs)
-
-
-def _instant(row: SeriesData) -> float:
-    """A gauge's last value in the lookback, or a counter's cumulative total."""
-    return row.last if row.value != row.value else row.value  # value is NaN for gauges
 
 
 def _signature(labels: dict[str, str], matching: VectorMatching | None) -> tuple:

@@ -7,15 +7,19 @@ policies) beside these without one module growing past a readable size.
 from __future__ import annotations
 
 from alerts.models.alerts import Alert, AlertEvent, AlertFingerprint
-from alerts.models.evaluation import EvaluationCycle, EvaluationLease
+from alerts.models.anomalies import AnomalyDetector, AnomalyScore
+from alerts.models.evaluation import EvaluationCycle, EvaluationLease, EvaluatorHeartbeat
 from alerts.models.rules import Rule
 
 __all__ = [
     "Alert",
     "AlertEvent",
     "AlertFingerprint",
+    "AnomalyDetector",
+    "AnomalyScore",
     "EvaluationCycle",
     "EvaluationLease",
+    "EvaluatorHeartbeat",
     "Rule",
 ]
 from alerts.models.intake import IntakeToken  # noqa: F401

@@ -42,6 +42,14 @@ class Alert(models.Model):
     rule = models.ForeignKey(
         "alerts.Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    detector = models.ForeignKey(
+        "alerts.AnomalyDetector",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        help_text="The anomaly detector that raised it (source anomaly).",
+    )
     fingerprint = models.CharField(max_length=64, db_index=True)
     labels = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
@@ -70,6 +78,10 @@ class Alert(models.Model):
     acknowledged_by_name = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
     resolved_by_name = models.CharField(max_length=200, blank=True)
+    # What resolved it, for the resolved message: the value then (None: no data, or resolved by
+    # a person or a health check) and how long it had fired (None: it never fired).
+    resolved_value = models.FloatField(null=True, blank=True)
+    fired_seconds = models.FloatField(null=True, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     condition_false_since = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)

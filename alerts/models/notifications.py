@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -53,6 +53,15 @@ class NotificationChannel(models.Model):
     )
     # Pacing (Slack: one message per second per channel), claimed with a conditional UPDATE.
     paced_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The vendor's own rate limit: a 429 or 503 with Retry-After holds every message of the
+    # channel until then (alerts.notifications.pause).
+    paused_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The vendor asked to wait (429 or 503 with Retry-After): nothing is sent before.",
+    )
+    pause_reason = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +72,8 @@ class NotificationChannel(models.Model):
             "last_error_at",
             "failing_since",
             "paced_until",
+            "paused_until",
+            "pause_reason",
             "updated_at",
         ]
     )
@@ -81,6 +92,10 @@ class NotificationChannel(models.Model):
             self.config = get_channel_class(self.kind).validate_config(self.config or {})
         except ValidationError as exc:
             raise ValidationError({"config": _flatten(exc)}) from None
+
+    def is_paused(self, now: datetime) -> bool:
+        """The vendor asked to wait and the time it gave has not come yet."""
+        return self.paused_until is not None and self.paused_until > now
 
     def transport(self) -> Channel:
         """The channel class of this kind, configured from this row."""

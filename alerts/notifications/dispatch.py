@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from alerts.channels import ChannelError, Receipt
 from alerts.models import Notification, NotificationAttempt, NotificationChannel
-from alerts.notifications import channel_health, postgres
+from alerts.notifications import channel_health, pause, postgres
 from alerts.notifications.messages import from_payload
 from monitoring_site import tracing
 
@@ -40,7 +40,8 @@ class Result:
     """What one step did with one row."""
 
     notification_id: int
-    outcome: str  # an Attempt outcome, or "deferred" (paced), or "lost" (lease taken over)
+    # an Attempt outcome, "deferred" (paced, or its channel paused), or "lost" (lease taken over)
+    outcome: str
 
 
 def _claimable(now: datetime) -> Q:
@@ -156,6 +157,8 @@ def _process(row: Notification, *, pace: bool) -> Result:
     if not channel.enabled:
         error = ChannelError("the channel is disabled", permanent=True)
         return _record_failure(row, error, duration_ms=0.0, count_for_channel=False)
+    if pause.hold_while_paused(row=row, channel=channel, now=timezone.now()):
+        return Result(row.pk, "deferred")
     paced = pace and _is_paced(channel)
     if paced and not _take_pace_slot(row, channel):
         return Result(row.pk, "deferred")
@@ -326,6 +329,7 @@ def _record_failure(
         )
         if count_for_channel:
             channel_health.failed(channel=row.channel, error=error, now=now, attempts=attempts)
+        pause.pause_channel(channel=row.channel, error=error, now=now)
     logger.warning(
         "notification attempt failed",
         extra={

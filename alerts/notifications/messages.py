@@ -41,6 +41,9 @@ def message_for(alert: Alert, *, event: str, level: int | None = None) -> AlertM
         url=alert_url(alert.pk),
         ack_url=None,
         escalation_level=level,
+        resolved_value=alert.resolved_value,
+        fired_seconds=alert.fired_seconds,
+        resolved_by=alert.resolved_by_name,
     )
 
 

@@ -37,7 +37,15 @@ _ROW_COLUMNS = (
     "attempts",
     "created_at",
 )
-_CHANNEL_COLUMNS = ("id", "name", "kind", "enabled", "last_sent_at", "failing_since")
+_CHANNEL_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "enabled",
+    "last_sent_at",
+    "failing_since",
+    "paused_until",
+)
 
 
 def claim(*, now: datetime, lease_until: datetime, token: str) -> Notification | None:

@@ -16,11 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q
 
-from alerts.models import Alert, EscalationLevel, EscalationPolicy, NotificationChannel, Rule
+from alerts.models import (
+    Alert,
+    AnomalyDetector,
+    EscalationLevel,
+    EscalationPolicy,
+    NotificationChannel,
+    Rule,
+)
 from alerts.models.alerts import fingerprint_for
+from alerts.models.anomalies import ANOMALY_RULE
 from alerts.notifications.channel_health import SELF_RULE
 from alerts.severity import Severity
 
@@ -34,6 +43,11 @@ def route_for(alert: Alert) -> tuple[list[NotificationChannel], EscalationPolicy
         # A self-alert about a failing channel goes through every *other* channel.
         failing = (alert.labels or {}).get("channel", "")
         return list(enabled.exclude(name=failing)), None
+    if alert.source == Alert.Source.ANOMALY and alert.detector_id is not None:
+        # An anomaly goes where its detector says, escalated by the policy of its severity.
+        detector = AnomalyDetector.objects.filter(pk=alert.detector_id).first()
+        if detector is not None:
+            return channels_for_detector(detector), policy_for_severity(alert.severity)
     rule = alert.rule
     if rule is None:
         return [], policy_for_severity(alert.severity)
@@ -42,8 +56,16 @@ def route_for(alert: Alert) -> tuple[list[NotificationChannel], EscalationPolicy
 
 def channels_for_rule(rule: Rule) -> list[NotificationChannel]:
     """The rule's enabled explicit channels and the enabled channels its kinds name, once each."""
-    reach = Q(rules=rule)
-    kinds = [kind for kind in (rule.channels or []) if isinstance(kind, str)]
+    return _reached(Q(rules=rule), rule.channels)
+
+
+def channels_for_detector(detector: AnomalyDetector) -> list[NotificationChannel]:
+    """As :func:`channels_for_rule`, for an anomaly detector's channels and kinds."""
+    return _reached(Q(anomaly_detectors=detector), detector.channels)
+
+
+def _reached(reach: Q, channel_kinds: list[str] | None) -> list[NotificationChannel]:
+    kinds = [kind for kind in (channel_kinds or []) if isinstance(kind, str)]
     if kinds:
         reach |= Q(kind__in=kinds, for_rule_kinds=True)
     ids = NotificationChannel.objects.filter(reach).values("pk")
@@ -160,19 +182,37 @@ def routing_gaps() -> RoutingGaps:
     policies = list(EscalationPolicy.objects.prefetch_related("levels__channels"))
     levels = {p.pk: sorted(p.levels.all(), key=lambda level: level.position) for p in policies}
     rules, used = [], set()
-    for rule in Rule.objects.filter(enabled=True).prefetch_related("notification_channels"):
-        policy = _policy_of(rule, policies)
+    # The built-in anomaly rule routes nothing itself: each detector says where its alerts go.
+    enabled_rules = Rule.objects.filter(enabled=True).exclude(slug=ANOMALY_RULE, builtin=True)
+    routers: list[tuple[str, Any, list[int], list[str]]] = [
+        (rule.name, rule, [c.pk for c in rule.notification_channels.all()], rule.channels)
+        for rule in enabled_rules.prefetch_related("notification_channels")
+    ]
+    detectors = AnomalyDetector.objects.filter(enabled=True).prefetch_related(
+        "notification_channels"
+    )
+    routers += [
+        (
+            f"{d.name} (anomaly detector)",
+            d,
+            [c.pk for c in d.notification_channels.all()],
+            d.channels,
+        )
+        for d in detectors
+    ]
+    for name, router, explicit, kinds in routers:
+        policy = _policy_of(router, policies)
         first = set()
         if policy is not None:
             used.add(policy.pk)
             first = (
                 {c.pk for c in levels[policy.pk][0].channels.all()} if levels[policy.pk] else set()
             )
-        reach = {channel.pk for channel in rule.notification_channels.all()} | first
-        for kind in rule.channels or []:
+        reach = set(explicit) | first
+        for kind in kinds or []:
             reach |= by_kind.get(str(kind), set())
         if not reach & usable:
-            rules.append(rule.name)
+            rules.append(name)
     gaps = {
         policy.name: [
             level.position
@@ -193,9 +233,12 @@ def routing_gaps() -> RoutingGaps:
     )
 
 
-def _policy_of(rule: Rule, policies: list[EscalationPolicy]) -> EscalationPolicy | None:
-    """The policy a rule's alerts follow, from rows already loaded (as ``policy_for_rule``)."""
-    if rule.escalation_policy_id is not None:
+def _policy_of(
+    rule: Rule | AnomalyDetector, policies: list[EscalationPolicy]
+) -> EscalationPolicy | None:
+    """The policy a rule's (or detector's) alerts follow, from rows already loaded (as
+    ``policy_for_rule``; a detector follows the policy of its severity)."""
+    if isinstance(rule, Rule) and rule.escalation_policy_id is not None:
         own = next((p for p in policies if p.pk == rule.escalation_policy_id), None)
         if own is not None:
             return own

@@ -10,8 +10,6 @@ import math
 import re
 from typing import Any
 
-from django.conf import settings
-
 from alerts.channels import CHANNEL_KINDS
 from alerts.language import RuleError, check
 from alerts.models.rules import ANNOTATION_KEYS, placeholder_problems
@@ -39,10 +37,6 @@ def _located(error: Any) -> str:
     if line is not None and column is not None:
         return f"{message} (line {line}, column {column})"
     return message
-
-
-def minimum_for_seconds() -> int:
-    return settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
 
 
 def rule_problems(values: dict[str, Any], *, builtin: bool = False) -> Problems:
@@ -85,16 +79,8 @@ def _threshold(values: dict[str, Any], builtin: bool) -> list[tuple[str, str]]:
 
 
 def _durations(values: dict[str, Any], builtin: bool) -> list[tuple[str, str]]:
+    # Any ``for`` of 0 or more: the evaluator schedules an evaluation at the instant it ends.
     found = []
-    minimum = minimum_for_seconds()
-    for_seconds = values.get("for_seconds")
-    if for_seconds is not None and not builtin and for_seconds < minimum:
-        found.append(
-            (
-                "for_seconds",
-                f"Must be at least the evaluation interval ({minimum} seconds).",
-            )
-        )
     for name in ("for_seconds", "keep_firing_for_seconds", "cooldown_seconds"):
         value = values.get(name)
         if value is not None and value < 0:

@@ -6,8 +6,12 @@ open alert per problem found, through the normal lifecycle (AlertEvent, outbox, 
 - ``job_failing``: a declared job's last two finished runs failed;
 - ``job_missing``: a declared job missed two of its periods (the scheduler or its worker stuck);
 - ``evaluation_lag``: the latest evaluation cycle is more than two intervals behind;
+- ``evaluator_down``: no evaluator loop has beaten for two intervals (``manage.py run_evaluator``
+  is not running, or cannot reach the database); the minute job evaluates meanwhile;
 - ``notification_backlog``: due, undelivered notifications grew over the last ten minutes;
-- ``disk_full``: the disk holding ``VAR_DIR`` is fuller than ``SELF_CHECK_DISK_PERCENT``.
+- ``disk_full``: the disk holding ``VAR_DIR`` is fuller than ``SELF_CHECK_DISK_PERCENT``;
+- ``metrics_backend``: the latest evaluation cycle could not read the metrics backend
+  (``METRICS_BACKEND=prometheus``: down, timing out, or answering errors).
 
 An alert resolves itself at the first run that no longer finds its problem. A dead worker
 cluster cannot run this job: the dead-man's switch and ``/health`` announce it, and when the
@@ -32,6 +36,8 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from alerts import actors
+from alerts.engine.cycle import BACKEND_FAILURE
+from alerts.engine.evaluator import evaluator_alive, heartbeat_at
 from alerts.models import Alert, AlertEvent, Notification, Rule
 from alerts.models.alerts import fingerprint_for
 from alerts.models.evaluation import EvaluationCycle
@@ -106,8 +112,10 @@ def current_findings(*, now: datetime) -> list[Finding]:
     return [
         *_job_findings(now),
         *_evaluation_lag(now),
+        *_evaluator_down(now),
         *_notification_backlog(now),
         *_disk_full(),
+        *_metrics_backend(),
     ]
 
 
@@ -140,7 +148,7 @@ def _evaluation_lag(now: datetime) -> Iterator[Finding]:
     latest = EvaluationCycle.objects.filter(skipped=False).order_by("-started_at").first()
     if latest is None:
         return
-    interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
+    interval = settings.RULE_EVALUATION_INTERVAL_SECONDS
     behind = (now - latest.started_at).total_seconds() - interval
     lag = max(latest.lag_ms / 1000, behind)
     if lag > 2 * interval:
@@ -155,6 +163,42 @@ def _evaluation_lag(now: datetime) -> Iterator[Finding]:
             value=round(lag, 1),
             details={"last_cycle": latest.started_at.isoformat(), "lag_seconds": round(lag, 1)},
         )
+
+
+def evaluator_down(*, now: datetime) -> Finding | None:
+    """The finding when no evaluator loop has beaten for two intervals, else None."""
+    if evaluator_alive(now=now):
+        return None
+    beat = heartbeat_at()
+    last = beat.isoformat() if beat else "never"
+    return Finding(
+        check="evaluator_down",
+        subject="",
+        summary="The rule evaluator is not running",
+        description=(
+            f"No evaluator (manage.py run_evaluator) has beaten since {last}: rules are "
+            "evaluated once a minute by the safety-net job, so alerts are up to a minute late."
+        ),
+        details={"last_heartbeat": last},
+    )
+
+
+def _evaluator_down(now: datetime) -> Iterator[Finding]:
+    finding = evaluator_down(now=now)
+    if finding is not None:
+        yield finding
+
+
+def raise_self_alert(finding: Finding, *, now: datetime) -> Alert | None:
+    """Raise ``finding``'s self-alert now unless it is open (the self_check job resolves it)."""
+    rule = self_check_rule()
+    if rule is None or not rule.enabled:
+        return None
+    fingerprint = _fingerprint(rule, finding.identity)
+    if Alert.objects.filter(fingerprint=fingerprint, state__in=Alert.OPEN_STATES).exists():
+        return None
+    with transaction.atomic():
+        return _raise(rule, finding, now)
 
 
 def backlog_at(moment: datetime) -> int:
@@ -200,6 +244,27 @@ def _disk_full() -> Iterator[Finding]:
             value=round(used, 1),
             details={"path": str(settings.VAR_DIR), "used_percent": round(used, 1)},
         )
+
+
+def _metrics_backend() -> Iterator[Finding]:
+    latest = (
+        EvaluationCycle.objects.filter(skipped=False, finished_at__isnull=False)
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+    if latest is None or not latest.error.startswith(BACKEND_FAILURE):
+        return
+    yield Finding(
+        check="metrics_backend",
+        subject=settings.METRICS_BACKEND_URL,
+        summary="The metrics backend failed the latest evaluation cycle",
+        description=(
+            f"{latest.error[:500]}\nRules that read it keep their alerts as they were and show "
+            "the error until the backend answers again."
+        ),
+        value=float(latest.errors),
+        details={"cycle": latest.pk, "error": latest.error[:1000]},
+    )
 
 
 # --- the lifecycle -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from metrics_app.backend import MetricsBackendError
 from metrics_app.catalogue import LABEL_NAME_RE
 from metrics_app.models import Series
 from metrics_app.selectors import (
@@ -22,6 +23,7 @@ from metrics_app.selectors import (
     series_matching,
     series_points,
 )
+from monitoring_site.api.errors import Unavailable
 from monitoring_site.api.params import parse_datetime, parse_id, query_value
 from monitoring_site.api.schema import error_responses
 
@@ -43,11 +45,16 @@ class BusinessMetricsView(APIView):
     )
     def get(self, request: Request) -> Response:
         window = request.query_params.get("window")
-        if window is None:
-            return Response(business_totals())
-        if window not in WINDOWS:
+        if window is not None and window not in WINDOWS:
             raise exceptions.ValidationError({"window": [f"Use one of {', '.join(WINDOWS)}."]})
-        return Response({**business_window(WINDOWS[window]), "window": window})
+        try:
+            if window is None:
+                return Response(business_totals())
+            return Response({**business_window(WINDOWS[window]), "window": window})
+        except MetricsBackendError as exc:
+            raise Unavailable(
+                f"metrics backend: {exc.message}", code="metrics_backend_unavailable"
+            ) from None
 
 
 def _label_filters(request: Request) -> dict[str, str]:

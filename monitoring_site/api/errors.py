@@ -46,6 +46,17 @@ class Conflict(exceptions.APIException):
         self.details = details or {}
 
 
+class Unavailable(exceptions.APIException):
+    """A system this request needs (the metrics backend) is down or answered an error: 503."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A system this request needs is unavailable."
+    default_code = "unavailable"
+
+    def __init__(self, detail: str, *, code: str = "unavailable") -> None:
+        super().__init__(detail, code=code)
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

@@ -85,10 +85,18 @@ def test_the_rule_form_shows_the_expression_error_with_its_position(admin: Any) 
     assert not Rule.objects.exists()
 
 
-def test_the_rule_form_refuses_a_for_shorter_than_the_evaluation_interval(admin: Any) -> None:
-    response = logged_in(admin).post("/admin/alerts/rule/add/", form_data(for_seconds="30"))
+def test_the_rule_form_takes_a_for_shorter_than_the_evaluation_interval(admin: Any) -> None:
+    # Issue #19: the evaluator evaluates at the instant a for ends, whatever the interval.
+    response = logged_in(admin).post("/admin/alerts/rule/add/", form_data(for_seconds="7"))
+    assert response.status_code == 302
+    assert Rule.objects.get().for_seconds == 7
+
+
+def test_the_rule_form_refuses_a_negative_for(admin: Any) -> None:
+    response = logged_in(admin).post("/admin/alerts/rule/add/", form_data(for_seconds="-1"))
     assert response.status_code == 200
-    assert "evaluation interval" in response.context["adminform"].form.errors["for_seconds"][0]
+    assert response.context["adminform"].form.errors["for_seconds"]
+    assert not Rule.objects.exists()
 
 
 def test_the_rule_list_shows_each_rules_current_value(

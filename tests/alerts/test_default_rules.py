@@ -210,16 +210,16 @@ def test_bootstrap_creates_missing_rules_and_keeps_edited_ones(clock: Any) -> No
     seed(lines.append)
     assert Rule.objects.get(slug="queue-backup").threshold == 5000
     assert Rule.objects.filter(slug="revenue-drop").exists()
-    # eight defaults, service_down, self_check (#14) and external (the intake, #20)
-    assert Rule.objects.count() == 11
+    # eight defaults, service_down, self_check (#14), anomaly (#16) and external (the intake, #20)
+    assert Rule.objects.count() == 12
     assert [line for line in lines if line.startswith("alert rules:")] == [
-        "alert rules: 11 created, 0 kept as they are",
+        "alert rules: 12 created, 0 kept as they are",
         "alert rules: 1 created, 10 kept as they are",
     ]
 
 
 def test_default_rules_wait_two_intervals_when_the_interval_is_longer(settings: Any) -> None:
-    settings.RULE_EVALUATION_INTERVAL_MINUTES = 5
+    settings.RULE_EVALUATION_INTERVAL_SECONDS = 300
     seed(lambda line: None)
     waits = dict(Rule.objects.values_list("slug", "for_seconds"))
     assert waits["payment-failure-spike"] == 600

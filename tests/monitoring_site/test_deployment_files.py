@@ -36,18 +36,24 @@ def is_script(command: str) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def test_a_single_docker_run_starts_the_web_server_and_the_worker() -> None:
+def test_a_single_docker_run_starts_the_web_server_the_worker_and_the_evaluator() -> None:
     [cmd] = dockerfile_instructions("CMD")
     assert json.loads(cmd) == ["bin/run"]
     run = (BASE_DIR / "bin/run").read_text()
-    assert all(part in run for part in ("bin/prepare", "bin/web &", "bin/worker &"))
+    parts = ("bin/prepare", "bin/web &", "bin/worker &", "bin/evaluator &")
+    assert all(part in run for part in parts)
+    assert 'wait -n "$web" "$worker" "$evaluator"' in run
 
 
 def test_compose_keeps_web_and_worker_as_separate_services_with_their_own_commands() -> None:
     services = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"]
     assert services["web"]["command"] == ["bash", "-c", "bin/prepare && exec bin/web"]
     assert services["worker"]["command"] == ["bin/worker"]
-    assert all(is_script(name) for name in ("bin/run", "bin/prepare", "bin/web", "bin/worker"))
+    assert services["evaluator"]["command"] == ["bin/evaluator"]
+    scripts = ("bin/run", "bin/prepare", "bin/web", "bin/worker", "bin/evaluator")
+    assert all(is_script(name) for name in scripts)
+    evaluator = (BASE_DIR / "bin/evaluator").read_text()
+    assert "manage.py run_evaluator" in evaluator
 
 
 def test_the_image_listens_beyond_loopback_and_keeps_generated_secrets_in_var(

@@ -314,7 +314,7 @@ def test_the_worker_runs_installed_schedules_through_the_wrapper(stack: Stack) -
     stack.start("bin/worker")
     stack.wait_for_status()
     access = token(stack)
-    # bootstrap installed every job due at once; the scheduler wakes every 30 s.
+    # bootstrap installed every minute job due on the next minute; the scheduler wakes every 30 s.
     runs = poll(
         lambda: [r for r in job_runs(stack, access) if r["job"] != "site.cleanup"],
         timeout=120,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -346,3 +347,68 @@ def test_the_cleanup_job_runs_through_the_wrapper(foundation_cleanups_only: None
     run = JobRun.objects.get(job="site.cleanup")
     assert run.outcome == JobRun.Outcome.SUCCESS
     assert "'job runs': 1" in run.result
+
+
+# --- the first minute after bootstrap (issue #13, item 5) ----------------------------------------
+
+
+def run_scheduler(broker: Any) -> None:
+    """One wake-up of django-q2's scheduler, minus its closing of "old" connections: under a
+    moved clock it would close the test's own connection (and its transaction) on PostgreSQL."""
+    from django_q import scheduler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scheduler, "close_old_django_connections", lambda: None)
+        scheduler.scheduler(broker=broker)
+
+
+def _scheduler_ticks(start: datetime, seconds: int, every: int = 30) -> dict[str, int]:
+    """django-q2's scheduler woken every ``every`` seconds from ``start``: tasks made per job."""
+    from django_q.brokers.orm import ORM
+    from django_q.models import OrmQ
+
+    broker = ORM(list_key="issue13-schedules")
+    made: dict[str, int] = {}
+    for offset in range(0, seconds + 1, every):
+        with time_machine.travel(start + timedelta(seconds=offset), tick=False):
+            before = set(OrmQ.objects.values_list("pk", flat=True))
+            run_scheduler(broker)
+            for queued in OrmQ.objects.exclude(pk__in=before):
+                name = queued.task["args"][0]
+                made[name] = made.get(name, 0) + 1
+    return made
+
+
+def test_a_minute_job_runs_once_in_its_first_minute_after_bootstrap(declare: Any) -> None:
+    declare(
+        Job(name="a.minutely", func="x.tasks.a", minutes=1),
+        Job(name="b.every5", func="x.tasks.b", minutes=5),
+    )
+    bootstrap_at = NOW + timedelta(seconds=40)  # 12:00:40, a scheduler wakes at :41 and :11
+    install_schedules(now=bootstrap_at)
+    assert Schedule.objects.get(name="a.minutely").next_run == NOW + timedelta(minutes=1)
+    assert Schedule.objects.get(name="b.every5").next_run == NOW + timedelta(minutes=5)
+    # From 12:00:41 to 12:01:41: one run of the minute job, at its first boundary.
+    ran = _scheduler_ticks(bootstrap_at + timedelta(seconds=1), seconds=60)
+    assert ran == {"a.minutely": 1}
+
+
+def test_schedules_keep_their_boundary_so_a_run_is_late_only_by_the_schedulers_wake_up(
+    declare: Any,
+) -> None:
+    declare(Job(name="a.minutely", func="x.tasks.a", minutes=1))
+    install_schedules(now=NOW + timedelta(seconds=47))
+    ran = _scheduler_ticks(NOW + timedelta(seconds=50), seconds=300)
+    assert ran == {"a.minutely": 5}
+    next_run = Schedule.objects.get().next_run
+    assert (next_run.second, next_run.microsecond) == (0, 0)
+
+
+def test_bootstrap_moves_a_schedule_installed_off_its_boundary_onto_it(declare: Any) -> None:
+    """Schedules created before the alignment ran at the phase bootstrap had (12:00:47)."""
+    declare(Job(name="a.minutely", func="x.tasks.a", minutes=1))
+    install_schedules(now=NOW)
+    Schedule.objects.update(next_run=NOW + timedelta(minutes=3, seconds=47))
+    report = install_schedules(now=NOW + timedelta(minutes=3, seconds=5))
+    assert report["updated"] == ["a.minutely"]
+    assert Schedule.objects.get().next_run == NOW + timedelta(minutes=4)

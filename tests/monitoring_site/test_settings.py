@@ -244,7 +244,7 @@ def test_the_example_environment_starts_and_passes_the_deploy_check(run_django: 
     [
         ("CLEANUP_CRON", "0 25 * * *", "CLEANUP_CRON='0 25 * * *': expected a five-field cron"),
         ("CLEANUP_CRON", "@daily", "CLEANUP_CRON='@daily': expected a five-field cron"),
-        ("RULE_EVALUATION_INTERVAL_MINUTES", "0", "RULE_EVALUATION_INTERVAL_MINUTES=0: must be"),
+        ("RULE_EVALUATION_INTERVAL_SECONDS", "4", "RULE_EVALUATION_INTERVAL_SECONDS=4: must be"),
         ("DEADMANS_SWITCH_URL", "hc-ping.com/abc", "DEADMANS_SWITCH_URL: expected a URL"),
         ("DEADMANS_SWITCH_TIMEOUT", "soon", "DEADMANS_SWITCH_TIMEOUT='soon': expected a number"),
         ("SELF_CHECK_DISK_PERCENT", "120", "SELF_CHECK_DISK_PERCENT=120.0: must be at most 100"),
@@ -258,3 +258,31 @@ def test_a_bad_schedule_or_self_monitoring_setting_stops_start_up_naming_it(
 ) -> None:
     """Issue #14: invalid intervals or cron expressions fail at start-up, naming the variable."""
     assert expected in start_up_error(run_django, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"METRICS_BACKEND": "influx"},
+            "METRICS_BACKEND='influx': expected embedded or prometheus",
+        ),
+        ({"METRICS_BACKEND": "prometheus"}, "METRICS_BACKEND=prometheus needs METRICS_BACKEND_URL"),
+        ({"METRICS_BACKEND_URL": "ftp://tsdb"}, "METRICS_BACKEND_URL: expected a URL"),
+        (
+            {"METRICS_BACKEND_TOKEN": "tok-s3cret", "METRICS_BACKEND_USERNAME": "u"},
+            "set a bearer token or basic auth, not both",
+        ),
+        ({"METRICS_BACKEND_PASSWORD": "pw-s3cret"}, "METRICS_BACKEND_PASSWORD is set without"),
+        ({"METRICS_BACKEND_TIMEOUT": "0"}, "METRICS_BACKEND_TIMEOUT"),
+    ],
+)
+def test_a_bad_metrics_backend_setting_stops_start_up_naming_it(
+    run_django: Run, env: dict[str, str], expected: str
+) -> None:
+    """Issue #20: the backend's settings are checked at start-up, and never echo a secret."""
+    error = start_up_error(run_django, **env)
+    assert expected in error
+    assert "METRICS_BACKEND_PASSWORD" in expected or "p" not in env.get(
+        "METRICS_BACKEND_PASSWORD", ""
+    )

@@ -117,10 +117,11 @@ def test_a_stuck_job_shows_its_lag_and_missed_periods(
 def test_the_next_run_comes_from_the_installed_schedule(viewer_client: APIClient) -> None:
     with time_machine.travel(START, tick=False):
         install_schedules()
-    with time_machine.travel(START + timedelta(seconds=10), tick=False):
+    # Installed at 12:00:05, the schedule is due on the next minute (issue #13).
+    with time_machine.travel(START + timedelta(seconds=70), tick=False):
         job = by_name(viewer_client.get(URL).json())["health.round"]
-    assert job["next_run"] == "2026-03-10T12:00:05Z"
-    assert job["lag_seconds"] == 10.0
+    assert job["next_run"] == "2026-03-10T12:01:00Z"
+    assert job["lag_seconds"] == 15.0
 
 
 def test_the_cluster_lists_processes_seen_in_the_last_two_minutes(

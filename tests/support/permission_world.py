@@ -21,6 +21,8 @@ from alerts.intake.services import EXTERNAL_RULE
 from alerts.intake.tokens import create_intake_token
 from alerts.models import (
     Alert,
+    AnomalyDetector,
+    AnomalyScore,
     EscalationPolicy,
     EvaluationCycle,
     Notification,
@@ -187,6 +189,28 @@ def _alerts(now: Any, service: Service) -> dict[str, Any]:
         "external_rule": Rule.objects.create(
             slug=EXTERNAL_RULE["slug"], name=EXTERNAL_RULE["name"], builtin=True
         ),
+        **_anomalies(now),
+    }
+
+
+def _anomalies(now: Any) -> dict[str, Any]:
+    detector = AnomalyDetector.objects.create(
+        name="Probe detector", slug="probe-detector", expression="sum(queue_size)"
+    )
+    score = AnomalyScore.objects.create(
+        detector=detector,
+        at=now,
+        observed=1.0,
+        expected=1.0,
+        lower=0.0,
+        upper=2.0,
+        score=0.0,
+        anomalous=False,
+    )
+    return {
+        "alerts.anomalydetector": detector,
+        "detector": detector,
+        "alerts.anomalyscore": score,
     }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -32,12 +33,14 @@ TEXTS = {
 
 @dataclass
 class Received:
-    """One accepted message: the envelope, the parsed message and the queue id it was given."""
+    """One accepted message: the envelope, the parsed message, the queue id it was given and
+    when it arrived (the real clock, as the HTTP fakes record it)."""
 
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
     queue_id: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def part(self, content_type: str) -> str:
         """The decoded body of the first part of ``content_type`` (text/plain, text/html)."""

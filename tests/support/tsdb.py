@@ -13,15 +13,20 @@ the package to install (``make system-deps`` installs both).
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 import pytest
 import requests
+
+from metrics_app.remote_write import HEADERS, RemoteSample, encode_samples
 
 START_TIMEOUT = 30.0
 
@@ -161,3 +166,45 @@ class VictoriaMetrics(TimeSeriesServer):
             "-loggerLevel=WARN",
             *self.args,
         ]
+
+
+# --- loading history (the metrics-backend tests, issue #20) ---------------------------------------
+
+
+@dataclass
+class RemoteSeries:
+    """One series as a time-series database stores it: cumulative values at Unix milliseconds."""
+
+    name: str
+    labels: dict[str, str]
+    points: list[tuple[int, float]]
+
+
+def load(server: TimeSeriesServer, series: Sequence[RemoteSeries]) -> None:
+    """Write ``series`` the way each server takes history: remote write, or VictoriaMetrics'
+    ``/api/v1/import`` (JSON lines), then wait until the last sample is queryable."""
+    if isinstance(server, VictoriaMetrics):
+        lines = "\n".join(
+            json.dumps(
+                {
+                    "metric": {"__name__": item.name, **item.labels},
+                    "values": [value for _, value in item.points],
+                    "timestamps": [stamp for stamp, _ in item.points],
+                }
+            )
+            for item in series
+        )
+        response = requests.post(server.url + "/api/v1/import", data=lines.encode(), timeout=30)
+        assert response.status_code == 204, response.text
+        requests.get(server.url + "/internal/force_flush", timeout=30).raise_for_status()
+    else:
+        body = encode_samples(
+            RemoteSample(item.name, item.labels, value, stamp)
+            for item in series
+            for stamp, value in item.points
+        )
+        response = requests.post(server.remote_write_url, data=body, headers=HEADERS, timeout=30)
+        assert response.status_code == 204, response.text
+    last = max(series, key=lambda item: item.points[-1][0])
+    selector = "{" + ",".join(f'{k}="{v}"' for k, v in last.labels.items()) + "}"
+    assert server.wait_for(f"{last.name}{selector}"), f"{server.binary} did not take the samples"

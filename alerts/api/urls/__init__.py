@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
 
-from alerts.api.urls import alerts, intake, language, notifications, rules, silences
+from alerts.api.urls import (
+    alerts,
+    anomalies,
+    intake,
+    language,
+    notifications,
+    rules,
+    silences,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *language.urlpatterns,
@@ -16,5 +24,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *rules.urlpatterns,
     *notifications.urlpatterns,
     *silences.urlpatterns,
+    *anomalies.urlpatterns,
     *intake.urlpatterns,
 ]

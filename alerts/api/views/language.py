@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.language import RuleError, Scalar, Vector, check, evaluate, parse
-from monitoring_site.api.errors import error_body
+from alerts.language.backends import BackendError
+from monitoring_site.api.errors import Unavailable, error_body
 from monitoring_site.api.params import ParameterError, parse_datetime
 from monitoring_site.api.permissions import IsViewer
 
@@ -50,6 +51,11 @@ def rule_error_response(exc: RuleError) -> Response:
         error_body(400, f"expression: {exc}", code="invalid_expression", details=details),
         status=400,
     )
+
+
+def backend_unavailable(exc: BackendError) -> Unavailable:
+    """503: the expression is fine, the metrics backend could not answer it."""
+    return Unavailable(f"metrics backend: {exc.message}", code="metrics_backend_unavailable")
 
 
 def _field_error(field: str, message: str) -> Response:
@@ -95,6 +101,8 @@ class QueryView(APIView):
         try:
             info = check(data["expression"])
             result = evaluate(parse(data["expression"]), at=at)
+        except BackendError as exc:
+            raise backend_unavailable(exc) from None
         except RuleError as exc:
             return rule_error_response(exc)
         body: dict[str, Any] = {"type": info.type, "time": _iso(at), "warnings": info.warnings}

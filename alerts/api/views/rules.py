@@ -17,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from alerts.api.serializers.rules import RuleSerializer
+from alerts.api.views.language import backend_unavailable
+from alerts.language.backends import BackendError
 from alerts.models import Rule
 from alerts.rules.preview import preview_rule
 from alerts.rules.services import RuleProtected, create_rule, delete_rule, update_rule
@@ -69,7 +71,10 @@ class RuleViewSet(viewsets.ModelViewSet):
         window = _preview_range(request.query_params.get("range", "24h"))
         step = _preview_step(window)
         end = timezone.now()
-        replay = preview_rule(rule, start=end - window, end=end, step=step)
+        try:
+            replay = preview_rule(rule, start=end - window, end=end, step=step)
+        except BackendError as exc:
+            raise backend_unavailable(exc) from None
         return Response(
             {
                 "rule": rule.pk,
@@ -98,7 +103,8 @@ def _preview_range(raw: str) -> timedelta:
 
 
 def _preview_step(window: timedelta) -> timedelta:
-    interval = settings.RULE_EVALUATION_INTERVAL_MINUTES * 60
+    # A preview replays stored minutes: a step shorter than a minute would repeat the same data.
+    interval = max(60, settings.RULE_EVALUATION_INTERVAL_SECONDS)
     points = settings.ALERT_PREVIEW_MAX_POINTS
     minutes = max(1, math.ceil(window.total_seconds() / points / 60))
     return timedelta(seconds=max(interval, minutes * 60))

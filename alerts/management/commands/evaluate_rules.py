@@ -7,14 +7,14 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from alerts.engine.cycle import run_cycle
-from alerts.models import Rule
+from alerts.models import EvaluationCycle, Rule
 
 
 class Command(BaseCommand):
-    help = "Evaluate every enabled rule now (one cycle, as the schedule runs it)."
+    help = "Evaluate every enabled rule now (one cycle at the current interval boundary)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        cycle = run_cycle()
+        cycle = run_cycle(reason=EvaluationCycle.Reason.MANUAL)
         if cycle.skipped:
             self.stdout.write("skipped: another evaluation cycle holds the lease")
             return

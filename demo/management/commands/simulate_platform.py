@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -77,6 +77,12 @@ class Command(BaseCommand):
             "--run-for", default="", help="Stop after this long (e.g. 10m); default: until Ctrl-C."
         )
         parser.add_argument("--seed", type=int, default=0, help="Random seed of the traffic.")
+        parser.add_argument(
+            "--record",
+            type=Path,
+            default=None,
+            help="Append every batch pushed (time, outcome, samples) to this file as JSON lines.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         scenario = self._scenario(options["scenario"])
@@ -109,6 +115,7 @@ class Command(BaseCommand):
         run_for: float | None,
     ) -> None:
         stop = threading.Event()
+        record = self._record(options["record"])
         platform = SimulatedPlatform(
             base_port=options["base_port"], incidents=scenario.incidents, started=started
         )
@@ -121,6 +128,8 @@ class Command(BaseCommand):
             if receivers is not None:
                 receivers.stop()
             platform.stop()
+            if record is not None:
+                record.close()
             hint = "choose other ports with --base-port or --receiver-port"
             raise CommandError(f"{exc}; {hint}") from None
         token, raw = create_ingest_token(
@@ -131,7 +140,7 @@ class Command(BaseCommand):
             self._point(platform, receivers)
             if history is not None:
                 older = self._history(scenario, history, options["seed"], stop)
-            pusher = Pusher(base_url=self._url(options), token=raw, out=self._say)
+            pusher = Pusher(base_url=self._url(options), token=raw, out=self._say, record=record)
             simulator = Simulator(
                 scenario=scenario,
                 pusher=pusher,
@@ -157,6 +166,8 @@ class Command(BaseCommand):
             if receivers is not None:
                 receivers.stop()
             revoke_ingest_token(token=token)
+            if record is not None:
+                record.close()
 
     def _scenario(self, path: Path) -> Scenario:
         try:
@@ -172,6 +183,14 @@ class Command(BaseCommand):
         if seconds <= 0:
             raise CommandError(f"{option}: must be positive")
         return timedelta(seconds=seconds) if option == "--history" else seconds
+
+    def _record(self, path: Path | None) -> TextIO | None:
+        if path is None:
+            return None
+        try:
+            return path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"--record: cannot write {path} ({exc.strerror})") from None
 
     def _url(self, options: dict[str, Any]) -> str:
         return options["url"] or f"http://127.0.0.1:{settings.PORT}"

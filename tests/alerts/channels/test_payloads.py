@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from alerts.channels.base import AlertMessage, get_channel_class
+import pytest
+
+from alerts.channels.base import AlertMessage, get_channel_class, resolution_text
 from alerts.channels.email import EmailChannel
 from alerts.channels.pagerduty import PagerDutyChannel, dedup_key
 from alerts.channels.slack import SlackChannel
@@ -37,7 +39,16 @@ TicketToken monitoring, https://monitor.example.com
 
 
 def resolved(message: AlertMessage) -> AlertMessage:
-    return replace(message, event="resolved", resolved_at=RESOLVED, acknowledged_by="otto")
+    """Resolved by the engine at 3.1 after firing 32 min 30 s (issue #19: the message says so)."""
+    return replace(
+        message,
+        event="resolved",
+        resolved_at=RESOLVED,
+        acknowledged_by="otto",
+        resolved_value=3.1,
+        fired_seconds=1950.0,
+        resolved_by="engine",
+    )
 
 
 # --- email ------------------------------------------------------------------------------------
@@ -81,7 +92,10 @@ def test_a_resolved_email_has_the_resolution_time_and_no_acknowledge_link(
     payload = EmailChannel({"to": ["oncall@example.com"]}).build(resolved(message))
 
     assert payload.subject.startswith("[CRITICAL] Resolved: High payment error rate")
+    assert "Resolution:  3.1, no longer > 5, after firing for 32 min 30 s\n" in payload.text
+    assert "Last value while it held: 12.5 (> threshold 5)\n" in payload.text
     assert "Resolved:    2026-11-02 09:47:30 UTC\nAcknowledged by: otto\n" in payload.text
+    assert "<td>3.1, no longer &gt; 5, after firing for 32 min 30 s</td>" in payload.html
     assert "ack/tok123" not in payload.text
     assert "ack/tok123" not in payload.html
 
@@ -189,9 +203,10 @@ def test_the_resolved_slack_message_is_marked_resolved_and_has_no_acknowledge_bu
     )
     assert payload["blocks"][1]["text"]["text"] == (
         "*Payment errors at 12.5% (over 5%)*\n"
-        "*Value:* 12.5 (&gt; threshold 5)\n"
+        "*Resolved:* 3.1, no longer &gt; 5, after firing for 32 min 30 s\n"
+        "*Last value while it held:* 12.5 (&gt; threshold 5)\n"
         "*Since:* 2026-11-02 09:15:00 UTC\n"
-        "*Resolved:* 2026-11-02 09:47:30 UTC\n"
+        "*Resolved at:* 2026-11-02 09:47:30 UTC\n"
         "*Acknowledged by:* otto\n\n"
         "Card payments fail; check the payment provider status page."
     )
@@ -398,3 +413,37 @@ def test_building_twice_gives_identical_payloads_for_every_kind(message: AlertMe
     for kind, config in configs.items():
         channel = get_channel_class(kind)(config)
         assert channel.build(message) == channel.build(message), kind
+
+
+def test_the_resolved_slack_text_says_the_value_that_resolved_it_and_how_long_it_fired(
+    message: AlertMessage,
+) -> None:
+    # Issue #19: it read "Resolved: refund_rate: 19.6044 > 10", as if the condition still held.
+    payload = SlackChannel({"webhook_url": "https://hooks.slack.com/services/T/B/x"}).build(
+        resolved(message)
+    )
+
+    assert payload["text"].endswith(
+        "[CRITICAL] Resolved: High payment error rate (env=prod, service=payment): "
+        "3.1, no longer &gt; 5, after firing for 32 min 30 s"
+    )
+    assert "12.5" not in payload["text"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"resolved_value": None, "resolved_by": "engine"},
+            "no data, after firing for 32 min 30 s",
+        ),
+        ({"resolved_value": None, "resolved_by": "ops@example.com"}, "by ops@example.com"),
+        ({"fired_seconds": 45.0}, "3.1, no longer > 5, after firing for 45 s"),
+        ({"fired_seconds": 7500.0}, "3.1, no longer > 5, after firing for 2 h 5 min"),
+    ],
+)
+def test_the_resolution_text_names_what_resolved_it(
+    message: AlertMessage, changes: dict[str, Any], expected: str
+) -> None:
+    text = resolution_text(replace(resolved(message), **changes))
+    assert text.startswith(expected)

@@ -39,11 +39,15 @@ def test_a_cycle_is_a_row_with_its_rules_errors_changes_duration_and_lag(
 ) -> None:
     queue_rows(1500)
     make_rule(expression="max(queue_size)", threshold=1000, for_seconds=60)
+    clock.shift(3)  # 3 s after the 15-second boundary T0
     cycle = run_cycle()
     assert (cycle.rules, cycle.errors, cycle.changes, cycle.skipped) == (1, 0, 1, False)
-    assert cycle.started_at == T0
-    assert cycle.scheduled_for == T0.replace(second=0)
-    assert cycle.lag_ms == 30_000
+    assert cycle.started_at == T0 + timedelta(seconds=3)
+    assert cycle.scheduled_for == T0
+    assert cycle.lag_ms == 3_000
+    assert cycle.reason == EvaluationCycle.Reason.SCHEDULE
+    # The alert's instants are the scheduled instant's, not the late start's.
+    assert Alert.objects.get().started_at == T0
     assert cycle.duration_ms is not None and cycle.duration_ms > 0
     assert cycle.finished_at is not None
     assert EvaluationCycle.objects.count() == 1
@@ -83,8 +87,10 @@ def test_runtime_fields_written_by_a_cycle_add_no_edit_history(
 @pytest.mark.django_db
 def test_the_boundary_of_a_time_without_a_zone_is_on_the_same_clock(settings: Any) -> None:
     # Found by mypy: the naive branch fell back to timezone.utc, which Django 5 removed.
-    settings.RULE_EVALUATION_INTERVAL_MINUTES = 1
+    settings.RULE_EVALUATION_INTERVAL_SECONDS = 60
     assert scheduled_boundary(datetime(2024, 1, 1, 12, 7, 30)) == datetime(2024, 1, 1, 12, 7)
+    settings.RULE_EVALUATION_INTERVAL_SECONDS = 15
+    assert scheduled_boundary(datetime(2024, 1, 1, 12, 7, 44)) == datetime(2024, 1, 1, 12, 7, 30)
 
 
 def test_a_cycle_that_starts_while_the_previous_still_runs_is_skipped_and_counted(
@@ -109,6 +115,7 @@ def test_the_collector_exports_duration_lag_and_skipped_cycles_from_the_rows(
 ) -> None:
     queue_rows(1500)
     make_rule(expression="max(queue_size)", threshold=1000, for_seconds=60, severity="error")
+    clock.shift(4)  # 4 s late for the boundary T0
     run_cycle()
     claim_lease(holder="other", now=timezone.now())
     clock.shift(60)
@@ -121,7 +128,7 @@ def test_the_collector_exports_duration_lag_and_skipped_cycles_from_the_rows(
     assert "alert_evaluation_skipped_cycles_total 1.0" in text
     assert last.duration_ms is not None
     assert f"alert_evaluation_duration_seconds {last.duration_ms / 1000}" in text
-    assert "alert_evaluation_lag_seconds 30.0" in text
+    assert "alert_evaluation_lag_seconds 4.0" in text
     assert 'alerts_open{severity="error",state="pending"} 1.0' in text
 
 
@@ -233,6 +240,7 @@ def test_metrics_serves_the_evaluation_figures_from_the_rows(
     make_rule: Callable[..., Rule], clock: Any, client: Any
 ) -> None:
     make_rule(expression="max(queue_size)")
+    clock.shift(4)
     run_cycle()
     claim_lease(holder="other", now=timezone.now())
     run_cycle()
@@ -242,7 +250,7 @@ def test_metrics_serves_the_evaluation_figures_from_the_rows(
     assert "# TYPE alert_evaluation_skipped_cycles_total counter" in text
     assert "alert_evaluation_skipped_cycles_total 1.0" in text
     assert "alert_evaluation_cycles_total 1.0" in text
-    assert "alert_evaluation_lag_seconds 30.0" in text
+    assert "alert_evaluation_lag_seconds 4.0" in text
 
 
 @pytest.mark.django_db
@@ -263,3 +271,36 @@ def test_the_evaluate_rules_command_runs_a_cycle_and_names_failing_rules(
     assert lines[0].startswith("2 rules in ")
     assert lines[0].endswith(": 1 alert changes, 1 errors")
     assert lines[1].startswith("  broken: ") and "gone_metric" in lines[1]
+
+
+@pytest.mark.django_db
+def test_the_lag_of_scheduled_cycles_is_their_delay_past_the_minute_they_were_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #13: bootstrapped at 12:00:47, the schedule ran at 47 s into every minute and the
+    lag read 44-57 s. Due on the minute, each run is late by the scheduler's wake-up only."""
+    import time_machine
+    from django_q.brokers.orm import ORM
+    from django_q.models import OrmQ
+
+    from monitoring_site import jobs
+    from tests.monitoring_site.test_jobs import run_scheduler
+
+    [evaluate] = [job for job in JOBS if job.name == "alerts.evaluate"]
+    monkeypatch.setattr(jobs, "all_jobs", lambda: [evaluate])
+    start = T0.replace(second=0)
+    jobs.install_schedules(now=start + timedelta(seconds=47))
+    broker = ORM(list_key="issue13-lag")
+    lags = []
+    # The scheduler wakes every 30 s, at :50 and :20; each task it makes runs at once.
+    for offset in range(50, 50 + 4 * 60, 30):
+        with time_machine.travel(start + timedelta(seconds=offset), tick=False):
+            run_scheduler(broker)
+            for queued in OrmQ.objects.all():
+                jobs.run_job(*queued.task["args"])
+                queued.delete()
+                lags.append(EvaluationCycle.objects.latest("started_at").lag_ms / 1000)
+    assert lags == [20.0, 20.0, 20.0, 20.0]
+    registry = CollectorRegistry()
+    registry.register(EvaluationCollector())
+    assert "alert_evaluation_lag_seconds 20.0" in generate_latest(registry).decode()

@@ -10,9 +10,11 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.channels.base import resolution_text
 from alerts.engine.cycle import open_alerts_by_rule
 from alerts.engine.lifecycle import apply_evaluation
-from alerts.models import Alert, AlertEvent, Rule
+from alerts.models import Alert, AlertEvent, Notification, Rule
+from alerts.notifications.messages import from_payload
 from alerts.services import InvalidTransition, acknowledge_alert, resolve_alert
 from tests.alerts.conftest import scalar, vector
 
@@ -275,6 +277,34 @@ def test_no_data_ok_resolves_a_firing_alert(make_rule: Callable[..., Rule], cloc
     clock.shift(60)
     evaluate(rule, vector())
     assert only_alert(rule).state == "resolved"
+
+
+def test_a_resolved_alert_keeps_the_value_that_resolved_it_and_how_long_it_fired(
+    make_rule: Callable[..., Rule], clock: Any, a_channel: Any
+) -> None:
+    # Issue #19: the resolved message said "19.6044 > 10", the last value while it held.
+    rule = make_rule(for_seconds=60, threshold=10)
+    evaluate(rule, vector(({"service": "payment"}, 19.6044)))
+    clock.shift(60)
+    evaluate(rule, vector(({"service": "payment"}, 19.6044)))  # fires
+    clock.shift(200)
+    evaluate(rule, vector(({"service": "payment"}, 4.2)))
+    alert = only_alert(rule)
+    assert (alert.state, alert.value) == ("resolved", 19.6044)
+    assert (alert.resolved_value, alert.fired_seconds) == (4.2, 200.0)
+    message = from_payload(Notification.objects.get(alert=alert, kind="resolved").payload)
+    assert resolution_text(message) == "4.2, no longer > 10, after firing for 3 min 20 s"
+
+
+def test_an_alert_resolved_for_lack_of_data_says_so(
+    make_rule: Callable[..., Rule], clock: Any
+) -> None:
+    rule = make_rule(for_seconds=0, no_data="ok")
+    evaluate(rule, scalar(150))
+    clock.shift(45)
+    evaluate(rule, vector())
+    alert = only_alert(rule)
+    assert (alert.resolved_value, alert.fired_seconds) == (None, 45.0)
 
 
 def test_no_data_keep_state_changes_nothing(make_rule: Callable[..., Rule], clock: Any) -> None:

@@ -89,7 +89,7 @@ def test_operators_cannot_write_rules_either(operator_client: APIClient) -> None
         ({"expression": ""}, "expression", "required"),
         ({"threshold": "ten"}, "threshold", "number"),
         ({"threshold": None}, "threshold", ""),
-        ({"for": "30s"}, "for", "evaluation interval"),
+        ({"for": -30}, "for", ""),
         ({"for": "soon"}, "for", "duration"),
         ({"cooldown": -5}, "cooldown", ""),
         ({"annotations": {"summary": "at {value} {secret}"}}, "annotations", "{secret}"),
@@ -114,6 +114,16 @@ def test_a_bad_rule_is_400_naming_the_field_and_nothing_is_saved(
     assert field in body["details"], body
     assert fragment in " ".join(str(item) for item in body["details"][field])
     assert not Rule.objects.exists()
+
+
+@pytest.mark.parametrize(("given", "seconds"), [("0s", 0), ("7s", 7), ("90s", 90)])
+def test_for_may_be_any_duration_of_zero_or_more(
+    admin_client_api: APIClient, given: str, seconds: int
+) -> None:
+    # Issue #19: for is a duration, no longer at least the evaluation interval.
+    response = admin_client_api.post(RULES, payload(**{"for": given}), format="json")
+    assert response.status_code == 201, response.json()
+    assert Rule.objects.get().for_seconds == seconds
 
 
 def test_a_bad_edit_leaves_the_rule_as_it_was(

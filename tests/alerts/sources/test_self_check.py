@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.bootstrap import seed
+from alerts.engine.evaluator import hold_heartbeat
 from alerts.models import Alert, AlertEvent, Notification, NotificationChannel, Rule
 from alerts.models.evaluation import EvaluationCycle
 from alerts.sources.self_check import BacklogCollector, run_self_checks
@@ -34,8 +35,11 @@ def open_self_alerts() -> dict[str, Alert]:
     return {f"{a.labels['check']}:{a.labels['subject']}": a for a in rows}
 
 
-def checks_at(clock: Any, moment: Any) -> dict[str, Alert]:
+def checks_at(clock: Any, moment: Any, *, evaluator: bool = True) -> dict[str, Alert]:
+    """The self-alerts open after a check at ``moment`` (an evaluator beat just before)."""
     clock.move_to(moment)
+    if evaluator:
+        assert hold_heartbeat(holder="the-evaluator", now=timezone.now())
     run_self_checks()
     return open_self_alerts()
 
@@ -95,8 +99,9 @@ def cycle(at: Any, **fields: Any) -> EvaluationCycle:
 
 
 def test_evaluation_lag_over_two_intervals_raises_and_a_fresh_cycle_resolves_it(
-    rule: Rule, clock: Any
+    rule: Rule, clock: Any, settings: Any
 ) -> None:
+    settings.RULE_EVALUATION_INTERVAL_SECONDS = 60
     cycle(T0)
     assert checks_at(clock, T0 + timedelta(minutes=3)) == {}  # 120 s behind: not over two
     alert = checks_at(clock, T0 + timedelta(minutes=3, seconds=5))["evaluation_lag:"]
@@ -104,6 +109,22 @@ def test_evaluation_lag_over_two_intervals_raises_and_a_fresh_cycle_resolves_it(
     assert alert.details["runbook"].endswith("#runbook-evaluation-lag")
     cycle(T0 + timedelta(minutes=3, seconds=30))
     assert checks_at(clock, T0 + timedelta(minutes=3, seconds=40)) == {}
+
+
+def test_a_silent_evaluator_raises_evaluator_down_and_its_next_beat_resolves_it(
+    rule: Rule, clock: Any, settings: Any
+) -> None:
+    settings.RULE_EVALUATION_INTERVAL_SECONDS = 15
+    assert checks_at(clock, T0) == {}
+    # The evaluator beat at T0; 29 s later it is within two intervals, at 30 s it is not.
+    assert checks_at(clock, T0 + timedelta(seconds=29), evaluator=False) == {}
+    alert = checks_at(clock, T0 + timedelta(seconds=30), evaluator=False)["evaluator_down:"]
+    assert alert.summary == "The rule evaluator is not running"
+    assert T0.isoformat() in alert.description
+    assert alert.details["runbook"].endswith("#runbook-evaluator-down")
+    assert checks_at(clock, T0 + timedelta(seconds=40)) == {}
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
 
 
 def queue_notifications(channel: NotificationChannel, rule: Rule, *moments: Any) -> None:

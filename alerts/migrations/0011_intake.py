@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0006_alert_unrouted'),
+        ('alerts', '0010_anomaly_detectors'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
