@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from alerts.anomalies.method import STEP_SECONDS, History
 from alerts.language import Expr, RuleError, Scalar, Vector, evaluate_many
+from alerts.language.backends import StoredValues
 from alerts.language.backtest import LeafHistory
 from alerts.language.evaluator import Evaluation
 from alerts.language.tree import Selector, walk
@@ -94,7 +95,7 @@ def history(tree: Expr, *, start: datetime, end: datetime) -> History:
     values = []
     for step in steps:
         at = instant_of(step)
-        evaluation = Evaluation({key: leaf.at(at) for key, leaf in leaves.items()})
+        evaluation = Evaluation(StoredValues({key: leaf.at(at) for key, leaf in leaves.items()}))
         values.append(value_of(evaluation.result(tree)))
     return History.of([int(step.timestamp()) for step in steps], values)
 

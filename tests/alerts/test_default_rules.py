@@ -214,7 +214,7 @@ def test_bootstrap_creates_missing_rules_and_keeps_edited_ones(clock: Any) -> No
     assert Rule.objects.count() == 12
     assert [line for line in lines if line.startswith("alert rules:")] == [
         "alert rules: 12 created, 0 kept as they are",
-        "alert rules: 1 created, 10 kept as they are",
+        "alert rules: 1 created, 11 kept as they are",
     ]
 
 
