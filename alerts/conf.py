@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monitoring_site.env import (
     env_bool,
+    env_cron,
     env_duration,
     env_float,
     env_int,
@@ -46,7 +47,7 @@ ALERT_PREVIEW_MAX_POINTS = env_int("ALERT_PREVIEW_MAX_POINTS", 1440, minimum=10)
 ANOMALY_SCORE_INTERVAL_MINUTES = env_int(
     "ANOMALY_SCORE_INTERVAL_MINUTES", 10, minimum=1, maximum=60
 )
-ANOMALY_FIT_CRON = env_str("ANOMALY_FIT_CRON", "30 1 * * *")
+ANOMALY_FIT_CRON = env_cron("ANOMALY_FIT_CRON", "30 1 * * *")
 # A scoring run first fits up to this many detectors that have no current model (new, edited, or
 # left over by the daily fit), within ANOMALY_FIT_BUDGET_SECONDS; the daily fit refits the rest.
 ANOMALY_FITS_PER_RUN = env_int("ANOMALY_FITS_PER_RUN", 5, minimum=0)

@@ -28,7 +28,10 @@ def evaluate_rules() -> str:
     finding = evaluator_down(now=now)
     if finding is not None:
         raise_self_alert(finding, now=now)
-    cycle = run_cycle(now, reason=EvaluationCycle.Reason.FALLBACK)
+    # The job is due on each minute (monitoring_site.jobs): its cycle evaluates at that minute
+    # and its lag is how late the scheduler ran it (issue #13), not a phase on the 15 s grid.
+    due = now.replace(second=0, microsecond=0)
+    cycle = run_cycle(now, due=due, reason=EvaluationCycle.Reason.FALLBACK)
     if cycle.error:  # the job fails too: no dead-man's ping, and the job-failing self-alert
         raise EvaluationFailed(cycle.error)
     if cycle.skipped:

@@ -1,7 +1,10 @@
-"""The alerts app's URLs: its API (``alerts.api.urls``, one module per sub-domain)."""
+"""The alerts app's URLs: its pages (``alerts.pages``) and its API (``alerts.api.urls``)."""
 
 from __future__ import annotations
 
-from alerts.api.urls import urlpatterns
+from django.urls import URLPattern, URLResolver
 
-__all__ = ["urlpatterns"]
+from alerts.api.urls import urlpatterns as api_urlpatterns
+from alerts.pages.urls import urlpatterns as page_urlpatterns
+
+urlpatterns: list[URLPattern | URLResolver] = [*page_urlpatterns, *api_urlpatterns]

@@ -1,11 +1,15 @@
-"""Benchmark of one evaluation cycle of the alert engine (issue 6).
+"""Benchmark of one evaluation cycle of the alert engine (issues 6 and 19).
 
-500 enabled rules (300 per-service queue rules, 200 per-service error-rate rules with a volume
-guard) over 21 services' stored buckets in PostgreSQL, with about 60 alerts open. Measured: a
-steady cycle (every rule evaluated, every open alert's value refreshed, nothing else changing),
-and the first cycle that opens the alerts. The reference, in the same run, is the rule language's
-evaluator alone over the same 700 expressions at the same instant: the floor of any cycle.
-Target: a steady cycle within 3x the reference and under 2 s.
+1,000 enabled rules (600 per-service queue rules, 400 per-service error-rate rules with a
+volume guard) over 21 services' stored minute and 10-second buckets in PostgreSQL, evaluated on
+the evaluator's 15-second grid, with about 100 alerts open. The error-rate windows start within
+the last hour, so they slide over the 10-second buckets (issue 19). Measured: a steady cycle
+(every rule evaluated, every open alert's value refreshed, nothing else changing), and the first
+cycles that open and fire the alerts. The reference, in the same run, is the rule language's
+evaluator alone over the same 1,400 expressions at the same instant: the floor of any cycle.
+Target: a steady cycle within 3x the reference, and within a third of the 15-second interval
+(5 s): the evaluator then still has room for the early evaluations of rules whose series just
+received samples, which stop while cycles take more than a third of the interval.
 
 Run: .venv/bin/python bench/alerts_cycle.py   (PostgreSQL database mon_bench_alerts, created if
 missing; set BENCH_DATABASE_URL to use another). Exits 1 when a target is missed.
@@ -31,14 +35,15 @@ os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 import psycopg  # noqa: E402
 
-# The evaluator reads 1-minute buckets only within their retention of the real clock: now.
+# The evaluator reads buckets only within their retention of the real clock: now.
 AT = datetime.now(tz=UTC).replace(second=30, microsecond=0) - timedelta(minutes=1)
+INTERVAL = 15  # RULE_EVALUATION_INTERVAL_SECONDS's default
 SERVICES = [f"svc{i:02d}" for i in range(21)]
-QUEUE_RULES = 300
-RATE_RULES = 200
+QUEUE_RULES = 600
+RATE_RULES = 400
 RUNS = 5
 TARGET_RATIO = 3.0
-TARGET_SECONDS = 2.0
+TARGET_SECONDS = INTERVAL / 3
 
 
 def ensure_database() -> None:
@@ -51,9 +56,10 @@ def ensure_database() -> None:
 
 
 def load_rows() -> None:
-    from metrics_app.models import Bucket, Series
+    from metrics_app.models import Bucket, FineBucket, Series
 
     minutes = [AT.replace(second=0) - timedelta(minutes=m) for m in range(15)]
+    tens = [AT.replace(second=0) - timedelta(seconds=10 * t) for t in range(-6, 84)]
     for index, service in enumerate(SERVICES):
         plan = [
             ("queue_size", {"service": service, "queue": f"q{q}"}, "gauge", 100.0 * (index + q))
@@ -86,6 +92,19 @@ def load_rows() -> None:
                     last_at=m,
                 )
                 for m in minutes
+            )
+            FineBucket.objects.bulk_create(
+                FineBucket(
+                    series=series,
+                    start=t,
+                    count=1,
+                    sum=value / 6 if kind == "counter" else value,
+                    min=value,
+                    max=value,
+                    last=value,
+                    last_at=t + timedelta(seconds=5),
+                )
+                for t in tens
             )
 
 
@@ -158,17 +177,19 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE alerts_alertevent, alerts_alert, alerts_rule, alerts_historicalrule, "
-            "alerts_evaluationcycle, alerts_alertfingerprint, metrics_app_series CASCADE"
+            "alerts_evaluationcycle, alerts_alertfingerprint, metrics_app_series, "
+            "metrics_app_finebucket CASCADE"
         )
     load_rows()
     make_rules()
 
+    # On the evaluator's grid: 60 s after the first cycle the alerts fire.
     first = run_cycle(now=AT - timedelta(seconds=60))  # opens the alerts (pending)
     firing = run_cycle(now=AT)  # they fire
     assert first.duration_ms is not None and firing.duration_ms is not None, "a cycle was skipped"
     steady = []
     for run in range(RUNS):
-        cycle = run_cycle(now=AT + timedelta(seconds=1 + run))
+        cycle = run_cycle(now=AT + timedelta(seconds=INTERVAL * (run + 1)))
         assert cycle.duration_ms is not None, "the cycle was skipped"
         steady.append(cycle.duration_ms / 1000)
     reference = reference_seconds()
@@ -180,7 +201,8 @@ def main() -> int:
     print(f"firing cycle ({firing.changes} changes):       {firing.duration_ms / 1000:.3f} s")
     print(f"steady cycle, median of {RUNS}:          {cycle_s:.3f} s")
     print(f"reference (evaluate_many alone):      {reference:.3f} s")
-    print(f"ratio: {ratio:.2f}x (target <= {TARGET_RATIO}x and <= {TARGET_SECONDS} s)")
+    print(f"share of the {INTERVAL} s interval: {cycle_s / INTERVAL:.1%}")
+    print(f"ratio: {ratio:.2f}x (target <= {TARGET_RATIO}x and <= {TARGET_SECONDS:g} s)")
     return 0 if ratio <= TARGET_RATIO and cycle_s <= TARGET_SECONDS else 1
 
 

@@ -134,7 +134,9 @@ def notices() -> list[Notice]:
 # The alerts app provides the open alerts (for the dashboard) and the maintenance windows in
 # force; health reads them by name and never imports alerts. A missing provider means "none".
 
-OPEN_ALERTS = "open_alerts"  # -> list of {"id", "rule", "severity", "state", "since", "labels"}
+# -> list of {"id", "rule", "severity", "state", "since", "labels", "service", "summary",
+#             "acknowledged_by", "url"}, the most severe first
+OPEN_ALERTS = "open_alerts"
 MAINTENANCE_WINDOWS = "maintenance_windows"  # -> list of {"id", "name", "services", "ends_at"}
 # -> list of {"id", "name", "status", "message", "severity", "alert", "since", "observed",
 #    "expected"}: each anomaly detector, "anomalous" while its alert is open

@@ -178,7 +178,17 @@ def _workers_now(service: Service | None) -> dict[str, Any]:
     }
 
 
-def _service_entry(service: Service) -> dict[str, Any]:
+def in_maintenance(now: datetime) -> dict[str, dict[str, Any]]:
+    """Per service slug, the maintenance window in force at ``now`` (the one ending last), as
+    ``{"window": name, "until": iso}``: a fact the alerts app provides through ``hooks``."""
+    found: dict[str, dict[str, Any]] = {}
+    for window in sorted(hooks.facts(hooks.MAINTENANCE_WINDOWS, now), key=lambda w: w["ends_at"]):
+        for slug in window["services"]:
+            found[slug] = {"window": window["name"], "until": iso(window["ends_at"])}
+    return found
+
+
+def _service_entry(service: Service, maintenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": service.slug,
         "status": service.state,
@@ -187,6 +197,7 @@ def _service_entry(service: Service) -> dict[str, Any]:
         "critical": service.critical,
         "since": iso(service.state_since),
         "impacted_by": list(service.impacted_by or []),
+        "maintenance": maintenance.get(service.slug),
     }
 
 
@@ -196,12 +207,15 @@ def health_payload(*, uptime: float, now: datetime | None = None) -> dict[str, A
     services = list(Service.objects.filter(enabled=True).order_by("name"))
     overall = overall_status(services, now=now)
     dependencies = monitor_dependencies(services)
+    maintenance = in_maintenance(now)
     return {
         "status": UNHEALTHY if _workers_dead(services, dependencies) else overall.status,
         "uptime": uptime,
         "checked_at": iso(overall.checked_at),
         "stale": overall.stale,
-        "services": [_service_entry(s) for s in services if not s.is_monitor_dependency],
+        "services": [
+            _service_entry(s, maintenance) for s in services if not s.is_monitor_dependency
+        ],
         "dependencies": dependencies,
     }
 
@@ -498,6 +512,18 @@ def is_checking(overall: Overall, counts: dict[str, int]) -> bool:
     return unsettled and not overall.stale
 
 
+PANEL_STATES = ("firing", "acknowledged")
+
+
+def wall_alerts(now: datetime) -> list[dict[str, Any]]:
+    """The firing and acknowledged alerts the alerts app reports (``hooks.OPEN_ALERTS``)."""
+    return [
+        {**alert, "since": iso(alert["since"])}
+        for alert in hooks.facts(hooks.OPEN_ALERTS, now)
+        if alert.get("state") in PANEL_STATES
+    ]
+
+
 def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     """What the dashboard draws: banner, one tile per service, heartbeat bars, dependencies."""
     now = now or timezone.now()
@@ -509,6 +535,7 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
     dependencies = dependency_slugs(ids)
     overall = overall_status(everything, now=now)
     counts = state_counts(services)
+    maintenance = in_maintenance(now)
     return {
         "status": overall.status,
         "checking": is_checking(overall, state_counts(everything)),
@@ -518,6 +545,11 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
         "now": iso(now),
         "interval_minutes": settings.HEALTH_CHECK_INTERVAL_MINUTES,
         "notices": hooks.notices(),
+        "alerts": wall_alerts(now),
+        # Anomaly detectors, from the alerts app through the hand-off (health never imports it).
+        "anomalies": [
+            {**row, "since": iso(row.get("since"))} for row in hooks.facts(hooks.ANOMALIES, now)
+        ],
         "dependencies": monitor_dependencies(everything),
         "services": [
             {
@@ -534,6 +566,7 @@ def dashboard_payload(*, now: datetime | None = None) -> dict[str, Any]:
                 "depends_on": dependencies[s.pk],
                 "uptime_24h": uptimes[s.pk],
                 "heartbeat": beats[s.pk],
+                "maintenance": maintenance.get(s.slug),
             }
             for s in services
         ],

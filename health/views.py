@@ -100,12 +100,20 @@ def _dashboard_denied(request: HttpRequest, *, page: bool) -> HttpResponse | Non
     return None
 
 
+WALL_VALUES = {"1": True, "true": True, "0": False, "false": False}
+
+
 @never_cache
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The wall-screen dashboard; it refreshes itself from :func:`dashboard_data`."""
+    """The dashboard; it refreshes itself from :func:`dashboard_data`. ``?wall=1``: wall screen."""
     denied = _dashboard_denied(request, page=True)
     if denied:
         return denied
+    raw = request.GET.get("wall", "0").lower()
+    if raw not in WALL_VALUES:
+        return HttpResponse(
+            "wall: expected 1 (wall-screen mode) or 0.", status=400, content_type="text/plain"
+        )
     return render(
         request,
         "health/dashboard.html",
@@ -113,6 +121,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "refresh_seconds": settings.HEALTH_DASHBOARD_REFRESH_SECONDS,
             "public": settings.DASHBOARD_PUBLIC,
             "demo_mode": settings.DEMO_MODE,
+            "wall": WALL_VALUES[raw],
         },
     )
 

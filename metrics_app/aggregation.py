@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from metrics_app.models import Bucket, Rollup, RollupProgress
+from metrics_app.models import Bucket, FineBucket, Rollup, RollupProgress
 from metrics_app.storage import db_time, is_postgres
 
 logger = logging.getLogger(__name__)
@@ -146,3 +146,15 @@ def _recompute(since: datetime, end: datetime) -> dict[str, int]:
             cursor.execute(_rollup_sql(int(resolution)), [db_time(start), db_time(end)])
             changed[f"{int(resolution)}s"] = max(cursor.rowcount, 0)
     return changed
+
+
+def prune_fine_buckets(*, now: datetime | None = None) -> int:
+    """Delete the 10-second buckets older than ``METRICS_FINE_RETENTION_MINUTES`` (rows deleted).
+
+    The minute buckets hold the same samples, so this is the whole roll-up: run with every
+    aggregation (5 minutes), so an hour of them is what is kept, not a day until the cleanup.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.METRICS_FINE_RETENTION_MINUTES)
+    deleted, _ = FineBucket.objects.filter(start__lt=cutoff).delete()
+    return deleted

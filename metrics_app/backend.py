@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -53,9 +54,9 @@ class BackendConfig:
     """How to reach the backend, read from the settings once per client."""
 
     url: str
-    token: str
+    token: str = field(repr=False)
     username: str
-    password: str
+    password: str = field(repr=False)
     connect_timeout: float
     timeout: float
     verify: bool
@@ -73,6 +74,15 @@ class BackendConfig:
             timeout=settings.METRICS_BACKEND_TIMEOUT,
             verify=settings.METRICS_BACKEND_VERIFY_TLS,
         )
+
+
+def display_url() -> str:
+    """``METRICS_BACKEND_URL`` without any user or password it may hold (for alerts and logs)."""
+    parts = urlsplit(settings.METRICS_BACKEND_URL or "")
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return parts._replace(netloc=host).geturl()
 
 
 def _timestamp(moment: datetime) -> str:
@@ -142,6 +152,9 @@ class PrometheusClient:
             "start": _timestamp(start),
             "end": _timestamp(end),
             "step": f"{step.total_seconds():g}s",
+            # VictoriaMetrics moves the start of a range of more than 50 points to a multiple of
+            # the step (for its cache) unless told not to; the others ignore the parameter.
+            "nocache": "1",
         }
         data = self._call("/api/v1/query_range", params)
         if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):

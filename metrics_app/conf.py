@@ -25,6 +25,9 @@ METRICS_AGGREGATION_INTERVAL_MINUTES = env_int(
     "METRICS_AGGREGATION_INTERVAL_MINUTES", 5, minimum=1, maximum=60
 )
 METRICS_BUCKET_RETENTION_HOURS = env_int("METRICS_BUCKET_RETENTION_HOURS", 48, minimum=2)
+# 10-second buckets, for rule windows that slide with the evaluation instant (issue #19): kept this
+# long (minutes); windows reaching further back read the minute buckets. At least an hour and a bit.
+METRICS_FINE_RETENTION_MINUTES = env_int("METRICS_FINE_RETENTION_MINUTES", 65, minimum=15)
 METRICS_ROLLUP_5M_RETENTION_DAYS = env_int("METRICS_ROLLUP_5M_RETENTION_DAYS", 35, minimum=1)
 METRICS_ROLLUP_1H_RETENTION_DAYS = env_int("METRICS_ROLLUP_1H_RETENTION_DAYS", 400, minimum=1)
 METRICS_SERIES_IDLE_DAYS = env_int("METRICS_SERIES_IDLE_DAYS", 35, minimum=1)

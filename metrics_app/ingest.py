@@ -68,6 +68,8 @@ class MinuteWrite:
 class Batch:
     series: dict[tuple[str, str], SeriesWrite] = field(default_factory=dict)
     minutes: dict[tuple[str, str, datetime], MinuteWrite] = field(default_factory=dict)
+    # The same samples by 10 seconds (metrics_app.models.FineBucket): sliding rule windows.
+    fine: dict[tuple[str, str, datetime], MinuteWrite] = field(default_factory=dict)
     # Series whose count decides a family's number of label sets (x, or x_count).
     primary: dict[tuple[str, str], str] = field(default_factory=dict)
     samples: int = 0
@@ -266,6 +268,13 @@ def _minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
 
 
+FINE_SECONDS = 10
+
+
+def _fine(at: datetime) -> datetime:
+    return at.replace(second=at.second - at.second % FINE_SECONDS, microsecond=0)
+
+
 def _add(
     batch: Batch,
     name: str,
@@ -287,14 +296,20 @@ def _add(
     elif at >= series.value_at:
         series.value, series.value_at = value, at
     if minute:
-        _add_minute(batch, (name, key, _minute(at)), value, at)
+        _add_minute(batch.minutes, (name, key, _minute(at)), value, at)
+        _add_minute(batch.fine, (name, key, _fine(at)), value, at)
     return name, key
 
 
-def _add_minute(batch: Batch, key: tuple[str, str, datetime], value: float, at: datetime) -> None:
-    write = batch.minutes.get(key)
+def _add_minute(
+    writes: dict[tuple[str, str, datetime], MinuteWrite],
+    key: tuple[str, str, datetime],
+    value: float,
+    at: datetime,
+) -> None:
+    write = writes.get(key)
     if write is None:
-        batch.minutes[key] = MinuteWrite(1, value, value, value, value, at)
+        writes[key] = MinuteWrite(1, value, value, value, value, at)
         return
     write.count += 1
     write.sum += value

@@ -20,6 +20,15 @@ JOBS = [
 TASKS = ["metrics_app.tasks.forward_samples"]
 
 CLEANUPS = [
+    # Also pruned by every metrics.aggregate run (metrics_app.aggregation.prune_fine_buckets):
+    # an hour of them is what rule windows read, a day of them would be 24 times that.
+    Cleanup(
+        name="metric buckets (10 seconds)",
+        model="metrics_app.FineBucket",
+        field="start",
+        setting="METRICS_FINE_RETENTION_MINUTES",
+        unit="minutes",
+    ),
     Cleanup(
         name="metric buckets (1 minute)",
         model="metrics_app.Bucket",

@@ -131,6 +131,32 @@ class Bucket(models.Model):
         return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M}"
 
 
+class FineBucket(models.Model):
+    """A series' samples within 10 seconds, kept for the last hour: sliding rule windows.
+
+    Written beside the minute bucket by the same ingest (the minute buckets hold the same
+    samples, so nothing is lost when these are pruned after ``METRICS_FINE_RETENTION_MINUTES``).
+    Same columns as :class:`Bucket`; ``last_at`` is when the latest sample in it was taken.
+    """
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="fine_buckets")
+    start = models.DateTimeField(db_index=True)
+    count = models.BigIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "start"], name="finebucket_series_start_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.start:%Y-%m-%d %H:%M:%S}"
+
+
 class Rollup(models.Model):
     """Buckets folded into 5-minute or hourly periods, for long windows and offsets."""
 

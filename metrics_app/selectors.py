@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -14,11 +14,12 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from metrics_app import backend
 from metrics_app.aggregation import ceil_to, floor_to, rollups_final_before
 from metrics_app.catalogue import COUNTER
-from metrics_app.models import Bucket, Rollup, Series
+from metrics_app.models import Bucket, FineBucket, Rollup, Series
 
 # /api/business-metrics: JSON field -> series name. Counters add up; the gauge is summed over
 # the label sets (one per reporting service).
@@ -263,6 +264,12 @@ class SeriesData:
     high: float = math.nan
     last: float = math.nan
     value: float = math.nan
+    # Sliding windows over 10-second buckets (fine_window_figures): the counter's increase over
+    # the window, extrapolated to its edges as PromQL does (None: not a sliding counter window).
+    increase: float | None = None
+    # (epoch seconds, value) of each row in the window: the latest value of each minute (or
+    # rollup period), for the functions that need the points themselves (predict_linear).
+    points: list[tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -460,3 +467,156 @@ def series_rollups(
         .values_list("series_id", "start", "count", "sum", "min", "max", "last", "last_at")
     )
     return rows.iterator(chunk_size=5000)
+
+
+# --- sliding windows over 10-second buckets (issue #19) -------------------------------------
+
+
+@dataclass(frozen=True)
+class FineFold:
+    """One series' 10-second buckets whose latest sample lies in a window (as epoch seconds)."""
+
+    labels: dict[str, str]
+    created: float
+    points: int = 0
+    count: float = 0.0
+    total: float = 0.0
+    low: float = math.nan
+    high: float = math.nan
+    last: float = math.nan
+    first_start: float = math.nan  # start of the earliest bucket read
+    first_sum: float = 0.0  # what that bucket added
+
+
+def _fine_fold_sql() -> str:
+    """Per series: buckets, count, sum, min, max, latest value, and the earliest bucket's start
+    and sum, of the 10-second buckets with ``after < last_at <= until`` (and a start bound for
+    the index)."""
+    q = connection.ops.quote_name
+    table = q(FineBucket._meta.db_table)
+    where = (
+        "series_id IN ({ids}) AND start >= %s AND start <= %s AND last_at > %s AND last_at <= %s"
+    )
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT series_id, COUNT(*) AS points, SUM({q('count')}) AS n, "  # noqa: S608
+            f"SUM({q('sum')}) AS total, MIN({q('min')}) AS lo, MAX({q('max')}) AS hi, "
+            f"(ARRAY_AGG({q('last')} ORDER BY last_at DESC))[1] AS latest, "
+            "MIN(start) AS first_start, "
+            f"(ARRAY_AGG({q('sum')} ORDER BY start))[1] AS first_sum "
+            f"FROM {table} WHERE {where} GROUP BY series_id"
+        )
+    return (
+        "SELECT series_id, points, n, total, lo, hi, latest, first_start, first_sum FROM ("  # noqa: S608
+        f"SELECT series_id, COUNT(*) OVER w AS points, SUM({q('count')}) OVER w AS n, "
+        f"SUM({q('sum')}) OVER w AS total, MIN({q('min')}) OVER w AS lo, "
+        f"MAX({q('max')}) OVER w AS hi, {q('last')} AS latest, "
+        "MIN(start) OVER w AS first_start, "
+        f"FIRST_VALUE({q('sum')}) OVER (PARTITION BY series_id ORDER BY start) AS first_sum, "
+        "ROW_NUMBER() OVER (PARTITION BY series_id ORDER BY last_at DESC, start DESC) AS rn "
+        f"FROM {table} WHERE {where} WINDOW w AS (PARTITION BY series_id)) AS f WHERE rn = 1"
+    )
+
+
+def fine_window_figures(
+    *,
+    name: str,
+    exact: Sequence[tuple[str, str]],
+    after: datetime,
+    until: datetime,
+    keep_counters: bool,
+) -> list[FineFold]:
+    """Per series of ``name``: its 10-second buckets whose latest sample is in ``(after, until]``,
+    folded, in one query. With ``keep_counters`` a counter series that existed before ``until``
+    but received nothing in the window is kept (it increased by 0, as in Prometheus)."""
+    sql, params = _series_subquery(name, exact)
+    series = connection.ops.quote_name(Series._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    fold = _fine_fold_sql().format(ids=sql)
+    keep = "d.series_id IS NOT NULL"
+    extra: list[Any] = []
+    if keep_counters:
+        keep = f"({keep} OR (s.kind = %s AND s.created_at < %s))"
+        extra = [COUNTER, adapt(until)]
+    window = [adapt(after - timedelta(seconds=10)), adapt(until), adapt(after), adapt(until)]
+    query = (
+        "SELECT s.labels, s.created_at, d.points, d.n, d.total, d.lo, d.hi, d.latest, "  # noqa: S608
+        f"d.first_start, d.first_sum FROM {series} AS s LEFT JOIN ({fold}) AS d "
+        f"ON d.series_id = s.id WHERE s.id IN ({sql}) AND {keep}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, *window, *params, *extra])
+        rows = cursor.fetchall()
+    return [
+        FineFold(
+            labels=_labels(labels),
+            created=_epoch(created),
+            points=int(points or 0),
+            count=float(n or 0),
+            total=float(total or 0.0),
+            low=_float(lo),
+            high=_float(hi),
+            last=_float(latest),
+            first_start=_epoch(first_start),
+            first_sum=float(first_sum or 0.0),
+        )
+        for labels, created, points, n, total, lo, hi, latest, first_start, first_sum in rows
+    ]
+
+
+def _epoch(value: Any) -> float:
+    """A timestamp from the database (SQLite gives text) as epoch seconds; NaN for NULL."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            return math.nan
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
+
+
+def fine_buckets_since() -> datetime | None:
+    """From when the 10-second buckets hold every sample: None when there are none.
+
+    The start of the oldest one, unless no minute bucket is older than it either (all the data
+    there is was written with its 10-second buckets): then since the beginning (``datetime.min``).
+    """
+    oldest = FineBucket.objects.order_by("start").values_list("start", flat=True).first()
+    if oldest is None:
+        return None
+    minute = oldest.replace(second=0, microsecond=0)
+    if not Bucket.objects.filter(start__lt=minute).exists():
+        return datetime.min.replace(tzinfo=UTC)
+    return oldest + timedelta(seconds=10)
+
+
+def window_points(
+    *, name: str, exact: Sequence[tuple[str, str]], segments: list[Segment]
+) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
+    """Per series (its sorted labels): ``(last_at, last)`` of each bucket or rollup in
+    ``segments``, in time order; one query per segment."""
+    series = series_named(name, exact)
+    labels = {
+        sid: tuple(sorted(_labels(raw).items())) for sid, raw in series.values_list("id", "labels")
+    }
+    found: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    for seg in segments:
+        rows: QuerySet[Bucket] | QuerySet[Rollup]
+        if seg.resolution == 60:
+            rows = Bucket.objects.filter(series__in=series, start__gte=seg.lo, start__lt=seg.hi)
+        else:
+            rows = Rollup.objects.filter(
+                series__in=series, resolution=seg.resolution, start__gte=seg.lo, start__lt=seg.hi
+            )
+        for sid, last_at, last in rows.order_by("start").values_list(
+            "series_id", "last_at", "last"
+        ):
+            key = labels.get(sid)
+            if key is not None:
+                found.setdefault(key, []).append((last_at.timestamp(), float(last)))
+    for points in found.values():
+        points.sort()
+    return found

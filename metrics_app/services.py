@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -72,6 +73,8 @@ def _write_batch(batch: Batch, *, now: datetime, service: str | None) -> None:
         if new:
             _check_series_limits(new, service=service)
         storage.upsert_buckets(batch, ids)
+        fine_since = now - timedelta(minutes=settings.METRICS_FINE_RETENTION_MINUTES)
+        storage.upsert_fine(batch, ids, since=fine_since)
         if forwarding.enabled():
             forwarding.queue_series(ids=ids.values(), now=now)
 

@@ -26,6 +26,7 @@ from metrics_app.models import Bucket, Series
 
 SERIES = "metrics_app_series"
 BUCKET = "metrics_app_bucket"
+FINE = "metrics_app_finebucket"
 NUMERIC_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE when double precision overflows
 
 
@@ -140,8 +141,8 @@ def _series_sql() -> str:
     )
 
 
-def _bucket_sql() -> str:
-    b, least, greatest = BUCKET, _fn("min"), _fn("max")
+def _bucket_sql(table: str = BUCKET) -> str:
+    b, least, greatest = table, _fn("min"), _fn("max")
     names = ", ".join(name for name, _ in BUCKET_COLUMNS)
     return (
         f"INSERT INTO {b} ({names}) {_rows_sql(BUCKET_COLUMNS)} {_order()} "
@@ -266,6 +267,36 @@ def upsert_buckets(batch: Batch, ids: dict[tuple[str, str], int]) -> int:
             over = {pk for pk, total in cursor.fetchall() if not math.isfinite(total)}
         if over:
             raise Overflow({key for key, pk in ids.items() if pk in over})
+    return len(rows)
+
+
+def upsert_fine(batch: Batch, ids: dict[tuple[str, str], int], *, since: datetime) -> int:
+    """The batch's 10-second buckets from ``since`` on (older ones would be pruned at once).
+
+    Their sums are the minute buckets' split finer: an overflow shows there first.
+    """
+    as_db = _time_formatter()
+    keyed = sorted(
+        ((ids[(name, key)], start), write)
+        for (name, key, start), write in batch.fine.items()
+        if start >= since
+    )
+    rows = [
+        {
+            "series_id": series_id,
+            "start": as_db(start),
+            "count": write.count,
+            "sum": write.sum,
+            "min": write.min,
+            "max": write.max,
+            "last": write.last,
+            "last_at": as_db(write.last_at),
+        }
+        for (series_id, start), write in keyed
+    ]
+    if rows:
+        with _overflow_as_error(), connection.cursor() as cursor:
+            cursor.execute(_bucket_sql(FINE), _params(rows))
     return len(rows)
 
 

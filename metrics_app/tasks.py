@@ -7,13 +7,13 @@ from typing import Any
 from django.conf import settings
 
 from metrics_app import forwarding, influx
-from metrics_app.aggregation import aggregate_rollups
+from metrics_app.aggregation import aggregate_rollups, prune_fine_buckets
 from metrics_app.host import sample_host
 
 
 def aggregate() -> dict[str, Any]:
     """Rollups, then the InfluxDB export (whose failure never undoes the rollups)."""
-    result: dict[str, Any] = {"rollups": aggregate_rollups()}
+    result: dict[str, Any] = {"rollups": aggregate_rollups(), "fine_pruned": prune_fine_buckets()}
     if influx.enabled():
         result["influxdb"] = influx.export_rollups()
     return result

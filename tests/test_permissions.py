@@ -135,6 +135,7 @@ API: list[Api] = [
     Api("get", "service-history", VIEWER, args=("service",)),
     # the rule language
     Api("post", "alert-rule-validate", VIEWER, body={"expression": "max(queue_size)"}),
+    Api("post", "alert-rule-test", OPERATOR, body={"content": "rules: []\ntests: []\n"}),
     Api("post", "monitoring-query", VIEWER, body={"expression": "max(queue_size)"}),
     # alerts and rules
     Api("get", "alerts-overview", VIEWER),
@@ -143,6 +144,15 @@ API: list[Api] = [
     Api("get", "alert-detail", VIEWER, args=("alert",)),
     Api("post", "alert-acknowledge", OPERATOR, args=("alert",)),
     Api("post", "alert-resolve", OPERATOR, args=("alert",)),
+    # the alert pages: a viewer's login (the dashboard's), actions for operators
+    Api("get", "alerts-page", VIEWER, anonymous=302),
+    Api("get", "alert-page", VIEWER, args=("alert",), anonymous=302),
+    Api("get", "alert-page-chart", VIEWER, args=("alert",), anonymous=302),
+    Api("post", "alert-page-acknowledge", OPERATOR, 302, args=("alert",), anonymous=302),
+    Api("post", "alert-page-resolve", OPERATOR, 302, args=("alert",), anonymous=302),
+    Api("get", "alert-page-silence", OPERATOR, args=("alert",), anonymous=302),
+    Api("post", "alert-page-silence", OPERATOR, 400, args=("alert",), body={}, anonymous=302),
+    Api("get", "rules-page", VIEWER, anonymous=302),
     Api("get", "alert-rule-list", VIEWER),
     Api("post", "alert-rule-list", ADMIN, 201, body=RULE),
     Api("get", "alert-rule-detail", VIEWER, args=("rule",)),
@@ -285,6 +295,7 @@ ACTIONS: list[Action] = [
     Action("health.statechange", "delete_selected", ADMIN, 200),
     Action("health.uptimehour", "delete_selected", ADMIN, 200),
     Action("alerts.rule", "delete_selected", ADMIN, 200),
+    Action("alerts.rule", "test_rules", OPERATOR, 200),  # as POST .../alerts/rules/test
     Action("alerts.alert", "delete_selected", NOBODY),
     Action("alerts.alert", "acknowledge", OPERATOR),
     Action("alerts.alert", "resolve", OPERATOR),

@@ -342,4 +342,9 @@ class NotificationAdmin(RoleAdmin):
     inlines = [NotificationAttemptInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in Notification._meta.fields]
+        return [field.name for field in Notification._meta.fields] + ["idempotency_key"]
+
+    @admin.display(description="idempotency key")
+    def idempotency_key(self, row: Notification) -> str:
+        """What every send of this row carries (webhook header and body, email Message-ID)."""
+        return row.idempotency_key if row.pk else ""

@@ -9,15 +9,20 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from alerts.engine.cycle import evaluate_rules
 from alerts.engine.lifecycle import samples_of
+from alerts.language import RuleError, check
 from alerts.models import Rule
 from alerts.models.rules import format_number
 from alerts.rules.services import delete_rule, save_rule
+from alerts.rules.testing.runner import render_result, run_test_file
+from alerts.rules.testing.spec import SpecError, read_test_file
 from alerts.rules.validation import rule_problems
-from monitoring_site.admin_roles import RoleHistoryAdmin
+from monitoring_site.admin_roles import RoleHistoryAdmin, role_permission
+from monitoring_site.roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +118,24 @@ class RuleAdmin(RoleHistoryAdmin):
     filter_horizontal = ("notification_channels",)
     autocomplete_fields = ("escalation_policy",)
     history_list_display = ("expression", "threshold", "enabled", "escalation_policy")
+    actions = ["test_rules"]
+
+    has_test_permission = role_permission(Role.OPERATOR)  # as POST .../alerts/rules/test
+
+    @admin.action(description="Test the selected rules (rule test file)", permissions=["test"])
+    def test_rules(self, request: HttpRequest, queryset: QuerySet[Rule]) -> TemplateResponse:
+        """A form holding a rule test file for the selected rules; submitted, it runs it."""
+        rules = [rule for rule in queryset.order_by("name") if not rule.builtin]
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "Test rules",
+            "rules": [rule.slug for rule in rules],
+            "selected": [rule.pk for rule in queryset],
+            "content": request.POST.get("content") or starter_file(rules),
+        }
+        if request.POST.get("run"):
+            context.update(_run(context["content"]))
+        return TemplateResponse(request, "alerts/admin/rule_test.html", context)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.builtin:  # as the API: disable it instead
@@ -177,3 +200,44 @@ def _describe_result(result: Any) -> str:
         return format_number(samples[0][1])
     top = max(value for _, value in samples)
     return f"{len(samples)} series, max {format_number(top)}"
+
+
+def _run(content: str) -> dict[str, Any]:
+    """The outcome shown under the form: the report, or the file's problem and its line."""
+    try:
+        test_file = read_test_file(content, name="form")
+    except SpecError as exc:
+        return {"error": exc.where("form")}
+    result = run_test_file(test_file)
+    return {"output": render_result(result), "passed": result.passed}
+
+
+def starter_file(rules: list[Rule]) -> str:
+    """A test file to start from: the rules by slug, one test per rule to fill in."""
+    lines = ["rules: [" + ", ".join(rule.slug for rule in rules) + "]", "", "tests:"]
+    for rule in rules:
+        lines += [
+            f"  - name: {rule.slug} fires",
+            "    interval: 1m",
+            "    input_series:",
+            f"      - series: '{_first_metric(rule)}'",
+            "        values: '0+10x30'",
+            "    alert_rule_test:",
+            "      - eval_time: 10m",
+            f"        alertname: {rule.slug}",
+            "        exp_alerts:",
+            "          - exp_labels: {}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _first_metric(rule: Rule) -> str:
+    try:
+        metrics = check(rule.expression).metrics
+    except RuleError:
+        return "METRIC"
+    name = metrics[0] if metrics else "METRIC"
+    for suffix in ("_bucket", "_count", "_sum"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,6 +27,7 @@ from alerts.silences.services import (
     update_muting,
 )
 from monitoring_site.admin_roles import RoleHistoryAdmin, role_permission
+from monitoring_site.api.params import format_duration
 from monitoring_site.roles import Role
 
 
@@ -172,13 +175,25 @@ class MaintenanceWindowAdmin(_WindowAdmin):
     """As the API: viewers read, admins schedule and expire maintenance windows."""
 
     has_expire_permission = role_permission(Role.ADMIN)
-    list_display = ("name", "services_text", "state_text", "starts_at", "ends_at", "created_by")
+    list_display = (
+        "name",
+        "services_text",
+        "state_text",
+        "schedule_text",
+        "next_occurrences_text",
+        "starts_at",
+        "ends_at",
+        "created_by",
+    )
     search_fields = ("name", "comment")
     fields = (
         "name",
         "services",
         "starts_at",
         "ends_at",
+        "recurrence",
+        "duration_seconds",
+        "time_zone",
         "comment",
         "created_by",
         "created_at",
@@ -190,6 +205,21 @@ class MaintenanceWindowAdmin(_WindowAdmin):
     def services_text(self, window: MaintenanceWindow) -> str:
         return ", ".join(window.services)
 
+    @admin.display(description="repeats")
+    def schedule_text(self, window: MaintenanceWindow) -> str:
+        if not window.is_recurring():
+            return "once"
+        hours = format_duration(window.duration_seconds or 0)
+        return f"{window.recurrence} ({window.time_zone}) for {hours}"
+
+    @admin.display(description="next occurrences")
+    def next_occurrences_text(self, window: MaintenanceWindow) -> str:
+        zone = ZoneInfo(window.time_zone or "UTC") if window.is_recurring() else UTC
+        return "; ".join(
+            f"{start.astimezone(zone):%a %Y-%m-%d %H:%M}-{end.astimezone(zone):%H:%M %Z}"
+            for start, end in window.next_occurrences(timezone.now())
+        )
+
     def _create(self, obj: MaintenanceWindow, request: HttpRequest) -> MaintenanceWindow:
         return create_maintenance_window(
             name=obj.name,
@@ -198,6 +228,9 @@ class MaintenanceWindowAdmin(_WindowAdmin):
             ends_at=obj.ends_at,
             comment=obj.comment,
             user=request.user,
+            recurrence=obj.recurrence,
+            duration_seconds=obj.duration_seconds,
+            time_zone=obj.time_zone,
         )
 
     def _expire_one(self, row: MaintenanceWindow, request: HttpRequest) -> bool:

@@ -100,7 +100,7 @@ def report_anomalies(start: datetime, end: datetime) -> dict[str, Any]:
     )
     items = [
         {
-            "summary": f"{alert.started_at:%H:%M} UTC {alert.summary}",
+            "summary": f"{timezone.localtime(alert.started_at):%H:%M %Z} {alert.summary}",
             "detector": alert.rule_name,
             "at": alert.started_at.isoformat(),
             "observed": alert.details.get("observed"),

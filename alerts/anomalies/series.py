@@ -3,7 +3,9 @@
 A step ``[s, s + 5m)`` is valued by evaluating the expression at its last second, so each window
 ``[w]`` ends with the step (the windows of a detector are whole multiples of 5 minutes, checked
 on save). The history a fit needs (weeks of steps) is read from the 5-minute rollups, one query
-per selector, and each step folded in memory (:class:`RollupLeaf`); the few new steps a scoring
+per selector, and each step folded in memory (:class:`RollupLeaf`), or, with
+``METRICS_BACKEND=prometheus``, asked of the backend with one range query per selector group
+(:func:`backend_history`); the few new steps a scoring
 run needs are evaluated like a rule (``evaluate_many``: one query per distinct selector and step,
 shared by every detector), which reads the minute buckets those rollups are made of, so a new step
 is scored without waiting for the aggregation job.
@@ -21,10 +23,11 @@ from django.utils import timezone
 
 from alerts.anomalies.method import STEP_SECONDS, History
 from alerts.language import Expr, RuleError, Scalar, Vector, evaluate_many
-from alerts.language.backends import StoredValues
+from alerts.language.backends import POINT_FUNCTIONS, StoredValues, leaves_of, metrics_backend
 from alerts.language.backtest import LeafHistory
 from alerts.language.evaluator import Evaluation
 from alerts.language.tree import Selector, walk
+from metrics_app.backend import uses_prometheus
 from metrics_app.models import Rollup
 from metrics_app.selectors import series_rollups
 
@@ -85,19 +88,33 @@ def history(tree: Expr, *, start: datetime, end: datetime) -> History:
     steps = steps_between(start, end)
     if not steps:
         return History.of([], [])
+    if uses_prometheus():
+        return History.of([int(step.timestamp()) for step in steps], backend_history(tree, steps))
     selectors = {node.leaf_key(): node for node in walk(tree) if isinstance(node, Selector)}
     now = timezone.now()
     first, last = instant_of(steps[0]), instant_of(steps[-1])
+    points = {leaf.group for leaf in leaves_of([tree]) if leaf.func in POINT_FUNCTIONS}
     leaves = {
-        key: RollupLeaf(selector, first=first, last=last, now=now)
+        key: RollupLeaf(selector, first=first, last=last, now=now, points=key in points)
         for key, selector in selectors.items()
     }
     values = []
     for step in steps:
         at = instant_of(step)
-        evaluation = Evaluation(StoredValues({key: leaf.at(at) for key, leaf in leaves.items()}))
+        evaluation = Evaluation(
+            StoredValues({key: leaf.at(at) for key, leaf in leaves.items()}, at=at)
+        )
         values.append(value_of(evaluation.result(tree)))
     return History.of([int(step.timestamp()) for step in steps], values)
+
+
+def backend_history(tree: Expr, steps: Sequence[datetime]) -> list[float]:
+    """The expression at every step, read from the metrics backend (``METRICS_BACKEND=prometheus``):
+    one range query per selector group over the whole history, at the steps' instants."""
+    reads = metrics_backend().read_range(
+        leaves_of([tree]), start=instant_of(steps[0]), step=STEP, steps=len(steps)
+    )
+    return [value_of(Evaluation(values).result(tree)) for values in reads]
 
 
 def new_points(trees: Sequence[Expr], steps: Sequence[datetime]) -> list[list[float | RuleError]]:

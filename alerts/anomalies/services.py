@@ -29,10 +29,12 @@ from alerts.anomalies.method import Direction, Learning, Model, PointScore, Seas
 from alerts.anomalies.series import STEP, history, new_points, step_start, steps_between
 from alerts.anomalies.validation import history_kept
 from alerts.language import RuleError, parse
+from alerts.language.backends import BackendError
 from alerts.models import Alert, AnomalyDetector, AnomalyScore, Rule
 from alerts.models.alerts import fingerprint_for
 from alerts.models.anomalies import ANOMALY_RULE
 from alerts.services import close_alert, open_alert
+from metrics_app.selectors import rollups_final_before
 from monitoring_site.humanize import format_number
 
 logger = logging.getLogger(__name__)
@@ -133,8 +135,12 @@ def resolve_detector_alerts(*, detector: AnomalyDetector, actor: str, reason: st
 def fit_detector(*, detector: AnomalyDetector, now: datetime) -> Model | Learning | None:
     """Fit ``detector`` from its history and store the model (None: the expression failed)."""
     end = step_start(now)
+    # Up to where the rollups are final: a step the aggregation job has not rolled up yet would
+    # read as an increase of 0 (the last hour or so is left out of a daily fit).
+    final = rollups_final_before()
+    until = min(end, final) if final is not None else end
     try:
-        points = history(parse(detector.expression), start=end - history_kept(), end=end)
+        points = history(parse(detector.expression), start=end - history_kept(), end=until)
         model = method.fit(
             points,
             seasonality=Seasonality(detector.seasonality),
@@ -142,6 +148,10 @@ def fit_detector(*, detector: AnomalyDetector, now: datetime) -> Model | Learnin
             timezone=detector.timezone,
             minimum_history=detector.minimum_history,
         )
+    except BackendError as exc:
+        # The metrics backend is down: keep the model and try again at the next fit.
+        _record_error(detector, f"fit: metrics backend: {exc}", now=now)
+        return None
     except RuleError as exc:
         _record_error(detector, f"fit: {exc}", now=now)
         # Fitted (it failed): the next attempt is the next daily fit, or the next edit.

@@ -192,5 +192,4 @@ def seed(log: Log) -> None:
             continue
         create_rule(fields={"slug": slug, **fields}, user=None, reason="seeded by bootstrap")
         created.append(slug)
-    total = len(specs)
-    log(f"alert rules: {len(created)} created, {total - len(created)} kept as they are")
+    log(f"alert rules: {len(created)} created, {len(specs) - len(created)} kept as they are")

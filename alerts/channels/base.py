@@ -63,6 +63,9 @@ class AlertMessage:
     resolved_value: float | None = None
     fired_seconds: float | None = None
     resolved_by: str = ""
+    # Stable per outbox row: a resend of the same notification (after a crash) carries the same
+    # key, so a receiver can drop the repeat. Empty for a message not sent through the outbox.
+    idempotency_key: str = ""
 
 
 @dataclass

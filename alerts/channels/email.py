@@ -73,19 +73,25 @@ class EmailChannel(Channel):
         sender = self.from_email()
         domain = _domain(sender) or "localhost"
         thread = f"<alert-{message.alert_id}.{message.fingerprint[:16]}@{domain}>"
+        headers = {
+            # Every email about one alert lands in one thread in the reader's mail client.
+            "References": thread,
+            "X-Alert-Id": str(message.alert_id),
+            "X-Alert-Event": message.event,
+            "X-Alert-Severity": message.severity,
+        }
+        if message.idempotency_key:
+            # A resend after a crash is the same message: mail systems drop a repeated
+            # Message-ID, and the key is there for any other filter.
+            headers["Message-ID"] = f"<notification.{message.idempotency_key}@{domain}>"
+            headers["X-Idempotency-Key"] = message.idempotency_key
         return EmailPayload(
             subject=one_line(render("email_subject.txt", context), SUBJECT_LIMIT),
             text=render("email_body.txt", context) + "\n",
             html=render("email_body.html", context) + "\n",
             from_email=sender,
             to=self.recipients(),
-            headers={
-                # Every email about one alert lands in one thread in the reader's mail client.
-                "References": thread,
-                "X-Alert-Id": str(message.alert_id),
-                "X-Alert-Event": message.event,
-                "X-Alert-Severity": message.severity,
-            },
+            headers=headers,
         )
 
     def send(self, message: AlertMessage) -> Receipt:
@@ -115,7 +121,7 @@ def require_transport() -> None:
 
 def _to_django_email(payload: EmailPayload) -> EmailMultiAlternatives:
     domain = _domain(payload.from_email) or None
-    headers = {**payload.headers, "Message-ID": make_msgid("alert", domain=domain)}
+    headers = {"Message-ID": make_msgid("alert", domain=domain), **payload.headers}
     email = EmailMultiAlternatives(
         subject=payload.subject,
         body=payload.text,

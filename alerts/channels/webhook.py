@@ -27,6 +27,8 @@ from alerts.channels.base import (
 )
 
 SIGNATURE_HEADER = "X-Signature-256"
+# The IETF draft's header name (draft-ietf-httpapi-idempotency-key-header), also in the body.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 MIN_SECRET_LENGTH = 16
 DEFAULT_RECEIVER = "tickettoken-monitoring"
 # Alertmanager's "zero" time, sent as endsAt while an alert is still firing.
@@ -78,6 +80,8 @@ class WebhookChannel(Channel):
 
     def build(self, message: AlertMessage) -> WebhookRequest:
         document = alertmanager_document(message, self.config.get("receiver") or DEFAULT_RECEIVER)
+        if message.idempotency_key:
+            document["idempotencyKey"] = message.idempotency_key
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -85,6 +89,8 @@ class WebhookChannel(Channel):
             "X-Alert-Event": message.event,
             SIGNATURE_HEADER: sign(self.config.get("secret", ""), body),
         }
+        if message.idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = message.idempotency_key
         return WebhookRequest(url=self.config.get("url", ""), body=body, headers=headers)
 
     def send(self, message: AlertMessage) -> Receipt:

@@ -142,26 +142,15 @@ def rules_by_series() -> dict[str, set[int]]:
     return found
 
 
-def pending_due(*, until: datetime) -> list[tuple[int, int, datetime]]:
-    """(alert, rule, instant its ``for`` ends) of the pending rule alerts, ending by ``until``."""
+def pending_ends() -> list[tuple[int, int, datetime]]:
+    """(alert, rule, instant its ``for`` ends) of every pending rule alert."""
     rows = Alert.objects.filter(
         source=Alert.Source.RULE, state=Alert.State.PENDING, rule__enabled=True
     ).values_list("pk", "rule_id", "started_at", "rule__for_seconds")
-    due = []
-    for pk, rule_id, started, for_seconds in rows:
-        at = started + timedelta(seconds=for_seconds or 0)
-        if at <= until:
-            due.append((pk, rule_id, at))
-    return due
-
-
-def next_pending_due(*, after: datetime) -> datetime | None:
-    """The earliest end of ``for`` of a pending alert after ``after`` (to sleep until it)."""
-    rows = Alert.objects.filter(
-        source=Alert.Source.RULE, state=Alert.State.PENDING, rule__enabled=True
-    ).values_list("started_at", "rule__for_seconds")
-    ends = [started + timedelta(seconds=for_seconds or 0) for started, for_seconds in rows]
-    return min((end for end in ends if end > after), default=None)
+    return [
+        (pk, rule_id, started + timedelta(seconds=for_seconds or 0))
+        for pk, rule_id, started, for_seconds in rows
+    ]
 
 
 class Evaluator:
@@ -226,8 +215,8 @@ class Evaluator:
     def _for(self, now: datetime) -> None:
         waiting = [
             (pk, rule, at)
-            for pk, rule, at in pending_due(until=now)
-            if (pk, at) not in self.plan.for_done
+            for pk, rule, at in pending_ends()
+            if at <= now and (pk, at) not in self.plan.for_done
         ]
         if not waiting:
             return
@@ -303,7 +292,6 @@ class Evaluator:
         candidates = [wake, *plan.triggered.values()]
         if plan.next_grid is not None:
             candidates.append(plan.next_grid)
-        pending = next_pending_due(after=now)
-        if pending is not None:
-            candidates.append(pending)
+        # Ends of for not evaluated yet, including one that passed during this turn's cycles.
+        candidates += [at for pk, _, at in pending_ends() if (pk, at) not in plan.for_done]
         return max(0.0, (min(candidates) - now).total_seconds())

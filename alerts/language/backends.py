@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -46,9 +48,15 @@ RANGE_FUNCTIONS = frozenset(
         "sum_over_time",
         "last_over_time",
         "count_over_time",
+        # predict_linear(v[d], t) reads two leaves: the line's value now ("predict_linear" at
+        # t = 0) and its slope ("deriv"); the evaluator adds slope * t (t may be any scalar).
+        "predict_linear",
+        "deriv",
     }
 )
+POINT_FUNCTIONS = frozenset({"predict_linear", "deriv"})  # fitted to the window's points
 LEAF_LABEL = "tt_leaf"  # tags each function's samples in a query that asks for several
+DISCOVERY_WINDOW = timedelta(hours=1)
 
 
 class BackendError(RuleError):
@@ -84,6 +92,9 @@ def leaves_of(trees: Iterable[object]) -> list[Leaf]:
             if isinstance(selector, Selector) and selector.window is not None:
                 leaf = Leaf(node.func, selector)
                 found.setdefault(leaf.key, leaf)
+                if node.func == "predict_linear":
+                    slope = Leaf("deriv", selector)
+                    found.setdefault(slope.key, slope)
                 continue
         if isinstance(node, Selector):
             leaf = Leaf(None, node)
@@ -129,15 +140,34 @@ def _instant(row: SeriesData) -> float:
 class StoredValues:
     """Leaves from the rows the embedded store folded per group (one SQL query each)."""
 
-    def __init__(self, rows: dict[tuple, list[SeriesData]]) -> None:
+    def __init__(self, rows: dict[tuple, list[SeriesData]], *, at: datetime | None = None) -> None:
         self.rows = rows
+        self.at = at  # the instant these leaves are read at (the origin of fitted lines)
 
     def samples(self, func: str | None, selector: Selector) -> list[Sample]:
         rows = self.rows.get(selector.leaf_key(), [])
         if func is None:
             return [Sample(dict(row.labels), _instant(row)) for row in rows]
+        if func in POINT_FUNCTIONS:
+            return self._fitted(func, rows)
         window = selector.window or 0
         return [Sample(dict(row.labels), fn.range_function(func, row, window)) for row in rows]
+
+    def _fitted(self, func: str, rows: list[SeriesData]) -> list[Sample]:
+        if self.at is None:
+            raise RuleError(f"{func}() needs the evaluation instant")
+        out = []
+        for row in rows:
+            line = fn.linear_fit(row.points or [], at=self.at.timestamp())
+            if line is not None:
+                out.append(
+                    Sample(dict(row.labels), line[0] if func == "predict_linear" else line[1])
+                )
+        return out
+
+
+def _needs_points(members: Sequence[Leaf]) -> bool:
+    return any(leaf.func in POINT_FUNCTIONS for leaf in members)
 
 
 class EmbeddedBackend:
@@ -153,16 +183,23 @@ class EmbeddedBackend:
         rows = {}
         for group, members in groups_of(leaves).items():
             self.queries += 1
-            rows[group] = fetch(members[0].selector, at=at, horizons=horizons)
-        return StoredValues(rows)
+            rows[group] = fetch(
+                members[0].selector, at=at, horizons=horizons, points=_needs_points(members)
+            )
+        return StoredValues(rows, at=at)
 
     def read_range(
         self, leaves: Sequence[Leaf], *, start: datetime, step: timedelta, steps: int
     ) -> Iterator[LeafValues]:
-        selectors = {group: members[0].selector for group, members in groups_of(leaves).items()}
-        history = BacktestLeaves(selectors, first=start, last=start + (steps - 1) * step)
+        groups = groups_of(leaves)
+        selectors = {group: members[0].selector for group, members in groups.items()}
+        points = {group for group, members in groups.items() if _needs_points(members)}
+        history = BacktestLeaves(
+            selectors, first=start, last=start + (steps - 1) * step, points=points
+        )
         for index in range(steps):
-            yield StoredValues(history.at(start + index * step))
+            moment = start + index * step
+            yield StoredValues(history.at(moment), at=moment)
 
 
 # --- Prometheus HTTP API --------------------------------------------------------------------------
@@ -191,6 +228,8 @@ def promql_selector(selector: Selector) -> str:
 
 def promql_leaf(leaf: Leaf) -> str:
     selector = promql_selector(leaf.selector)
+    if leaf.func == "predict_linear":
+        return f"predict_linear({selector}, 0)"  # the value now; the slope is deriv's leaf
     return selector if leaf.func is None else f"{leaf.func}({selector})"
 
 
@@ -275,6 +314,18 @@ class PrometheusBackend:
                 }
             )
 
+    def discover(self, names: Sequence[str], *, at: datetime) -> set[str]:
+        """Which of the metric ``names`` have series in the backend in the hour before ``at``
+        (one ``/api/v1/series`` request)."""
+        if not names:
+            return set()
+        matchers = [f"{{__name__={_quote(name)}}}" for name in names]
+        try:
+            found = self.client.series(matchers, start=at - DISCOVERY_WINDOW, end=at)
+        except remote.MetricsBackendError as exc:
+            raise BackendError(exc.message) from None
+        return {labels.get("__name__", "") for labels in found} & set(names)
+
     def _batch(
         self, leaves: Sequence[Leaf], ask: Callable[[list[Leaf]], dict[tuple, Any]]
     ) -> dict[tuple, Any]:
@@ -306,8 +357,40 @@ class PrometheusBackend:
         return found
 
 
+def absent_metrics(names: Sequence[str], *, at: datetime) -> list[str]:
+    """Warnings for the metrics a Prometheus backend holds no series of (none when embedded)."""
+    if not remote.uses_prometheus():
+        return []
+    try:
+        present = PrometheusBackend().discover(names, at=at)
+    except BackendError as exc:
+        return [f"the metrics backend could not be asked which metrics it holds: {exc.message}"]
+    return [
+        f"the metrics backend holds no series of {name} in the last hour"
+        for name in names
+        if name not in present
+    ]
+
+
+_forced: ContextVar[MetricsBackend | None] = ContextVar("forced_metrics_backend", default=None)
+
+
+@contextmanager
+def reading_from(backend: MetricsBackend) -> Iterator[None]:
+    """Evaluate through ``backend`` within the block, whatever ``METRICS_BACKEND`` says (rule
+    tests read the samples they pushed to the embedded store)."""
+    token = _forced.set(backend)
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
 def metrics_backend() -> MetricsBackend:
-    """The backend ``METRICS_BACKEND`` names."""
+    """The backend ``METRICS_BACKEND`` names (or the one :func:`reading_from` imposes)."""
+    forced = _forced.get()
+    if forced is not None:
+        return forced
     if remote.uses_prometheus():
         return PrometheusBackend()
     return EmbeddedBackend()

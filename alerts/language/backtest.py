@@ -53,13 +53,14 @@ class _History:
         self.counts = [0.0, *accumulate(r[0] for r in self.rows)]
         self.sums = [0.0, *accumulate(r[1] for r in self.rows)]
 
-    def fold(self, start: datetime, end: datetime) -> SeriesData | None:
+    def fold(self, start: datetime, end: datetime, *, points: bool = False) -> SeriesData | None:
         lo, hi = bisect.bisect_left(self.starts, start), bisect.bisect_left(self.starts, end)
         if lo == hi:
             return None
         chunk = self.rows[lo:hi]
         latest = max(chunk, key=lambda r: r[5])
         return SeriesData(
+            points=sorted((r[5].timestamp(), r[4]) for r in chunk) if points else None,
             labels=dict(self.labels),
             count=self.counts[hi] - self.counts[lo],
             total=self.sums[hi] - self.sums[lo],
@@ -75,8 +76,17 @@ class _History:
 class LeafHistory:
     """A leaf's buckets for every step of a backtest, read once."""
 
-    def __init__(self, selector: Selector, *, first: datetime, last: datetime, now: datetime):
+    def __init__(
+        self,
+        selector: Selector,
+        *,
+        first: datetime,
+        last: datetime,
+        now: datetime,
+        points: bool = False,
+    ):
         self.selector = selector
+        self.points = points
         self.counter = selector_kind(selector.name) == COUNTER
         lo, hi = self.span(first, last, now)
         self.series = self.load(lo, hi)
@@ -127,7 +137,7 @@ class LeafHistory:
                         SeriesData(dict(history.labels), value=history.value - history.later(end))
                     )
                 continue
-            data = history.fold(start, end)
+            data = history.fold(start, end, points=self.points)
             if data is None and self.counter and history.created_at < end:
                 data = SeriesData(dict(history.labels), low=math.nan, high=math.nan)
             if data is not None:
@@ -149,12 +159,21 @@ def reads_buckets_only(selector: Selector, *, first: datetime, horizons: Horizon
 class BacktestLeaves:
     """Per step, the leaves of one expression: from memory when possible, else one query."""
 
-    def __init__(self, selectors: dict[tuple, Selector], *, first: datetime, last: datetime):
-
+    def __init__(
+        self,
+        selectors: dict[tuple, Selector],
+        *,
+        first: datetime,
+        last: datetime,
+        points: set[tuple] | None = None,
+    ):
+        self.points = points or set()
         self.horizons = Horizons(timezone.now())
         self.selectors = selectors
         self.histories = {
-            key: LeafHistory(sel, first=first, last=last, now=self.horizons.now)
+            key: LeafHistory(
+                sel, first=first, last=last, now=self.horizons.now, points=key in self.points
+            )
             for key, sel in selectors.items()
             if reads_buckets_only(sel, first=first, horizons=self.horizons)
         }
@@ -164,7 +183,7 @@ class BacktestLeaves:
             key: (
                 self.histories[key].at(moment)
                 if key in self.histories
-                else fetch(sel, at=moment, horizons=self.horizons)
+                else fetch(sel, at=moment, horizons=self.horizons, points=key in self.points)
             )
             for key, sel in self.selectors.items()
         }

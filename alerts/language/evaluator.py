@@ -189,7 +189,19 @@ class Evaluation:
         selector = args[0]
         if not isinstance(selector, Selector) or selector.window is None:
             raise RuleError(f"{name}() needs a range vector")
+        if name == "predict_linear":
+            return self.predict_linear(selector, self.scalar(args[1]))
         return self.values.samples(name, selector)
+
+    def predict_linear(self, selector: Selector, seconds: float) -> list[Sample]:
+        """The line's value now plus its slope times ``seconds`` (two leaves, as PromQL fits)."""
+        slopes = {fn.key_of(s.labels): s.value for s in self.values.samples("deriv", selector)}
+        out = []
+        for sample in self.values.samples("predict_linear", selector):
+            slope = slopes.get(fn.key_of(sample.labels))
+            if slope is not None:
+                out.append(Sample(sample.labels, sample.value + slope * seconds))
+        return out
 
     def binary(self, expr: BinaryOp) -> float | list[Sample]:
         lhs, rhs = self.value_of(expr.lhs), self.value_of(expr.rhs)

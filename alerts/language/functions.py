@@ -40,10 +40,11 @@ def apply(op: str, a: float, b: float) -> float:
 
 
 def range_function(name: str, row: SeriesData, window: int) -> float:
+    increase = row.total if row.increase is None else row.increase
     if name == "increase":
-        return row.total
+        return increase
     if name == "rate":
-        return row.total / window
+        return increase / window
     if name == "count_over_time":
         return row.count
     if name == "sum_over_time":
@@ -169,3 +170,24 @@ def _monotonic(buckets: list[tuple[float, float]]) -> list[tuple[float, float]]:
         highest = max(highest, count)
         out.append((bound, highest))
     return out
+
+
+def linear_fit(points: list[tuple[float, float]], *, at: float) -> tuple[float, float] | None:
+    """The least-squares line through ``points`` (epoch seconds, value) as (its value at ``at``,
+    its slope per second), as PromQL's ``predict_linear`` and ``deriv`` fit it; None with fewer
+    than two points (Prometheus drops the series)."""
+    if len(points) < 2:
+        return None
+    n = float(len(points))
+    xs = [t - at for t, _ in points]
+    ys = [v for _, v in points]
+    sum_x, sum_y = math.fsum(xs), math.fsum(ys)
+    cov_xy = math.fsum(x * y for x, y in zip(xs, ys, strict=True)) - sum_x * sum_y / n
+    var_x = math.fsum(x * x for x in xs) - sum_x * sum_x / n
+    if all(y == ys[0] for y in ys):
+        slope = 0.0  # a constant series: exactly flat, whatever rounding says
+    elif var_x == 0:
+        return math.nan, math.nan
+    else:
+        slope = cov_xy / var_x
+    return sum_y / n - slope * sum_x / n, slope

@@ -39,6 +39,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "abs": ((VECTOR,), None),
     "clamp_min": ((VECTOR, SCALAR), None),
     "clamp_max": ((VECTOR, SCALAR), None),
+    # PromQL: the value the gauge would have t seconds from now, by least squares over the window.
+    "predict_linear": ((MATRIX, SCALAR), "gauge"),
 }
 
 

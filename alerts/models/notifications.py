@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,6 +14,9 @@ from simple_history.signals import pre_create_historical_record
 
 from alerts.channels import CHANNEL_KIND_CHOICES, CHANNEL_KINDS, Channel, get_channel_class
 from alerts.channels.secrets import masked_config
+
+# The namespace of notification idempotency keys (uuid5); a constant, never to change.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f6a52-0c57-4c1e-9a55-2f3e1c7d9b13")
 
 __all__ = [
     "AlertEscalation",
@@ -249,11 +253,22 @@ class Notification(models.Model):
     def age(self, now: Any) -> timedelta:
         return now - self.created_at
 
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every send of this row (a resend after a crash included), unique across
+        rows and databases: derived from the row's id and the instant it was queued."""
+        moment = self.created_at.astimezone(UTC).isoformat()
+        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"notification:{self.pk}:{moment}"))
+
 
 class NotificationAttempt(models.Model):
     """One try at sending a notification: when, how it went, what the vendor answered."""
 
     class Outcome(models.TextChoices):
+        # Recorded before the send and closed after it: a dispatcher killed mid-send leaves it
+        # in flight, and the next claim of the row marks it interrupted.
+        IN_FLIGHT = "in_flight", "sending"
+        INTERRUPTED = "interrupted", "interrupted (the dispatcher stopped mid-send)"
         DELIVERED = "delivered"
         TRANSIENT = "transient", "failed, will retry"
         PERMANENT = "permanent", "failed permanently"
@@ -265,8 +280,8 @@ class NotificationAttempt(models.Model):
     channel = models.ForeignKey(
         NotificationChannel, on_delete=models.CASCADE, related_name="attempts"
     )
-    at = models.DateTimeField(db_index=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    at = models.DateTimeField(db_index=True, help_text="When the send started.")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
     status = models.IntegerField(null=True, blank=True, help_text="HTTP status or SMTP code.")
     error = models.TextField(blank=True)
     receipt = models.CharField(max_length=300, blank=True, help_text="Vendor message id.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,9 +18,16 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from alerts.language.regex import regex_matches, regex_problem
+from alerts.silences.recurrence import Recurrence, make_recurrence, recurrence_problems
 from monitoring_site.text import unstorable_text
 
-__all__ = ["MaintenanceWindow", "Silence", "matcher_matches", "validate_matchers"]
+__all__ = [
+    "NO_END",
+    "MaintenanceWindow",
+    "Silence",
+    "matcher_matches",
+    "validate_matchers",
+]
 
 MATCH_OPS = ("=", "!=", "=~", "!~")
 LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # fullmatch: "$" would allow a final "\n"
@@ -123,8 +130,16 @@ def validate_matchers(raw: Any) -> list[dict[str, str]]:
     return matchers
 
 
+# The end of a recurring window that repeats until it is expired.
+NO_END = datetime(9999, 1, 1, tzinfo=UTC)
+# What the API calls the fields whose model names differ.
+API_FIELDS = {"duration_seconds": "duration"}
+
+
 def _window_problems(starts_at: datetime | None, ends_at: datetime | None) -> dict[str, list]:
-    if starts_at is None or ends_at is None:
+    if ends_at is None:
+        return {"ends_at": ["This field is required."]}
+    if starts_at is None:
         return {}
     if ends_at <= starts_at:
         return {"ends_at": ["Must be after starts_at."]}
@@ -138,7 +153,11 @@ class _Window(models.Model):
     """What silences and maintenance windows share: a time range, an author, early expiry."""
 
     starts_at = models.DateTimeField(db_index=True)
-    ends_at = models.DateTimeField(db_index=True, help_text="Moved to now when expired early.")
+    ends_at = models.DateTimeField(
+        db_index=True,
+        blank=True,  # a recurring maintenance window may repeat until expired (clean() checks)
+        help_text="Moved to now when expired early.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -153,6 +172,10 @@ class _Window(models.Model):
 
     def is_active(self, now: datetime) -> bool:
         return self.starts_at <= now < self.ends_at
+
+    def active_until(self, now: datetime) -> datetime:
+        """When the muting in force at ``now`` ends (a recurring window: this occurrence)."""
+        return self.ends_at
 
     def state(self, now: datetime) -> str:
         if now < self.starts_at:
@@ -207,13 +230,35 @@ class Silence(_Window):
 
 
 class MaintenanceWindow(_Window):
-    """Mutes every alert of the listed services (``service`` label, and their service_down)."""
+    """Mutes every alert of the listed services (``service`` label, and their service_down).
+
+    One-off from ``starts_at`` to ``ends_at``, or recurring: every ``recurrence`` (cron, on
+    ``time_zone``'s wall clock) for ``duration_seconds``, from ``starts_at`` until ``ends_at``
+    (``NO_END``: until expired). See alerts/silences/recurrence.py for daylight saving.
+    """
 
     name = models.CharField(max_length=200)
     services = models.JSONField(
         default=list, blank=True, help_text='Service slugs, e.g. ["payment"].'
     )
     comment = models.TextField(blank=True)
+    recurrence = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text='Empty: one-off. A cron expression, e.g. "0 2 * * 0" (Sundays at 02:00).',
+    )
+    duration_seconds = models.PositiveIntegerField(
+        "duration (seconds)",
+        null=True,
+        blank=True,
+        help_text="How long each occurrence lasts (recurring windows; at most 7 days).",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        blank=True,
+        help_text="The wall clock the recurrence is read on, e.g. Europe/London.",
+    )
 
     history = HistoricalRecords()
 
@@ -230,6 +275,48 @@ class MaintenanceWindow(_Window):
     def suppression_key(self) -> str:
         return f"maintenance_window:{self.pk}"
 
+    def is_recurring(self) -> bool:
+        return bool(self.recurrence.strip())
+
+    def recurrence_rule(self) -> Recurrence:
+        return make_recurrence(self.recurrence, self.duration_seconds or 0, self.time_zone or "UTC")
+
+    def occurrence_at(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The interval in force at ``now``, cut to the window's start and end; or None."""
+        if not self.starts_at <= now < self.ends_at:
+            return None
+        if not self.is_recurring():
+            return (self.starts_at, self.ends_at)
+        found = self.recurrence_rule().covering(now)
+        if found is None:
+            return None
+        return (max(found[0], self.starts_at), min(found[1], self.ends_at))
+
+    def is_active(self, now: datetime) -> bool:
+        return self.occurrence_at(now) is not None
+
+    def active_until(self, now: datetime) -> datetime:
+        found = self.occurrence_at(now)
+        return found[1] if found is not None else self.ends_at
+
+    def state(self, now: datetime) -> str:
+        if now >= self.ends_at:
+            return State.EXPIRED
+        return State.ACTIVE if self.is_active(now) else State.PENDING
+
+    def next_occurrences(self, now: datetime, count: int = 3) -> list[tuple[datetime, datetime]]:
+        """The next ``count`` intervals (the one in force first), within start and end."""
+        if now >= self.ends_at:
+            return []
+        if not self.is_recurring():
+            return [(self.starts_at, self.ends_at)]
+        found = []
+        for start, end in self.recurrence_rule().after(max(now, self.starts_at), count + 1):
+            if start >= self.ends_at:
+                break
+            found.append((max(start, self.starts_at), min(end, self.ends_at)))
+        return found[:count]
+
     def clean(self) -> None:
         errors: dict[str, list] = {}
         if not (self.name or "").strip():
@@ -243,6 +330,21 @@ class MaintenanceWindow(_Window):
             ]
             if bad:
                 errors["services"] = [f"Not service slugs: {', '.join(map(str, bad))}."]
-        errors.update(_window_problems(self.starts_at, self.ends_at))
+        if self.is_recurring():
+            self.recurrence = " ".join(self.recurrence.split())
+            self.time_zone = self.time_zone or "UTC"
+            found = recurrence_problems(self.recurrence, self.duration_seconds, self.time_zone)
+            model_names = {api: model for model, api in API_FIELDS.items()}
+            errors.update({model_names.get(k, k): [v] for k, v in found.items()})
+            if self.ends_at is None:
+                self.ends_at = NO_END
+            if self.starts_at is not None and self.ends_at <= self.starts_at:
+                errors["ends_at"] = ["Must be after starts_at."]
+        else:
+            if self.duration_seconds is not None:
+                errors["duration_seconds"] = [
+                    "Only with a recurrence (a one-off window ends at ends_at)."
+                ]
+            errors.update(_window_problems(self.starts_at, self.ends_at))
         if errors:
             raise ValidationError(errors)

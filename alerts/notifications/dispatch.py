@@ -13,18 +13,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.signals import post_save
 from django.utils import timezone
 
 from alerts.channels import ChannelError, Receipt
 from alerts.models import Notification, NotificationAttempt, NotificationChannel
-from alerts.notifications import channel_health, pause, postgres
+from alerts.notifications import attempts, channel_health, pause, postgres
 from alerts.notifications.messages import from_payload
 from monitoring_site import tracing
 
@@ -162,19 +161,24 @@ def _process(row: Notification, *, pace: bool) -> Result:
     paced = pace and _is_paced(channel)
     if paced and not _take_pace_slot(row, channel):
         return Result(row.pk, "deferred")
-    started = time.monotonic()
     try:
-        receipt = channel.transport().send(from_payload(row.payload))
-    except ChannelError as exc:
-        return _record_failure(row, exc, duration_ms=_ms(started))
-    except Exception as exc:  # a bug or a bad snapshot: retrying would not help
-        logger.exception("notification send crashed", extra={"notification": row.pk})
-        error = ChannelError(f"{type(exc).__name__}: {exc}", permanent=True)
-        return _record_failure(row, error, duration_ms=_ms(started))
+        attempt = attempts.start(row=row, now=timezone.now())
+        if attempt is None:  # the lease was taken over before the send: not ours to send
+            return Result(row.pk, "lost")
+        started = time.monotonic()
+        try:
+            message = replace(from_payload(row.payload), idempotency_key=row.idempotency_key)
+            receipt = channel.transport().send(message)
+        except ChannelError as exc:
+            return _record_failure(row, exc, duration_ms=_ms(started), attempt=attempt)
+        except Exception as exc:  # a bug or a bad snapshot: retrying would not help
+            logger.exception("notification send crashed", extra={"notification": row.pk})
+            error = ChannelError(f"{type(exc).__name__}: {exc}", permanent=True)
+            return _record_failure(row, error, duration_ms=_ms(started), attempt=attempt)
     finally:
         if paced:
             _hold_pace_slot(channel)
-    return _record_delivery(row, receipt, duration_ms=_ms(started))
+    return _record_delivery(row, receipt, duration_ms=_ms(started), attempt=attempt)
 
 
 def _ms(started: float) -> float:
@@ -217,30 +221,19 @@ def _take_pace_slot(row: Notification, channel: NotificationChannel) -> bool:
     return False
 
 
-def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float) -> Result:
+def _record_delivery(
+    row: Notification, receipt: Receipt, *, duration_ms: float, attempt: attempts.Started
+) -> Result:
     now = timezone.now()
     if connection.vendor == "postgresql":
-        held = postgres.record_delivery(row=row, receipt=receipt, now=now, duration_ms=duration_ms)
-        # The attempt row was inserted in raw SQL: tell post_save listeners (log shipping,
-        # tracing; issue #14) what the ORM path tells them.
-        attempt = NotificationAttempt(
-            notification=row,
-            channel=row.channel,
-            at=now,
-            outcome=Outcome.DELIVERED,
-            status=receipt.status,
-            duration_ms=duration_ms,
-        )
-        post_save.send(
-            NotificationAttempt,
-            instance=attempt,
-            created=True,
-            raw=False,
-            using="default",
-            update_fields=None,
+        held = postgres.record_delivery(
+            row=row, receipt=receipt, now=now, duration_ms=duration_ms, attempt_id=attempt.pk
         )
     else:
-        held = _record_delivery_orm(row, receipt, now=now, duration_ms=duration_ms)
+        held = _record_delivery_orm(row, receipt, now=now, duration_ms=duration_ms, attempt=attempt)
+    attempts.announce(
+        attempt, row=row, outcome=Outcome.DELIVERED, status=receipt.status, duration_ms=duration_ms
+    )
     if _channel_needs_update(row.channel, now):
         NotificationChannel.objects.filter(pk=row.channel_id).update(
             last_sent_at=now, failing_since=None
@@ -256,19 +249,17 @@ def _record_delivery(row: Notification, receipt: Receipt, *, duration_ms: float)
 
 @transaction.atomic
 def _record_delivery_orm(
-    row: Notification, receipt: Receipt, *, now: datetime, duration_ms: float
+    row: Notification,
+    receipt: Receipt,
+    *,
+    now: datetime,
+    duration_ms: float,
+    attempt: attempts.Started,
 ) -> bool:
     held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
-        state=State.DELIVERED,
-        delivered_at=now,
-        lease_until=None,
-        attempts=F("attempts") + 1,
-        last_error="",
+        state=State.DELIVERED, delivered_at=now, lease_until=None, last_error=""
     )
-    NotificationAttempt.objects.create(
-        notification=row,
-        channel=row.channel,
-        at=now,
+    NotificationAttempt.objects.filter(pk=attempt.pk).update(
         outcome=Outcome.DELIVERED,
         status=receipt.status,
         receipt=str(receipt.message_id)[:300],
@@ -296,11 +287,17 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
 
 
 def _record_failure(
-    row: Notification, error: ChannelError, *, duration_ms: float, count_for_channel: bool = True
+    row: Notification,
+    error: ChannelError,
+    *,
+    duration_ms: float,
+    attempt: attempts.Started | None = None,
+    count_for_channel: bool = True,
 ) -> Result:
+    """Record a failed try: close its started attempt, or (no send was tried) write one."""
     now = timezone.now()
-    attempts = row.attempts + 1
-    retry_at = now + timedelta(seconds=backoff(attempts, error.retry_after))
+    tries = row.attempts if attempt is not None else row.attempts + 1
+    retry_at = now + timedelta(seconds=backoff(tries, error.retry_after))
     if error.permanent or row.kind == Notification.Kind.TEST_MESSAGE:
         outcome, state, due = Outcome.PERMANENT, State.FAILED, row.due_at
     elif retry_at - row.created_at > settings.NOTIFY_MAX_AGE:
@@ -309,26 +306,29 @@ def _record_failure(
         outcome, state, due = Outcome.TRANSIENT, State.QUEUED, retry_at
     if not error.permanent and row.kind == Notification.Kind.TEST_MESSAGE:
         outcome = Outcome.TRANSIENT  # a test is tried once; say it would have been retried
+    closed = {
+        "outcome": outcome,
+        "status": error.status,
+        "error": error.message[:2000],
+        "duration_ms": duration_ms,
+        "retry_at": due if state == State.QUEUED else None,
+    }
     with transaction.atomic():
         held = Notification.objects.filter(pk=row.pk, claim=row.claim).update(
             state=state,
             due_at=due,
             lease_until=None,
-            attempts=F("attempts") + 1,
+            attempts=F("attempts") + (0 if attempt is not None else 1),
             last_error=error.message[:2000],
         )
-        NotificationAttempt.objects.create(
-            notification=row,
-            channel=row.channel,
-            at=now,
-            outcome=outcome,
-            status=error.status,
-            error=error.message[:2000],
-            duration_ms=duration_ms,
-            retry_at=due if state == State.QUEUED else None,
-        )
+        if attempt is not None:
+            NotificationAttempt.objects.filter(pk=attempt.pk).update(**closed)
+        else:
+            NotificationAttempt.objects.create(
+                notification=row, channel=row.channel, at=now, **closed
+            )
         if count_for_channel:
-            channel_health.failed(channel=row.channel, error=error, now=now, attempts=attempts)
+            channel_health.failed(channel=row.channel, error=error, now=now, attempts=tries)
         pause.pause_channel(channel=row.channel, error=error, now=now)
     logger.warning(
         "notification attempt failed",
@@ -340,6 +340,10 @@ def _record_failure(
             "error": error.message[:300],
         },
     )
+    if attempt is not None:
+        attempts.announce(
+            attempt, row=row, outcome=outcome, status=error.status, duration_ms=duration_ms
+        )
     if count_for_channel and row.kind != Notification.Kind.TEST_MESSAGE:
         channel_health.maybe_raise(channel=row.channel, error=error, now=now)
     return Result(row.pk, outcome if held else "lost")

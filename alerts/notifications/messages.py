@@ -17,8 +17,8 @@ _TIMES = ("started_at", "resolved_at")
 
 
 def alert_url(alert_id: int) -> str:
-    """Where people look at the alert (its page in the operations console)."""
-    return settings.SITE_URL + reverse("admin:alerts_alert_change", args=[alert_id])
+    """Where people look at the alert: its page (chart, timeline, buttons; any viewer)."""
+    return settings.SITE_URL + reverse("alert-page", args=[alert_id])
 
 
 def message_for(alert: Alert, *, event: str, level: int | None = None) -> AlertMessage:

@@ -93,19 +93,49 @@ def claim(*, now: datetime, lease_until: datetime, token: str) -> Notification |
     return row
 
 
+def start_attempt(*, row: Notification, now: datetime, interrupted_error: str) -> int | None:
+    """Count an attempt (if the lease is still ours), close attempts a dead dispatcher left in
+    flight, and insert this one in flight: one statement. Its id, or None (the lease was lost)."""
+    table, attempts = _table(Notification), _table(NotificationAttempt)
+    outcome = NotificationAttempt.Outcome
+    # Data-modifying WITHs run exactly once, whatever the main statement reads of them.
+    sql = (
+        f"WITH bumped AS (UPDATE {table} SET attempts = attempts + 1 "  # noqa: S608
+        "WHERE id = %s AND claim = %s RETURNING id), "
+        f"stale AS (UPDATE {attempts} SET outcome = %s, error = %s "
+        "WHERE notification_id IN (SELECT id FROM bumped) AND outcome = %s RETURNING id) "
+        f"INSERT INTO {attempts} (notification_id, channel_id, at, outcome, status, error, "
+        "receipt, detail, duration_ms, retry_at) "
+        "SELECT id, %s, %s, %s, NULL, '', '', '', 0, NULL FROM bumped RETURNING id"
+    )
+    params: list[str | int | datetime | None] = [
+        row.pk,
+        row.claim,
+        outcome.INTERRUPTED,
+        interrupted_error,
+        outcome.IN_FLIGHT,
+        row.channel_id,
+        now,
+        outcome.IN_FLIGHT,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    return None if found is None else int(found[0])
+
+
 def record_delivery(
-    *, row: Notification, receipt: Receipt, now: datetime, duration_ms: float
+    *, row: Notification, receipt: Receipt, now: datetime, duration_ms: float, attempt_id: int
 ) -> bool:
-    """Mark ``row`` delivered (if its lease is still ours) and insert the attempt; held or not."""
+    """Mark ``row`` delivered (if its lease is still ours) and close its attempt; held or not."""
     table, attempts = _table(Notification), _table(NotificationAttempt)
     # A data-modifying WITH runs exactly once, whatever the main statement reads of it.
     sql = (
         f"WITH done AS (UPDATE {table} SET state = %s, delivered_at = %s, "  # noqa: S608
-        "lease_until = NULL, attempts = attempts + 1, last_error = '' "
+        "lease_until = NULL, last_error = '' "
         "WHERE id = %s AND claim = %s RETURNING id) "
-        f"INSERT INTO {attempts} (notification_id, channel_id, at, outcome, status, error, "
-        "receipt, detail, duration_ms, retry_at) "
-        "VALUES (%s, %s, %s, %s, %s, '', %s, %s, %s, NULL) "
+        f"UPDATE {attempts} SET outcome = %s, status = %s, receipt = %s, detail = %s, "
+        "duration_ms = %s WHERE id = %s "
         "RETURNING (SELECT count(*) FROM done)"
     )
     params: list[str | int | float | datetime | None] = [
@@ -113,16 +143,14 @@ def record_delivery(
         now,
         row.pk,
         row.claim,
-        row.pk,
-        row.channel_id,
-        now,
         NotificationAttempt.Outcome.DELIVERED,
         receipt.status,
         str(receipt.message_id)[:300],
         receipt.detail[:2000],
         duration_ms,
+        attempt_id,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        held = cursor.fetchone()[0]
-    return bool(held)
+        found = cursor.fetchone()
+    return bool(found and found[0])

@@ -34,7 +34,7 @@ from alerts.models import (
     Notification,
     Silence,
 )
-from alerts.models.silences import LabelValue
+from alerts.models.silences import NO_END, LabelValue
 from alerts.services import mark_notified, unmark_notified
 from health.models import Service
 
@@ -56,10 +56,11 @@ class AlreadyExpired(Exception):
 
 
 def active_silences(now: datetime) -> list[Muting]:
-    """Silences and maintenance windows in force at ``now`` (two queries)."""
+    """Silences and maintenance windows in force at ``now`` (two queries; a recurring window
+    counts only inside one of its occurrences)."""
     silences = Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("pk")
     windows = MaintenanceWindow.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("pk")
-    return [*silences, *windows]
+    return [*silences, *(window for window in windows if window.is_active(now))]
 
 
 def alert_labels(alert: Alert) -> dict[str, LabelValue]:
@@ -84,7 +85,7 @@ def silenced_by(
         return None
     labels = alert_labels(alert)
     matching = [muting for muting in candidates if muting.matches(labels)]
-    return max(matching, key=lambda muting: (muting.ends_at, muting.pk), default=None)
+    return max(matching, key=lambda muting: (muting.active_until(now), muting.pk), default=None)
 
 
 # --- services ---------------------------------------------------------------------------------
@@ -129,9 +130,17 @@ def create_maintenance_window(
     comment: str,
     user: UserLike,
     now: datetime | None = None,
+    recurrence: str = "",
+    duration_seconds: int | None = None,
+    time_zone: str = "UTC",
 ) -> MaintenanceWindow:
-    """A checked maintenance window over known service slugs. Raises ValidationError."""
+    """A checked maintenance window over known service slugs, one-off or recurring (every
+    ``recurrence`` on ``time_zone``'s clock for ``duration_seconds``, until ``ends_at`` or
+    expired). Raises ValidationError."""
     now = now or timezone.now()
+    recurring = bool((recurrence or "").strip())
+    if recurring and ends_at is None:
+        ends_at = NO_END
     starts_at, ends_at = check_times(starts_at=starts_at, ends_at=ends_at, now=now)
     window = MaintenanceWindow(
         name=(name or "").strip(),
@@ -141,6 +150,9 @@ def create_maintenance_window(
         comment=(comment or "").strip(),
         created_by=user_row(user),
         created_at=now,
+        recurrence=(recurrence or "").strip(),
+        duration_seconds=duration_seconds,
+        time_zone=(time_zone or "UTC").strip(),
     )
     window.full_clean(exclude=["created_by", "expired_by"])
     check_services_exist(window.services)
@@ -240,7 +252,7 @@ def suppress_firing(*, alert: Alert, event: AlertEvent, muting: Muting) -> list[
             "policy": None,
             "level": DEFERRED_LEVEL,
             "level_notified_at": event.at,
-            "next_at": muting.ends_at,
+            "next_at": muting.active_until(event.at),
             "reminders_sent": 0,
             "stopped_at": None,
             "stopped_reason": _held_reason(muting),
@@ -259,7 +271,7 @@ def hold_or_release(escalation: AlertEscalation, *, now: datetime, announce: Ann
     alert = Alert.objects.select_related("rule").get(pk=escalation.alert_id)
     muting = silenced_by(alert, now)
     if muting is not None:
-        _hold(escalation, muting)
+        _hold(escalation, muting, now)
         return True
     if escalation.level == DEFERRED_LEVEL:
         _announce(escalation, alert, now, announce)
@@ -282,8 +294,8 @@ def _claim(escalation: AlertEscalation, **changes: Any) -> bool:
     )
 
 
-def _hold(escalation: AlertEscalation, muting: Muting) -> None:
-    _claim(escalation, next_at=muting.ends_at, stopped_reason=_held_reason(muting))
+def _hold(escalation: AlertEscalation, muting: Muting, now: datetime) -> None:
+    _claim(escalation, next_at=muting.active_until(now), stopped_reason=_held_reason(muting))
 
 
 def _resume(escalation: AlertEscalation, now: datetime) -> None:

@@ -42,6 +42,7 @@ from alerts.models import Alert, AlertEvent, Notification, Rule
 from alerts.models.alerts import fingerprint_for
 from alerts.models.evaluation import EvaluationCycle
 from alerts.services import close_alert, record_event
+from metrics_app.backend import display_url
 from monitoring_site.workers import disk_usage_percent, job_statuses, worker_outages
 
 logger = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ def _metrics_backend() -> Iterator[Finding]:
         return
     yield Finding(
         check="metrics_backend",
-        subject=settings.METRICS_BACKEND_URL,
+        subject=display_url(),
         summary="The metrics backend failed the latest evaluation cycle",
         description=(
             f"{latest.error[:500]}\nRules that read it keep their alerts as they were and show "

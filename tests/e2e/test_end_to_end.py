@@ -40,6 +40,7 @@ import requests
 from django.contrib.auth.models import Group, User
 from django.core.management import get_commands
 from django.db import connection
+from django.db.models import Count
 from django.test import override_settings
 
 from alerts.bootstrap.rules import DEFAULT_RULES
@@ -57,6 +58,7 @@ from alerts.rules.services import create_rule, update_rule
 from alerts.rules.validation import rule_problems
 from metrics_app.catalogue import COUNTER, builtin_metrics
 from metrics_app.exposition import exposed_name
+from monitoring_site.models import JobRun
 from monitoring_site.roles import Role
 from tests.demo.processes import BASE_DIR, base_env, free_block, wait_for
 from tests.e2e.ideal import (
@@ -190,6 +192,7 @@ class Run:
     other_alerts: list[str] = field(default_factory=list)
     ack: dict[str, Any] = field(default_factory=dict)
     pagerduty_incidents: list[dict[str, Any]] = field(default_factory=list)
+    job_runs: dict[str, dict[str, int]] = field(default_factory=dict)  # job -> outcome -> runs
     expected_totals: dict[str, float] = field(default_factory=dict)
     scraped_totals: dict[str, float | None] = field(default_factory=dict)
     simulator_status: int | None = None
@@ -206,7 +209,11 @@ class Run:
         return episodes(rule, self.samples, self.until)
 
     def rule_alerts(self, rule: ExactRule) -> list[AlertRow]:
-        return [alert for alert in self.alerts if alert.rule == rule.name]
+        """The rule's alerts that fired (one held pending shorter than ``for`` pages nobody)."""
+        return [a for a in self.alerts if a.rule == rule.name and a.fired_at is not None]
+
+    def fired(self) -> list[AlertRow]:
+        return [alert for alert in self.alerts if alert.fired_at is not None]
 
     def pages_of(self, alert: AlertRow, event: str | None = None) -> list[Page]:
         return [
@@ -323,7 +330,7 @@ def _environment(artifacts: Path, port: int, receivers: _Receivers) -> dict[str,
 
 
 def _play(result: Run, receivers: _Receivers) -> None:
-    port, services, prometheus_port = free_block(1), free_block(21), free_block(1)
+    port, services, prometheus_port = _ports()
     env = _environment(result.artifacts, port, receivers)
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()  # this test's own database number
     procs = Processes(cwd=BASE_DIR, logs=result.artifacts, env=env)
@@ -339,6 +346,11 @@ def _play(result: Run, receivers: _Receivers) -> None:
         procs.start("web", ["bin/web"])
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{url}/status", timeout=2).ok, 90, "gunicorn's /status")
+        # The evaluator before the worker: the worker's minute job would take a missing
+        # heartbeat for a dead evaluator.
+        result.evaluator = "run_evaluator" in get_commands()
+        if result.evaluator:
+            procs.start("evaluator", [python, "manage.py", "run_evaluator"])
         record = result.artifacts / "record.jsonl"
         record.unlink(missing_ok=True)
         started = time.time()
@@ -350,9 +362,6 @@ def _play(result: Run, receivers: _Receivers) -> None:
             stop_signal=signal.SIGINT,
         )  # fmt: skip
         procs.start("worker", ["bin/worker"])
-        result.evaluator = "run_evaluator" in get_commands()
-        if result.evaluator:
-            procs.start("evaluator", [python, "manage.py", "run_evaluator"])
         result.origin = _simulator_start(record, started)
         _drive(result, receivers, procs, url)
         result.simulator_status = procs.stop("simulator", grace=60)
@@ -367,6 +376,15 @@ def _play(result: Run, receivers: _Receivers) -> None:
     finally:
         result.leftovers = procs.stop_all(["simulator", "evaluator", "worker", "web", "prometheus"])
         result.forced = procs.forced
+
+
+def _ports() -> tuple[int, int, int]:
+    """The web server's, the first of the 21 simulated services', and Prometheus' ports, apart."""
+    while True:
+        port, services, prometheus = free_block(1), free_block(21), free_block(1)
+        taken = {port, *range(services, services + 21)}
+        if len(taken) == 22 and prometheus not in taken:
+            return port, services, prometheus
 
 
 def _configure(receivers: _Receivers) -> None:
@@ -534,6 +552,8 @@ def _collect(result: Run, receivers: _Receivers) -> None:
                 escalation=escalation,
             )
         )
+    for run in JobRun.objects.values("job", "outcome").annotate(n=Count("id")):
+        result.job_runs.setdefault(run["job"], {})[run["outcome"]] = run["n"]
     result.pagerduty_incidents = [
         {"dedup_key": i.dedup_key, "status": i.status, "events": len(i.events)}
         for i in receivers.pagerduty.incidents
@@ -558,6 +578,7 @@ def _write_summary(result: Run) -> None:
         "other_alerts": result.other_alerts,
         "ack": result.ack,
         "pagerduty_incidents": result.pagerduty_incidents,
+        "job_runs": result.job_runs,
         "leftovers": result.leftovers,
         "forced": result.forced,
     }  # fmt: skip
@@ -597,7 +618,7 @@ def test_each_incident_is_paged_within_30_s_of_its_ideal_instant(run: Run) -> No
 
 def test_nothing_else_pages(run: Run) -> None:
     assert run.other_alerts == [], run.where()
-    ours = {alert.id for alert in run.alerts}
+    ours = {alert.id for alert in run.fired()}
     strays = [p.describe(run.origin) for p in run.pages if p.alert_id not in ours]
     assert strays == [], run.where()
     for rule in RULES:
@@ -652,9 +673,10 @@ def test_an_acknowledgement_through_the_api_stops_escalation(run: Run) -> None:
 
 
 def test_resolved_messages_reach_every_channel_told(run: Run) -> None:
-    for alert in run.alerts:
-        assert alert.state == Alert.State.RESOLVED, f"{alert} {run.where()}"
+    assert all(a.state == Alert.State.RESOLVED for a in run.alerts), run.where()
+    for alert in run.fired():
         told = {p.channel for p in run.pages_of(alert) if p.event in ("firing", "escalated")}
+        assert told, f"{alert.rule}: fired, told nobody {run.where()}"
         resolved = sorted(p.channel for p in run.pages_of(alert, "resolved"))
         assert resolved == sorted(told), f"{alert.rule}: {resolved} {run.where()}"
         last = max(p.at for p in run.pages_of(alert) if p.event != "resolved")
@@ -664,7 +686,7 @@ def test_resolved_messages_reach_every_channel_told(run: Run) -> None:
 def test_pagerduty_sees_one_incident_per_alert_and_each_is_resolved(run: Run) -> None:
     paged = sorted({p.alert_id for p in run.pages if p.channel == "pagerduty"}, key=str)
     expected = sorted(
-        a.id for a in run.alerts if "pagerduty" in ROUTES[a.rule].kinds or ROUTES[a.rule].escalates
+        a.id for a in run.fired() if "pagerduty" in ROUTES[a.rule].kinds or ROUTES[a.rule].escalates
     )
     assert paged == expected, run.where()
     incidents = run.pagerduty_incidents
@@ -684,6 +706,15 @@ def test_prometheus_scraped_the_totals_the_simulator_sent(run: Run) -> None:
         if not _same(run.scraped_totals.get(query), want)
     }
     assert different == {}, f"sent vs scraped: {different} {run.where()}"
+
+
+def test_the_worker_cluster_ran_the_schedules_and_no_job_failed(run: Run) -> None:
+    # Escalation, the dispatch sweep and the health rounds are django-q2 schedules of one minute.
+    for job in ("alerts.notify.escalate", "alerts.notify.sweep", "health.round"):
+        runs = run.job_runs.get(job, {})
+        assert runs.get(JobRun.Outcome.SUCCESS, 0) >= 5, f"{job}: {runs} {run.where()}"
+    failed = {job: runs for job, runs in run.job_runs.items() if JobRun.Outcome.FAILURE in runs}
+    assert failed == {}, run.where()
 
 
 def test_every_process_is_stopped(run: Run) -> None:

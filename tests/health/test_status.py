@@ -116,6 +116,7 @@ def test_health_is_200_with_the_documented_shape_when_healthy(
         "critical": True,
         "since": "2026-03-02T11:59:30Z",
         "impacted_by": [],
+        "maintenance": None,
     }
     assert order.slug == "order"
     assert set(body["dependencies"]) == {"database", "redis", "workers"}

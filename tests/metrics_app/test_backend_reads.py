@@ -19,11 +19,10 @@ from rest_framework.test import APIClient
 
 from metrics_app import backend as remote
 from metrics_app.selectors import counter_sums
-from tests.alerts.language.backend_scenario import Scenario, build
+from tests.alerts.language.backend_scenario import TOLERANCE, Scenario, build
 from tests.support.tsdb import Prometheus, VictoriaMetrics, free_port, load
 
 BUSINESS = "/api/business-metrics"
-TOLERANCE = 0.02
 
 
 @pytest.fixture(scope="module")

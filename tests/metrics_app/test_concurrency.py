@@ -69,7 +69,10 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def db(database: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute("TRUNCATE metrics_app_series, metrics_app_bucket, metrics_app_rollup")
+        connection.execute(
+            "TRUNCATE metrics_app_series, metrics_app_bucket, metrics_app_finebucket, "
+            "metrics_app_rollup"
+        )
         yield connection
 
 

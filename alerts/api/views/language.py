@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.language import RuleError, Scalar, Vector, check, evaluate, parse
-from alerts.language.backends import BackendError
+from alerts.language.backends import BackendError, absent_metrics
 from monitoring_site.api.errors import Unavailable, error_body
 from monitoring_site.api.params import ParameterError, parse_datetime
 from monitoring_site.api.permissions import IsViewer
@@ -82,8 +82,9 @@ class ValidateView(APIView):
             info = check(data["expression"])
         except RuleError as exc:
             return rule_error_response(exc)
+        warnings = [*info.warnings, *absent_metrics(info.metrics, at=timezone.now())]
         return Response(
-            {"valid": True, "type": info.type, "metrics": info.metrics, "warnings": info.warnings}
+            {"valid": True, "type": info.type, "metrics": info.metrics, "warnings": warnings}
         )
 
 

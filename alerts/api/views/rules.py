@@ -1,4 +1,5 @@
-"""API of rules: list, read, create, change, delete, and replay over history (preview)."""
+"""API of rules: list, read, create, change, delete, replay over history (preview), and run
+rule test files (``rules/test``)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,28 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
 from alerts.api.serializers.rules import RuleSerializer
-from alerts.api.views.language import backend_unavailable
+from alerts.api.views.language import TextField, backend_unavailable
 from alerts.language.backends import BackendError
 from alerts.models import Rule
 from alerts.rules.preview import preview_rule
 from alerts.rules.services import RuleProtected, create_rule, delete_rule, update_rule
-from monitoring_site.api.errors import Conflict
+from alerts.rules.testing.runner import result_data, run_test_file
+from alerts.rules.testing.spec import MAX_BYTES, SpecError, TooLarge, read_test_file
+from monitoring_site.api.errors import CodedValidationError, Conflict, PayloadTooLarge
 from monitoring_site.api.params import (
     ParameterError,
     format_duration,
     parse_duration,
 )
-from monitoring_site.api.permissions import IsViewer, ViewerReadsAdminWrites
+from monitoring_site.api.permissions import IsOperator, IsViewer, ViewerReadsAdminWrites
 from monitoring_site.api.schema import error_responses
 
 
@@ -108,3 +114,66 @@ def _preview_step(window: timedelta) -> timedelta:
     points = settings.ALERT_PREVIEW_MAX_POINTS
     minutes = max(1, math.ceil(window.total_seconds() / points / 60))
     return timedelta(seconds=max(interval, minutes * 60))
+
+
+class YamlTextParser(BaseParser):
+    """A rule test file sent as it is (``application/yaml``, ``text/yaml``, ``text/plain``)."""
+
+    media_type = "*/*"
+    accepted = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("content: the file is not UTF-8 text") from None
+
+
+class RuleTestRequest(serializers.Serializer):
+    content = TextField(
+        allow_blank=True, trim_whitespace=False, help_text="The rule test file (YAML text)."
+    )
+
+
+class RuleTestView(APIView):
+    """``POST .../alerts/rules/test``: run a rule test file on an isolated store (operators).
+
+    The file is the body (``Content-Type: application/yaml``) or ``{"content": "<YAML>"}``. A run
+    whose tests fail is still a 200 (``passed`` false, a diff per failing check); a malformed file
+    is a 400 naming the line; past 100 KB or 10,000 input points a 413.
+    """
+
+    permission_classes = [IsOperator]
+    parser_classes = [JSONParser, YamlTextParser]
+
+    @extend_schema(request=RuleTestRequest, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        if len(request.body) > MAX_BYTES:
+            raise PayloadTooLarge(f"content: the file is larger than {MAX_BYTES // 1024} KB")
+        text = self._content(request)
+        try:
+            test_file = read_test_file(text, name="content")
+        except TooLarge as exc:
+            raise PayloadTooLarge(f"content: {_where(exc)}") from None
+        except SpecError as exc:
+            raise CodedValidationError(
+                f"content: {_where(exc)}",
+                code="invalid_test_file",
+                details={"content": [_where(exc)], "line": exc.line},
+            ) from None
+        return Response(result_data(run_test_file(test_file)))
+
+    def _content(self, request: Request) -> str:
+        if request.content_type.split(";")[0].strip() in YamlTextParser.accepted:
+            data = request.data
+            return data if isinstance(data, str) else ""
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"content": ["Expected a JSON object or YAML."]})
+        serializer = RuleTestRequest(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return str(serializer.validated_data["content"])
+
+
+def _where(exc: SpecError) -> str:
+    return f"line {exc.line}: {exc.message}" if exc.line else exc.message

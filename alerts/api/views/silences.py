@@ -19,8 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.api.fields import DurationSecondsField
 from alerts.models import MaintenanceWindow, Silence
-from alerts.models.silences import MATCH_OPS, SERVICE_SLUG_RE, State
+from alerts.models.silences import API_FIELDS, MATCH_OPS, NO_END, SERVICE_SLUG_RE, State
 from alerts.silences import services as silences
 from monitoring_site.api.errors import Conflict
 from monitoring_site.api.params import DateTimeField, path_id
@@ -86,7 +87,16 @@ class SilenceSerializer(_WindowSerializer):
         read_only_fields = fields
 
 
+class OccurrenceSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
 class MaintenanceWindowSerializer(_WindowSerializer):
+    duration = DurationSecondsField(source="duration_seconds", allow_null=True, read_only=True)
+    ends_at = serializers.SerializerMethodField()
+    next_occurrences = serializers.SerializerMethodField()
+
     class Meta:
         model = MaintenanceWindow
         fields = [
@@ -96,6 +106,10 @@ class MaintenanceWindowSerializer(_WindowSerializer):
             "services",
             "starts_at",
             "ends_at",
+            "recurrence",
+            "duration",
+            "time_zone",
+            "next_occurrences",
             "comment",
             "created_by",
             "created_at",
@@ -103,6 +117,22 @@ class MaintenanceWindowSerializer(_WindowSerializer):
             "expired_by",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_ends_at(self, row: MaintenanceWindow) -> str | None:
+        """Null for a recurring window that repeats until it is expired."""
+        return (
+            None
+            if row.ends_at == NO_END
+            else serializers.DateTimeField().to_representation(row.ends_at)
+        )
+
+    @extend_schema_field(OccurrenceSerializer(many=True))
+    def get_next_occurrences(self, row: MaintenanceWindow) -> list[dict[str, Any]]:
+        """The next three intervals (the one in force first)."""
+        now = self.context.get("now") or timezone.now()
+        rows = [{"starts_at": a, "ends_at": b} for a, b in row.next_occurrences(now)]
+        return list(OccurrenceSerializer(rows, many=True).data)
 
 
 @extend_schema_field(MatcherSerializer(many=True))
@@ -123,8 +153,22 @@ class MaintenanceWindowCreateSerializer(serializers.Serializer):
         child=serializers.RegexField(SERVICE_SLUG_RE, max_length=64), min_length=1
     )
     starts_at = DateTimeField(required=False, allow_null=True)
-    ends_at = DateTimeField()
+    ends_at = DateTimeField(
+        required=False, allow_null=True, help_text="Required for a one-off window."
+    )
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    recurrence = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text='A cron expression ("0 2 * * 0": Sundays at 02:00); empty: one-off.',
+    )
+    duration = DurationSecondsField(
+        required=False, allow_null=True, help_text="Each occurrence's length (at most 7 days)."
+    )
+    time_zone = serializers.CharField(
+        max_length=64, required=False, default="UTC", help_text="e.g. Europe/London."
+    )
 
 
 def _created(call: Any, **data: Any) -> Any:
@@ -132,7 +176,9 @@ def _created(call: Any, **data: Any) -> Any:
         return call(**data)
     except DjangoValidationError as exc:
         detail = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            {API_FIELDS.get(key, key): value for key, value in exc.message_dict.items()}
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
         )
         raise serializers.ValidationError(detail) from None
 
@@ -162,7 +208,12 @@ def by_state(queryset: QuerySet, states: list[str] | None, now: Any) -> QuerySet
     combined = Q()
     for state in states:
         combined |= conditions[State(state)]
-    return queryset.filter(combined)
+    if queryset.model is not MaintenanceWindow:
+        return queryset.filter(combined)
+    # A recurring window's state depends on its occurrences: one-offs are filtered in SQL,
+    # recurring ones (few) in Python.
+    recurring = [row.pk for row in queryset.exclude(recurrence="") if row.state(now) in states]
+    return queryset.filter(combined, recurrence="") | queryset.filter(pk__in=recurring)
 
 
 _STATE_PARAMETER = OpenApiParameter("state", str, description="pending, active, expired (comma)")
@@ -226,6 +277,8 @@ class MaintenanceWindowListView(_ListCreate):
 
     def create_row(self, data: dict[str, Any], request: Request) -> MaintenanceWindow:
         data.setdefault("comment", "")
+        data.setdefault("ends_at", None)
+        data["duration_seconds"] = data.pop("duration", None)
         return _created(silences.create_maintenance_window, user=request.user, **data)
 
 

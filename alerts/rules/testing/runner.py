@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.engine.cycle import run_cycle
+from alerts.language.backends import EmbeddedBackend, reading_from
 from alerts.models import Alert, Rule
 from alerts.rules.services import create_rule
 from alerts.rules.testing.isolation import run_isolated
@@ -116,7 +117,8 @@ def anchor_for(case: TestCase, now: datetime) -> datetime:
 
 
 def _run_case(test_file: TestFile, case: TestCase, *, now: datetime) -> list[tuple[list, str]]:
-    with transaction.atomic():
+    # The inputs are pushed to the embedded store: read them there, whatever METRICS_BACKEND is.
+    with transaction.atomic(), reading_from(EmbeddedBackend()):
         try:
             return _evaluate_case(test_file, case, anchor_for(case, now))
         finally:

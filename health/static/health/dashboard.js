@@ -19,6 +19,9 @@
   var clockSkew = 0; // server time minus browser time, so "x s ago" is right on any clock
   var timer = null;
   var tiles = {};
+  var wall = root.dataset.wall === "true";
+  var WALL_ALERTS = 6; // the wall shows the most severe few; the rest are counted
+  var lostSince = null;
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -150,6 +153,7 @@
     body.appendChild(state);
     body.appendChild(el("p", "since"));
     body.appendChild(el("p", "impact"));
+    body.appendChild(el("p", "maintenance"));
     body.appendChild(el("p", "error"));
     body.appendChild(el("div", "heartbeat"));
     var meta = el("div", "beat-meta");
@@ -181,6 +185,11 @@
     var impact = item.querySelector(".impact");
     impact.textContent = s.impacted_by.length ? "Impacted by " + s.impacted_by.join(", ") : "";
     impact.hidden = !s.impacted_by.length;
+    var maintenance = item.querySelector(".maintenance");
+    maintenance.textContent = s.maintenance ? "In maintenance (" + s.maintenance.window
+      + ") until " + s.maintenance.until.replace("T", " ").slice(0, 16) + " UTC" : "";
+    maintenance.hidden = !s.maintenance;
+    item.classList.toggle("in-maintenance", Boolean(s.maintenance));
     var error = item.querySelector(".error");
     error.textContent = s.state !== "up" && s.error ? s.error : "";
     error.hidden = !error.textContent;
@@ -240,19 +249,133 @@
     box.hidden = !box.children.length;
   }
 
+  // Anomaly detectors (issue #16): each with its status; an open anomaly is marked and says
+  // expected vs observed.
+  var ANOMALY_WORDS = { anomalous: "Anomaly", ready: "Normal", learning: "Learning", "new": "Not fitted yet", error: "Error" };
+  function renderAnomalies(detectors) {
+    var section = document.getElementById("anomalies-section");
+    var list = document.getElementById("anomalies");
+    detectors = detectors || [];
+    list.replaceChildren.apply(list, detectors.map(function (d) {
+      var item = el("li", "anomaly anomaly-" + d.status);
+      item.dataset.status = d.status;
+      item.dataset.id = d.id;
+      if (d.status === "anomalous") item.setAttribute("role", "alert");
+      item.appendChild(el("span", "anomaly-status", ANOMALY_WORDS[d.status] || d.status));
+      item.appendChild(el("strong", "anomaly-name", d.name));
+      var detail = d.message || "";
+      if (d.status === "anomalous" && d.since) detail += " · since " + ago(d.since);
+      if (detail) item.appendChild(el("span", "anomaly-message", detail));
+      return item;
+    }));
+    var flagged = detectors.filter(function (d) { return d.status === "anomalous"; }).length;
+    document.getElementById("anomaly-count").textContent = detectors.length
+      ? "(" + (flagged ? flagged + " anomalous · " : "") + detectors.length + ")" : "";
+    section.hidden = !detectors.length;
+  }
+
+  // Firing and acknowledged alerts, the most severe first (facts the alerts app hands over).
+  function renderAlerts(alerts) {
+    alerts = alerts || [];
+    var list = document.getElementById("alert-list");
+    var shown = wall ? alerts.slice(0, WALL_ALERTS) : alerts;
+    var items = shown.map(function (alert) {
+      var item = el("li", "alert-item severity-" + alert.severity + " alert-" + alert.state);
+      item.dataset.alert = alert.id;
+      item.dataset.state = alert.state;
+      var link = el("a", "alert-link");
+      link.href = alert.url;
+      link.appendChild(el("span", "alert-severity", alert.severity));
+      link.appendChild(el("span", "alert-state", alert.state === "acknowledged" ? "Acknowledged" : "Firing"));
+      link.appendChild(el("span", "alert-rule", alert.rule));
+      if (alert.service) link.appendChild(el("span", "alert-service", alert.service));
+      link.appendChild(el("span", "alert-since", "for " + duration(alert.since) +
+        (alert.acknowledged_by ? " · " + alert.acknowledged_by : "")));
+      if (alert.summary && !wall) link.appendChild(el("span", "alert-summary", alert.summary));
+      item.appendChild(link);
+      return item;
+    });
+    if (alerts.length > shown.length) {
+      items.push(el("li", "alert-more", "and " + (alerts.length - shown.length) + " more"));
+    }
+    list.replaceChildren.apply(list, items);
+    var firing = alerts.filter(function (a) { return a.state === "firing"; }).length;
+    var acked = alerts.length - firing;
+    document.getElementById("alert-count").textContent = alerts.length
+      ? "(" + [firing ? firing + " firing" : "", acked ? acked + " acknowledged" : ""].filter(Boolean).join(" · ") + ")"
+      : "";
+    document.getElementById("alert-none").hidden = alerts.length > 0;
+    var panel = document.getElementById("alert-panel");
+    panel.className = "alert-panel " + (firing ? "has-firing" : (alerts.length ? "has-acknowledged" : "calm"));
+  }
+
+  // Wall screen: every tile on one screen. Pick the column count that gives the largest tiles
+  // for the space left under the banner and alerts, then shrink the type until nothing overflows.
+  function fitWall() {
+    if (!wall) return;
+    var list = document.getElementById("tiles");
+    var count = list.children.length;
+    if (!count) return;
+    var gap = 8, width = list.clientWidth, height = list.clientHeight, best = null;
+    for (var cols = 1; cols <= count; cols++) {
+      var rows = Math.ceil(count / cols);
+      var w = (width - gap * (cols - 1)) / cols, h = (height - gap * (rows - 1)) / rows;
+      var size = Math.min(w / 1.6, h);
+      if (!best || size > best.size) best = { cols: cols, rows: rows, size: size, h: h };
+    }
+    list.style.setProperty("--cols", best.cols);
+    list.style.setProperty("--rows", best.rows);
+    var font = Math.max(9, Math.min(30, best.h / 6.5));
+    list.style.setProperty("--tile-font", font + "px");
+    for (var i = 0; i < 30 && font > 9 && overflowing(list); i++) {
+      font -= 1;
+      list.style.setProperty("--tile-font", font + "px");
+    }
+    root.dataset.fitted = String(best.cols) + "x" + String(best.rows);
+  }
+
+  function overflowing(list) {
+    return Array.prototype.some.call(list.children, function (tile) {
+      var body = tile.firstElementChild;
+      return tile.scrollHeight > tile.clientHeight + 1 || body.scrollHeight > body.clientHeight + 1;
+    });
+  }
+
   function render(data) {
     clockSkew = Date.parse(data.now) - Date.now();
+    renderAlerts(data.alerts);
     renderBanner(data);
     renderNotices(data.notices);
+    renderAnomalies(data.anomalies);
     renderDependencies(data.dependencies);
     renderTiles(data.services);
     renderCount(data.counts, data.services.length);
+    fitWall();
     root.dataset.loaded = "true";
+  }
+
+  // A lost network or a restarting server: say so, keep the last picture, and try again every
+  // interval until the server answers (a request that hangs is cut at the interval).
+  function connectionLost() {
+    lostSince = lostSince || new Date();
+    var box = document.getElementById("connection");
+    box.textContent = "Connection lost at " + lostSince.toISOString().slice(11, 19) + " UTC, retrying…";
+    box.hidden = false;
+    root.dataset.connection = "lost";
+  }
+
+  function connectionBack() {
+    lostSince = null;
+    document.getElementById("connection").hidden = true;
+    root.dataset.connection = "ok";
   }
 
   function refresh() {
     window.clearTimeout(timer);
-    fetch(dataUrl, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+    var abort = new AbortController();
+    var deadline = window.setTimeout(function () { abort.abort(); }, Math.max(5000, refreshMs));
+    fetch(dataUrl, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store",
+                     signal: abort.signal })
       .then(function (response) {
         if (response.status === 401 || response.status === 403) {
           window.location.reload(); // the session ended: the page itself sends to the login
@@ -263,11 +386,14 @@
       })
       .then(function (data) {
         if (!data) return;
-        document.getElementById("connection").hidden = true;
+        connectionBack();
         render(data);
       })
-      .catch(function () { document.getElementById("connection").hidden = false; })
-      .finally(function () { timer = window.setTimeout(refresh, refreshMs); });
+      .catch(connectionLost)
+      .finally(function () {
+        window.clearTimeout(deadline);
+        timer = window.setTimeout(refresh, refreshMs);
+      });
   }
 
   // Latency chart: inline SVG, failed checks marked on the time axis.
@@ -336,5 +462,7 @@
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) refresh();
   });
+  window.addEventListener("online", refresh); // the network is back: do not wait for the timer
+  window.addEventListener("resize", fitWall);
   refresh();
 })();

@@ -24,6 +24,7 @@ from alerts.language import parse
 from alerts.models import Alert, AnomalyDetector, AnomalyScore, Notification, Rule
 from tests.alerts.anomalies.generator import START, generate
 from tests.alerts.anomalies.rows import EXPRESSION, write_counter
+from tests.support.tsdb import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +234,21 @@ def test_bootstrap_seeds_the_five_detectors_once(settings: Any) -> None:
     for detector in AnomalyDetector.objects.all():
         values = {f.name: getattr(detector, f.name) for f in AnomalyDetector._meta.fields}
         assert detector_problems(values) == {}, detector.slug
+
+
+def test_a_fit_while_the_metrics_backend_is_down_keeps_the_model(settings: Any) -> None:
+    """Issue #20: a backend outage is not the detector's fault: its model stays for scoring."""
+    write_counter(_series(drop=False), buckets_from=END)
+    detector = _detector()
+    with time_machine.travel(END, tick=False):
+        fit_detector(detector=detector, now=END)
+    settings.METRICS_BACKEND = "prometheus"
+    settings.METRICS_BACKEND_URL = f"http://127.0.0.1:{free_port()}"
+    later = END + timedelta(days=1)
+    with time_machine.travel(later, tick=False):
+        assert fit_detector(detector=detector, now=later) is None
+
+    detector.refresh_from_db()
+    assert detector.fitted_model() is not None and detector.fitted_at == END
+    assert detector.last_error.startswith("fit: metrics backend: ")
+    assert "unreachable" in detector.last_error

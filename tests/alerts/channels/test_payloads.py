@@ -386,6 +386,32 @@ def test_the_webhook_body_is_signed_with_hmac_sha256_of_the_exact_bytes(
     assert request.headers["Content-Type"] == "application/json"
 
 
+def test_the_idempotency_key_goes_in_a_header_and_the_signed_body(message: AlertMessage) -> None:
+    key = "0b5e1f9e-7c1a-5d2e-9f3a-1234567890ab"
+    request = WebhookChannel({"url": "https://hooks.example.com/a", "secret": SECRET}).build(
+        replace(message, idempotency_key=key)
+    )
+
+    assert request.headers["Idempotency-Key"] == key
+    assert request.json()["idempotencyKey"] == key
+    expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["X-Signature-256"] == f"sha256={expected}"
+    plain = WebhookChannel({"url": "https://hooks.example.com/a", "secret": SECRET}).build(message)
+    assert "Idempotency-Key" not in plain.headers and "idempotencyKey" not in plain.json()
+
+
+def test_an_email_with_an_idempotency_key_has_a_message_id_made_of_it(
+    message: AlertMessage,
+) -> None:
+    key = "0b5e1f9e-7c1a-5d2e-9f3a-1234567890ab"
+    payload = EmailChannel({"to": ["oncall@example.com"]}).build(
+        replace(message, idempotency_key=key)
+    )
+
+    assert payload.headers["Message-ID"] == f"<notification.{key}@tickettoken.example>"
+    assert payload.headers["X-Idempotency-Key"] == key
+
+
 def test_a_resolved_webhook_has_status_resolved_and_ends_at(message: AlertMessage) -> None:
     body = WebhookChannel({"url": "https://hooks.example.com/a", "secret": SECRET}).build(
         resolved(message)

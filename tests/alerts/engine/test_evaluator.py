@@ -194,3 +194,21 @@ def test_the_minute_job_evaluates_and_raises_a_self_alert_when_the_evaluator_is_
     at(clock, 90)
     evaluate_rules()  # still silent: the alert stays the one open
     assert Alert.objects.filter(source=Alert.Source.SELF).count() == 1
+
+
+def test_an_end_of_for_passed_during_a_turns_cycles_is_evaluated_at_once(
+    make_rule: Callable[..., Rule], clock: Any
+) -> None:
+    # Found by bench/detection.py: a samples cycle ending just after a for ended slept until
+    # the next grid point, so the alert fired 0.4 s late at the grid instead of at its for.
+    make_rule(expression="max(queue_size)", threshold=1000, for_seconds=20)
+    at(clock, -5)
+    push_queue(1500)
+    at(clock, 0)
+    evaluator = Evaluator()
+    evaluator.turn()
+    at(clock, 20.1)  # the turn's cycles ran past the end of for at +20 s
+    assert evaluator._sleep(timezone.now()) == 0.0
+    evaluator.turn()
+    alert = Alert.objects.get()
+    assert (alert.state, alert.fired_at) == ("firing", T0 + timedelta(seconds=20))

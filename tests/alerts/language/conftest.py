@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.conf import LazySettings
 
 from alerts.language.planner import selector_kind
+from metrics_app import backend as remote
 from metrics_app.models import Bucket, Rollup, Series
+from tests.alerts.language.backend_scenario import Scenario, build
+from tests.support.tsdb import Prometheus, VictoriaMetrics, load
 
 # Evaluations happen at NOW; "minute 0" is the minute holding NOW, "minute 4" four minutes before.
 NOW = datetime(2026, 11, 29, 12, 0, 30, tzinfo=UTC)
@@ -108,3 +112,54 @@ def frozen() -> Iterator[datetime]:
 @pytest.fixture
 def store(db: Any, frozen: datetime) -> Store:
     return Store()
+
+
+# --- the metrics backend (issue #20): one scenario, real Prometheus and VictoriaMetrics ----------
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return build()
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    with Prometheus(tmp_path_factory.mktemp("prometheus")) as server:
+        load(server, scenario.remote)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def victoria(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VictoriaMetrics]:
+    with VictoriaMetrics(tmp_path_factory.mktemp("victoria")) as server:
+        load(server, scenario.remote)
+        yield server
+
+
+class CachingVictoriaMetrics(VictoriaMetrics):
+    """VictoriaMetrics with its answer cache on (the default), which moves range queries' start."""
+
+    def command(self) -> list[str]:
+        return [flag for flag in super().command() if flag != "-search.disableCache"]
+
+
+@pytest.fixture(scope="module")
+def victoria_cached(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VictoriaMetrics]:
+    with CachingVictoriaMetrics(tmp_path_factory.mktemp("victoria-cached")) as server:
+        load(server, scenario.remote)
+        yield server
+
+
+@pytest.fixture
+def use_backend(settings: LazySettings) -> Callable[[str], None]:
+    def point(url: str) -> None:
+        settings.METRICS_BACKEND = remote.PROMETHEUS
+        settings.METRICS_BACKEND_URL = url
+
+    return point

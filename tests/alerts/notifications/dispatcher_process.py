@@ -1,8 +1,9 @@
 """A dispatcher in its own process (the kill test): ``python dispatcher_process.py COMMAND``.
 
-Commands: ``migrate`` (a fresh SQLite file), ``setup`` (a PagerDuty channel and one queued
-notification; prints its id), ``step`` (one dispatch step; prints the outcome), ``state ID``
-(prints the row and its attempts as JSON). The database comes from DATABASE_URL.
+Commands: ``migrate`` (a fresh SQLite file), ``setup [WEBHOOK_URL]`` (a PagerDuty channel, or a
+webhook to the URL, and one queued notification; prints its id), ``step`` (one dispatch step;
+prints the outcome), ``state ID`` (prints the row, its attempts and its idempotency key as JSON).
+The database comes from DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -26,13 +27,21 @@ from django.utils import timezone  # noqa: E402
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 
 
-def setup() -> None:
+WEBHOOK_SECRET = "s3cret-webhook-signing-key"
+
+
+def setup(webhook_url: str | None) -> None:
     from alerts.models import Alert, Notification, NotificationChannel
     from alerts.notifications.outbox import queue
 
-    channel = NotificationChannel.objects.create(
-        name="PagerDuty", kind="pagerduty", config={"routing_key": ROUTING_KEY}
-    )
+    if webhook_url:
+        channel = NotificationChannel.objects.create(
+            name="Webhook", kind="webhook", config={"url": webhook_url, "secret": WEBHOOK_SECRET}
+        )
+    else:
+        channel = NotificationChannel.objects.create(
+            name="PagerDuty", kind="pagerduty", config={"routing_key": ROUTING_KEY}
+        )
     now = timezone.now()
     alert = Alert.objects.create(
         fingerprint="kill-test",
@@ -62,7 +71,8 @@ def state(pk: int) -> None:
     attempts = list(row.attempt_rows.order_by("at").values_list("outcome", flat=True))
     lease_until = row.lease_until.timestamp() if row.lease_until else None
     found = {"state": row.state, "attempts": attempts, "claimed": bool(row.claim)}
-    print(json.dumps({**found, "lease_until": lease_until}))
+    extra = {"lease_until": lease_until, "count": row.attempts, "key": row.idempotency_key}
+    print(json.dumps({**found, **extra}))
 
 
 if __name__ == "__main__":
@@ -70,7 +80,7 @@ if __name__ == "__main__":
     if command == "migrate":
         call_command("migrate", verbosity=0)
     elif command == "setup":
-        setup()
+        setup(sys.argv[2] if len(sys.argv) > 2 else None)
     elif command == "step":
         step()
     elif command == "state":

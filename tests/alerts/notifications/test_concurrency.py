@@ -18,6 +18,7 @@ from django.db import connection, connections
 from alerts.models import Alert, Notification, NotificationAttempt, NotificationChannel
 from alerts.notifications.dispatch import dispatch_step
 from tests.support.fake_vendors import PagerDutyServer, WebhookReceiver
+from tests.support.vendor_fixtures import WEBHOOK_SECRET
 
 SCRIPT = Path(__file__).with_name("dispatcher_process.py")
 
@@ -103,6 +104,8 @@ def _env(url: str, pagerduty: PagerDutyServer) -> dict[str, str]:
         DATABASE_URL=url,
         TESTING="true",
         PAGERDUTY_EVENTS_URL=pagerduty.events_url,
+        ALLOW_HTTP_WEBHOOKS="true",
+        WEBHOOK_ALLOW_PRIVATE="true",
         NOTIFY_LEASE_SECONDS=str(LEASE_SECONDS),
         CHANNEL_CONNECT_TIMEOUT="1",
         CHANNEL_READ_TIMEOUT="3",
@@ -144,7 +147,9 @@ def test_a_dispatcher_killed_mid_send_is_replaced_after_its_lease_and_pagerduty_
 
         held = json.loads(_run(url, "state", pk, env=env))
         lease_until = held.pop("lease_until")  # the dead dispatcher's lease, as stored
-        assert held == {"state": "sending", "attempts": [], "claimed": True}
+        held.pop("key")
+        # The dead dispatcher's attempt was recorded before its send (issue #13).
+        assert held == {"state": "sending", "attempts": ["in_flight"], "claimed": True, "count": 1}
         outcomes: list[tuple[float, str]] = []  # (wall-clock time the step ended, its outcome)
         while not outcomes or outcomes[-1][1] != "delivered":
             assert time.monotonic() - killed_at < LEASE_SECONDS + 60
@@ -159,8 +164,51 @@ def test_a_dispatcher_killed_mid_send_is_replaced_after_its_lease_and_pagerduty_
     during_lease = [outcome for ended, outcome in outcomes if ended < lease_until]
     assert during_lease and set(during_lease) == {"nothing due"}
     assert outcomes[-1][0] >= lease_until
-    assert state == {"state": "delivered", "attempts": ["delivered"], "claimed": True}
+    state.pop("key")
+    # The resend is the second attempt of the same notification; the first shows interrupted.
+    assert state == {
+        "state": "delivered",
+        "attempts": ["interrupted", "delivered"],
+        "claimed": True,
+        "count": 2,
+    }
     first, second = pagerduty.requests
     assert first.json()["dedup_key"] == second.json()["dedup_key"]
     assert [r.status for r in pagerduty.requests] == [None, 202]
     assert len(pagerduty.incidents) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_resend_after_a_sigkilled_dispatcher_carries_the_same_idempotency_key(
+    tmp_path: Path,
+) -> None:
+    """Issue #13: the receiver can drop the repeat, and the outbox shows it as a second attempt."""
+    with PagerDutyServer() as pagerduty, WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        url = _database_url(tmp_path)
+        env = _env(url, pagerduty)
+        pk = _run(url, "setup", receiver.url + "/hook", env=env)
+        receiver.hang(seconds=30)  # the receiver holds the request: the dispatcher is mid-send
+
+        victim = subprocess.Popen([sys.executable, str(SCRIPT), "step"], env=env)
+        deadline = time.monotonic() + 30
+        while not receiver.requests:
+            assert time.monotonic() < deadline and victim.poll() is None
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        killed_at = time.monotonic()
+
+        outcome = ""
+        while outcome != "delivered":
+            assert time.monotonic() - killed_at < LEASE_SECONDS + 60
+            outcome = _run(url, "step", env=env)
+            time.sleep(0.5)
+        state = json.loads(_run(url, "state", pk, env=env))
+
+    first, second = receiver.requests
+    assert (first.status, second.status) == (None, 200)
+    key = state["key"]
+    assert first.header("Idempotency-Key") == second.header("Idempotency-Key") == key
+    assert first.json()["idempotencyKey"] == second.json()["idempotencyKey"] == key
+    assert (state["attempts"], state["count"]) == (["interrupted", "delivered"], 2)

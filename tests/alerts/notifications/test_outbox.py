@@ -110,7 +110,7 @@ def test_the_payload_is_the_alert_message_with_links(
     )
     assert message.labels == {"service": "payment"}
     assert message.summary == "queue at 250 (over 100)"
-    assert message.url == f"{SITE}/admin/alerts/alert/{alert.pk}/change/"
+    assert message.url == f"{SITE}/alerts/{alert.pk}/"  # its page: viewers can open it too
     assert message.ack_url is not None
     assert message.ack_url.startswith(f"{SITE}/alerts/ack/")
     assert message.started_at == alert.started_at

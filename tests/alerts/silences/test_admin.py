@@ -137,3 +137,56 @@ def test_a_maintenance_window_in_the_admin_names_registered_services_only(
     errors = response.context["adminform"].form.errors
     assert errors["services"] == ["Unknown service(s): no-such-service."]
     assert not MaintenanceWindow.objects.exists()
+
+
+def test_a_recurring_window_made_in_the_admin_lists_its_next_occurrences(
+    console: Client, clock: Any
+) -> None:
+    from alerts.models import MaintenanceWindow
+    from alerts.models.silences import NO_END
+    from health.models import Service
+
+    Service.objects.create(slug="payment", name="Payment", target="http://payment:3004")
+    now = timezone.now()  # Monday 2 November 2026, 09:00 UTC (GMT)
+    response = console.post(
+        "/admin/alerts/maintenancewindow/add/",
+        {
+            "starts_at_0": now.strftime("%Y-%m-%d"),
+            "starts_at_1": now.strftime("%H:%M:%S"),
+            "name": "Sunday patching",
+            "services": '["payment"]',
+            "recurrence": "0 2 * * 0",
+            "duration_seconds": "7200",
+            "time_zone": "Europe/London",
+            "comment": "",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    window = MaintenanceWindow.objects.get()
+    assert window.ends_at == NO_END
+    page = console.get("/admin/alerts/maintenancewindow/").content.decode()
+    assert "0 2 * * 0 (Europe/London) for 2h" in page
+    assert "Sun 2026-11-08 02:00-04:00 GMT" in page
+
+
+def test_the_admin_refuses_a_recurrence_that_never_fires(console: Client, clock: Any) -> None:
+    from health.models import Service
+
+    Service.objects.create(slug="payment", name="Payment", target="http://payment:3004")
+    now = timezone.now()
+    response = console.post(
+        "/admin/alerts/maintenancewindow/add/",
+        {
+            "starts_at_0": now.strftime("%Y-%m-%d"),
+            "starts_at_1": now.strftime("%H:%M:%S"),
+            "name": "Never",
+            "services": '["payment"]',
+            "recurrence": "0 0 30 2 *",
+            "duration_seconds": "7200",
+            "time_zone": "Nowhere/City",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "never fires" in errors["recurrence"][0]
+    assert "Unknown time zone" in errors["time_zone"][0]

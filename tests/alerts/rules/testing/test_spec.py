@@ -132,3 +132,12 @@ def test_too_many_cycles_is_refused_with_a_hint() -> None:
     )
     with pytest.raises(TooLarge, match="raise evaluate_from"):
         read_test_file(text)
+
+
+def test_the_cycle_budget_is_for_the_whole_file() -> None:
+    # 1,201 cycles each at 1m (20 hours): one test fits, two do not.
+    test = "  - alert_rule_test:\n      - eval_time: 20h\n        alertname: Queue deep\n"
+    assert len(read_test_file(RULE + "evaluation_interval: 1m\ntests:\n" + test).tests) == 1
+    with pytest.raises(TooLarge, match="more than 2000 evaluations in the file") as caught:
+        read_test_file(RULE + "evaluation_interval: 1m\ntests:\n" + test + test)
+    assert caught.value.line == 11  # the second test
