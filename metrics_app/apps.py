@@ -14,7 +14,7 @@ class MetricsAppConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from metrics_app import catalogue, exposition
-        from metrics_app.collectors import JobRunCollector
+        from metrics_app.collectors import JobRunCollector, RemoteWriteCollector
         from metrics_app.models import MetricDefinition
         from monitoring_site.outages import IntegrationCollector
         from monitoring_site.workers import WorkerCollector
@@ -28,3 +28,4 @@ class MetricsAppConfig(AppConfig):
         exposition.register_collector(JobRunCollector())
         exposition.register_collector(WorkerCollector())
         exposition.register_collector(IntegrationCollector())
+        exposition.register_collector(RemoteWriteCollector())

@@ -55,3 +55,53 @@ class JobRunCollector:
         yield runs
         yield duration
         yield last_success
+
+
+class RemoteWriteCollector:
+    """Remote write forwarding (when on): the queue's depth, what was sent, refused and dropped."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        from metrics_app import forwarding
+        from metrics_app.models import RemoteWriteBatch, RemoteWriteProgress
+
+        if not forwarding.enabled():
+            return
+        progress = RemoteWriteProgress.objects.filter(key="remote_write").first()
+        queued = RemoteWriteBatch.objects.aggregate(n=Count("pk"), samples=Sum("samples"))
+        depth = GaugeMetricFamily(
+            "monitoring_remote_write_queue_batches",
+            "Ingested batches waiting to be forwarded by remote write.",
+        )
+        depth.add_metric([], queued["n"] or 0)
+        yield depth
+        batches = CounterMetricFamily(
+            "monitoring_remote_write_batches",
+            "Remote write batches: sent, rejected by the receiver, dropped (queue full).",
+            labels=["outcome"],
+        )
+        samples = CounterMetricFamily(
+            "monitoring_remote_write_samples",
+            "Series values in remote write batches, by outcome.",
+            labels=["outcome"],
+        )
+        failures = GaugeMetricFamily(
+            "monitoring_remote_write_failures",
+            "Failed attempts in a row (0 once a batch is sent).",
+        )
+        last_sent = GaugeMetricFamily(
+            "monitoring_remote_write_last_success_timestamp_seconds",
+            "When a batch was last accepted by the receiver (Unix time).",
+        )
+        for outcome in ("sent", "rejected", "dropped"):
+            batches.add_metric([outcome], getattr(progress, f"{outcome}_batches", 0))
+            samples.add_metric([outcome], getattr(progress, f"{outcome}_samples", 0))
+        failures.add_metric([], progress.failures if progress else 0)
+        yield batches
+        yield samples
+        yield failures
+        if progress is not None and progress.last_sent_at is not None:
+            last_sent.add_metric([], progress.last_sent_at.timestamp())
+            yield last_sent

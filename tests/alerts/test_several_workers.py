@@ -1,9 +1,9 @@
 """Two worker clusters on one PostgreSQL: each cycle evaluated once, each alert notified once.
 
-Issue #20, item 4. Two real ``manage.py qcluster`` processes (two workers each, one broker
-queue, the test's PostgreSQL database) run the evaluation and dispatch schedules while a rule
-fires for 200 label sets at once. A recording webhook server on 127.0.0.1 counts what it
-receives: every alert exactly once, delivered by the workers of both clusters.
+Issue #20, item 4. Two hosts, each with a real ``manage.py qcluster`` (two workers, one broker
+queue for both) and ``manage.py run_evaluator``, on the test's PostgreSQL database, evaluate
+and dispatch while a rule fires for 200 label sets at once. A recording webhook server on
+127.0.0.1 counts what it receives: every alert exactly once, delivered by both clusters.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ DELIVERED = re.compile(r"notification delivered")
 
 @contextlib.contextmanager
 def two_clusters(tmp_path: Path) -> Iterator[list[Path]]:
-    """Two qclusters on the test database and broker; yields their log files; stops them."""
+    """Two hosts (qcluster + evaluator each) on the test database and broker; yields the
+    qclusters' log files; stops every process."""
     database = connection.settings_dict
     name = f"several-{uuid.uuid4().hex[:8]}"  # one queue for both, shared with no other test
     env = production_env(
@@ -72,18 +73,22 @@ def two_clusters(tmp_path: Path) -> Iterator[list[Path]]:
     logs = [tmp_path / f"cluster-{n}.log" for n in (1, 2)]
     processes = []
     try:
-        for log in logs:
-            with log.open("w") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "manage.py", "qcluster"],
-                        cwd=BASE_DIR,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
+        for n, log in enumerate(logs, start=1):
+            # Each host runs what bin/run runs beside the web: a qcluster and an evaluator.
+            for command in ("qcluster", "run_evaluator"):
+                with (log if command == "qcluster" else tmp_path / f"evaluator-{n}.log").open(
+                    "w"
+                ) as out:
+                    processes.append(
+                        subprocess.Popen(
+                            [sys.executable, "manage.py", command],
+                            cwd=BASE_DIR,
+                            env=env,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        )
                     )
-                )
         yield logs
     finally:
         for process in processes:
@@ -130,7 +135,7 @@ def delivered_queues(webhook_receiver: WebhookReceiver) -> Counter[str]:
         alert["labels"]["queue"]
         for body in webhook_receiver.bodies
         for alert in body["alerts"]
-        if alert["status"] == "firing"
+        if alert["status"] == "firing" and "queue" in alert["labels"]  # not a self-alert
     )
 
 
@@ -170,6 +175,12 @@ def test_two_clusters_notify_each_of_200_firing_alerts_exactly_once(
     cycles = EvaluationCycle.objects.filter(skipped=False)
     twice = cycles.values("scheduled_for").annotate(n=Count("pk")).filter(n__gt=1)
     assert cycles.exists() and not twice.exists()
+    # One evaluator held the heartbeat; the other stood by (bin/evaluator's lease).
+    holders = [
+        "evaluator holds the heartbeat" in (tmp_path / f"evaluator-{n}.log").read_text()
+        for n in (1, 2)
+    ]
+    assert sorted(holders) == [False, True]
     # Both clusters delivered: the load is shared (each log counts its own deliveries).
     per_cluster = [len(DELIVERED.findall(log.read_text())) for log in logs]
     assert sum(per_cluster) >= ALERTS and all(per_cluster), per_cluster

@@ -224,3 +224,34 @@ def test_one_forwarder_sends_at_a_time(receiver: WebhookReceiver, push: Push) ->
 
     assert "skipped" in forward_pending()
     assert receiver.requests == []
+
+
+def test_metrics_show_the_queue_and_what_was_sent_refused_and_dropped(
+    receiver: WebhookReceiver, push: Push, settings: Any, client: Any
+) -> None:
+    settings.METRICS_CACHE_SECONDS = 0
+    settings.METRICS_REMOTE_WRITE_QUEUE_BATCHES = 2
+    receiver.fail(400, times=1)
+    for value in (1, 2, 3):  # the first is dropped: the queue holds two
+        push([{"metric": "tickets_sold_total", "value": value}])
+    forward_pending()  # the second is refused (400), the third sent
+    push([{"metric": "tickets_sold_total", "value": 4}])  # waits in the queue
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    for line in (
+        "monitoring_remote_write_queue_batches 1.0",
+        'monitoring_remote_write_batches_total{outcome="sent"} 1.0',
+        'monitoring_remote_write_batches_total{outcome="rejected"} 1.0',
+        'monitoring_remote_write_batches_total{outcome="dropped"} 1.0',
+        'monitoring_remote_write_samples_total{outcome="sent"} 1.0',
+        "monitoring_remote_write_failures 0.0",
+    ):
+        assert line in text.splitlines(), line
+    assert "monitoring_remote_write_last_success_timestamp_seconds " in text
+
+
+def test_metrics_say_nothing_of_remote_write_while_it_is_off(client: Any, settings: Any) -> None:
+    settings.METRICS_CACHE_SECONDS = 0
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "monitoring_remote_write" not in text
