@@ -9,7 +9,7 @@ from typing import Any
 from tests.support.fake_vendors import PagerDutyServer, SlackServer, WebhookReceiver
 from tests.support.smtp import SmtpServer
 
-ALERT_URL = re.compile(r"/alerts/alert/([0-9]+)/")
+ALERT_URL = re.compile(r"/alerts/(?:alert/)?([0-9]+)/")  # the alert page, or its admin page
 DEDUP_KEY = re.compile(r"^tickettoken-alert-([0-9]+)-")
 SLACK_EVENT = re.compile(r"\] (Firing|Acknowledged|Resolved|Escalated|Reminder|Test)\b")
 PAGERDUTY_ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved"}
