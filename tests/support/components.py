@@ -11,6 +11,7 @@ HINTS = {
     "chromium": "apt-get install chromium",
     "promtool": "apt-get install prometheus",
     "prometheus": "apt-get install prometheus",
+    "victoria-metrics": "apt-get install victoria-metrics",
 }
 
 

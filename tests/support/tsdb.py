@@ -14,7 +14,6 @@ the package to install (``make system-deps`` installs both).
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -23,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import pytest
 import requests
 
 from metrics_app.remote_write import HEADERS, RemoteSample, encode_samples
+from tests.support.components import require_binary
 
 START_TIMEOUT = 30.0
 
@@ -75,8 +74,7 @@ class TimeSeriesServer:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        if shutil.which(self.binary) is None:
-            pytest.skip(f"{self.binary} is not installed (apt-get install {self.package})")
+        require_binary(self.binary)  # skips locally, fails under CI (which installs it)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory
