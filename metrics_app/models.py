@@ -79,7 +79,9 @@ class Series(models.Model):
     value = models.FloatField(default=0.0)
     value_at = models.DateTimeField(null=True, blank=True, help_text="Timestamp of value.")
     created_at = models.DateTimeField()
-    updated_at = models.DateTimeField(db_index=True, help_text="Last sample received.")
+    # Not indexed: every batch sets it, and an indexed column would make each of those updates
+    # write every index of the table (no heap-only update). Migration 0007 says more.
+    updated_at = models.DateTimeField(help_text="Last sample received.")
     service = models.CharField(
         max_length=100,
         blank=True,
@@ -113,7 +115,11 @@ class Bucket(models.Model):
     samples' sum, so ``sum / count`` is their mean, and ``last`` the value at ``last_at``.
     """
 
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="buckets")
+    # No index of its own: the unique (series, start) index serves lookups by series, and one
+    # index less is one less to write for every new bucket.
+    series = models.ForeignKey(
+        Series, on_delete=models.CASCADE, related_name="buckets", db_index=False
+    )
     start = models.DateTimeField(db_index=True)
     count = models.BigIntegerField(default=0)
     sum = models.FloatField(default=0.0)
@@ -139,7 +145,9 @@ class FineBucket(models.Model):
     Same columns as :class:`Bucket`; ``last_at`` is when the latest sample in it was taken.
     """
 
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="fine_buckets")
+    series = models.ForeignKey(
+        Series, on_delete=models.CASCADE, related_name="fine_buckets", db_index=False
+    )  # (indexed by the unique constraint, as Bucket's)
     start = models.DateTimeField(db_index=True)
     count = models.BigIntegerField(default=0)
     sum = models.FloatField(default=0.0)

@@ -65,16 +65,15 @@ def store_batch(*, batch: Batch, now: datetime | None = None) -> int:
 
 def _write_batch(batch: Batch, *, now: datetime, service: str | None) -> None:
     with transaction.atomic():
-        existing = storage.existing_keys(batch.primary)
-        new = {key: family for key, family in batch.primary.items() if key not in existing}
+        ids, stored_now = storage.upsert_series(batch, now=now)
+        new = {key: family for key, family in batch.primary.items() if key in stored_now}
         if new:
+            # Checked after the write, under the families' lock: a second writer adding to the
+            # same family waits here and then counts this one's series (committed by then).
             storage.lock_families(new.values())
-        ids = storage.upsert_series(batch, now=now)
-        if new:
             _check_series_limits(new, service=service)
-        storage.upsert_buckets(batch, ids)
         fine_since = now - timedelta(minutes=settings.METRICS_FINE_RETENTION_MINUTES)
-        storage.upsert_fine(batch, ids, since=fine_since)
+        storage.upsert_buckets(batch, ids, fine_since=fine_since)
         if forwarding.enabled():
             forwarding.queue_series(ids=ids.values(), now=now)
 

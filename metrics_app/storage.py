@@ -1,11 +1,11 @@
 """The writes of a batch: additive upserts of series and minute buckets, in SQL.
 
-Each statement takes the whole batch as one JSON parameter (``jsonb_to_recordset`` on
-PostgreSQL, ``json_each`` on SQLite), so a batch of any size costs the same number of queries
-and never hits a bind-parameter limit. ``ON CONFLICT DO UPDATE`` adds to the stored values in
-the database, so concurrent requests touching the same series lose no increment. Rows are sent
-in a fixed order (series by name and labels, buckets by series and minute) so two writers lock
-rows in the same order and cannot deadlock.
+Each statement takes the whole batch at once: on PostgreSQL one array per column, bound in
+binary (``unnest``), on SQLite one JSON parameter (``json_each``), so a batch of any size costs
+the same number of queries and never hits a bind-parameter limit. ``ON CONFLICT DO UPDATE``
+adds to the stored values in the database, so concurrent requests touching the same series lose
+no increment. Rows are sent in a fixed order (series by name and labels, buckets by series and
+start) so two writers lock rows in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DataError, connection
 
-from metrics_app.ingest import Batch
+from metrics_app import binary_arrays
+from metrics_app.ingest import Batch, MinuteWrite
 from metrics_app.models import Bucket, Series
 
 SERIES = "metrics_app_series"
@@ -64,35 +67,69 @@ def _time_formatter() -> Any:
     return connection.ops.adapt_datetimefield_value
 
 
-def _rows_sql(columns: Iterable[tuple[str, str]]) -> str:
-    """``SELECT <columns> FROM <the batch as one JSON parameter>`` for the current database.
+def _select(columns: Sequence[tuple[str, str]]) -> str:
+    """``SELECT <columns>`` of the batch, in the order given, from the statement's parameters.
 
-    (Django's psycopg cursors bind parameters on the client, where one JSON text is escaped in C
-    while typed arrays are quoted element by element in Python: JSON is the cheaper carrier.)
+    PostgreSQL takes one array per column, bound by the server in binary (:func:`_execute`):
+    PostgreSQL reads them without parsing text, and psycopg writes numbers and times in C. SQLite
+    takes one JSON array of rows (``json_each``). ``jsonb`` columns travel as JSON text.
     """
-    columns = list(columns)
+    names = ", ".join(name for name, _ in columns)
     if is_postgres():
-        names = ", ".join(f"r.{name}" for name, _ in columns)
-        spec = ", ".join(f"{name} {kind}" for name, kind in columns)
-        return f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS r({spec}, i integer)"  # noqa: S608
-    names = ", ".join(
-        f"json_extract(value, '$.{name}')"
-        if kind != "jsonb"
-        else f"json(json_extract(value, '$.{name}'))"
-        for name, kind in columns
+        arrays = ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for _, kind in columns)
+        values = ", ".join(
+            f"r.{name}::jsonb" if kind == "jsonb" else f"r.{name}" for name, kind in columns
+        )
+        return (
+            f"SELECT {values} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, i) "  # noqa: S608
+            "ORDER BY r.i"
+        )
+    values = ", ".join(
+        f"json(json_extract(value, '$[{index}]'))"
+        if kind == "jsonb"
+        else f"json_extract(value, '$[{index}]')"
+        for index, (_, kind) in enumerate(columns)
     )
-    return f"SELECT {names} FROM json_each(%s)"  # noqa: S608
+    # (WHERE true: SQLite reads ON CONFLICT after a bare SELECT ... ORDER BY as a join clause.)
+    return f"SELECT {values} FROM json_each(%s) WHERE true ORDER BY key"  # noqa: S608
 
 
-def _params(rows: list[dict[str, Any]]) -> list[str]:
-    """The parameter of :func:`_rows_sql`: the rows, numbered in the order they must be written."""
-    for i, row in enumerate(rows):
-        row["i"] = i
-    return [json.dumps(rows)]
+def _params(columns: Sequence[tuple[str, str]], values: Sequence[list[Any]]) -> list[Any]:
+    """The parameters of :func:`_select` for ``values``, one list per column, rows in order."""
+    if is_postgres():
+        return [
+            [json.dumps(item) for item in column]
+            if kind == "jsonb"
+            else binary_arrays.BY_TYPE[kind](column)
+            if kind in binary_arrays.BY_TYPE
+            else column
+            for (_, kind), column in zip(columns, values, strict=True)
+        ]
+    as_db = connection.ops.adapt_datetimefield_value
+    converted = [
+        [as_db(item) for item in column] if kind == "timestamptz" else column
+        for (_, kind), column in zip(columns, values, strict=True)
+    ]
+    return [json.dumps(list(zip(*converted, strict=True)))]
 
 
-def _order() -> str:
-    return "ORDER BY r.i" if is_postgres() else "WHERE true ORDER BY json_extract(value, '$.i')"
+def _execute(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run a statement of :func:`_select` and return its rows.
+
+    On PostgreSQL through a psycopg cursor binding on the server (Django's cursors bind on the
+    client, which would quote every array element in Python), on the same connection and so in
+    the same transaction, with psycopg's errors turned into Django's like any query's; columns of
+    numbers and times go as arrays already encoded (:mod:`metrics_app.binary_arrays`).
+    """
+    if not is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        binary_arrays.register(cursor.adapters)
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def _fn(name: str) -> str:
@@ -126,11 +163,11 @@ BUCKET_COLUMNS = (
 )
 
 
-def _series_sql() -> str:
+def _series_sql(*, report_new: bool) -> str:
     s, greatest = SERIES, _fn("max")
     names = ", ".join(name for name, _ in SERIES_COLUMNS)
-    return (
-        f"INSERT INTO {s} ({names}) {_rows_sql(SERIES_COLUMNS)} {_order()} "
+    upsert = (
+        f"INSERT INTO {s} ({names}) {_select(SERIES_COLUMNS)} "
         f"ON CONFLICT (name, labels_key) DO UPDATE SET "
         f"value = CASE WHEN {s}.kind = 'counter' THEN {s}.value + excluded.value "
         f"WHEN {s}.value_at IS NULL OR excluded.value_at >= {s}.value_at THEN excluded.value "
@@ -139,19 +176,26 @@ def _series_sql() -> str:
         f"updated_at = excluded.updated_at "
         f"RETURNING id, name, labels_key, value"
     )
+    if not report_new:
+        return upsert
+    return (
+        f"WITH written AS ({upsert}) SELECT w.id, w.name, w.labels_key, w.value, NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM {s} WHERE {s}.name = w.name AND {s}.labels_key = w.labels_key) "
+        f"FROM written w"
+    )
 
 
-def _bucket_sql(table: str = BUCKET) -> str:
+def _bucket_sql(table: str, *, returning: bool) -> str:
     b, least, greatest = table, _fn("min"), _fn("max")
     names = ", ".join(name for name, _ in BUCKET_COLUMNS)
     return (
-        f"INSERT INTO {b} ({names}) {_rows_sql(BUCKET_COLUMNS)} {_order()} "
+        f"INSERT INTO {b} ({names}) {_select(BUCKET_COLUMNS)} "
         f"ON CONFLICT (series_id, start) DO UPDATE SET "
         f"count = {b}.count + excluded.count, sum = {b}.sum + excluded.sum, "
         f"min = {least}({b}.min, excluded.min), max = {greatest}({b}.max, excluded.max), "
         f"last = CASE WHEN excluded.last_at >= {b}.last_at THEN excluded.last ELSE {b}.last END, "
-        f"last_at = {greatest}({b}.last_at, excluded.last_at) "
-        f"RETURNING series_id, sum"
+        f"last_at = {greatest}({b}.last_at, excluded.last_at)"
+        + (" RETURNING series_id, sum" if returning else "")
     )
 
 
@@ -159,17 +203,16 @@ KEY_COLUMNS = (("name", "text"), ("labels_key", "text"))
 
 
 def _existing_sql() -> str:
-    keys = _rows_sql(KEY_COLUMNS)
+    keys = _select(KEY_COLUMNS)
     return f"SELECT name, labels_key FROM {SERIES} WHERE (name, labels_key) IN ({keys})"  # noqa: S608
 
 
 def existing_keys(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    rows = [{"name": name, "labels_key": key} for name, key in keys]
-    if not rows:
+    keys = list(keys)
+    if not keys:
         return set()
-    with connection.cursor() as cursor:
-        cursor.execute(_existing_sql(), _params(rows))
-        return {(name, key) for name, key in cursor.fetchall()}
+    values = [[name for name, _ in keys], [key for _, key in keys]]
+    return {(name, key) for name, key in _execute(_existing_sql(), _params(KEY_COLUMNS, values))}
 
 
 def lock_families(families: Iterable[str]) -> None:
@@ -209,95 +252,101 @@ def count_series(names: Iterable[str], *, service: str | None = None) -> dict[st
         return dict(cursor.fetchall())
 
 
-def upsert_series(batch: Batch, *, now: datetime) -> dict[tuple[str, str], int]:
-    """Write every series of the batch; the ids by (name, labels_key)."""
-    as_db = _time_formatter()
-    stamp = as_db(now)
-    rows: list[dict[str, Any]] = []
-    for key in sorted(batch.series):
-        write = batch.series[key]
-        rows.append(
-            {
-                "name": write.name,
-                "family": write.family,
-                "labels": write.labels,
-                "labels_key": write.labels_key,
-                "kind": write.kind,
-                "value": write.value,
-                "value_at": as_db(write.value_at),
-                "created_at": stamp,
-                "updated_at": stamp,
-                "service": batch.service,
-            }
-        )
-    if not rows:
-        return {}
-    with _overflow_as_error(), connection.cursor() as cursor:
-        cursor.execute(_series_sql(), _params(rows))
-        returned = cursor.fetchall()
-    over = {(name, key) for _, name, key, value in returned if not math.isfinite(value)}
+def upsert_series(
+    batch: Batch, *, now: datetime
+) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:
+    """Write every series of the batch: their ids by (name, labels_key), and the keys that were
+    not stored before (for the limits; at least every new one of ``batch.primary``).
+
+    On PostgreSQL the same statement tells which are new: its ``WITH`` reads the table as it was
+    before the statement (a series another writer stored meanwhile counts as new: one check
+    more, never one less). SQLite, whose writers take turns, asks first.
+    """
+    writes = [batch.series[key] for key in sorted(batch.series)]
+    if not writes:
+        return {}, set()
+    values: list[list[Any]] = [
+        [write.name for write in writes],
+        [write.family for write in writes],
+        [write.labels for write in writes],
+        [write.labels_key for write in writes],
+        [write.kind for write in writes],
+        [float(write.value) for write in writes],
+        [write.value_at for write in writes],
+        [now] * len(writes),
+        [now] * len(writes),
+        [batch.service] * len(writes),
+    ]
+    if is_postgres():
+        with _overflow_as_error():
+            returned = _execute(_series_sql(report_new=True), _params(SERIES_COLUMNS, values))
+        new = {(name, key) for _, name, key, _, is_new in returned if is_new}
+    else:
+        new = set(batch.primary) - existing_keys(batch.primary)
+        returned = _execute(_series_sql(report_new=False), _params(SERIES_COLUMNS, values))
+    over = {(row[1], row[2]) for row in returned if not math.isfinite(row[3])}
     if over:
         raise Overflow(over)
-    return {(name, key): pk for pk, name, key, _ in returned}
+    return {(row[1], row[2]): row[0] for row in returned}, new
 
 
-def upsert_buckets(batch: Batch, ids: dict[tuple[str, str], int]) -> int:
-    as_db = _time_formatter()
-    rows: list[dict[str, Any]] = []
-    keyed = sorted(
-        ((ids[(name, key)], minute), batch.minutes[(name, key, minute)])
-        for name, key, minute in batch.minutes
-    )
-    for (series_id, minute), write in keyed:
-        rows.append(
-            {
-                "series_id": series_id,
-                "start": as_db(minute),
-                "count": write.count,
-                "sum": write.sum,
-                "min": write.min,
-                "max": write.max,
-                "last": write.last,
-                "last_at": as_db(write.last_at),
-            }
-        )
-    if rows:
-        with _overflow_as_error(), connection.cursor() as cursor:
-            cursor.execute(_bucket_sql(), _params(rows))
-            over = {pk for pk, total in cursor.fetchall() if not math.isfinite(total)}
-        if over:
-            raise Overflow({key for key, pk in ids.items() if pk in over})
-    return len(rows)
+def upsert_buckets(
+    batch: Batch, ids: dict[tuple[str, str], int], *, fine_since: datetime
+) -> tuple[int, int]:
+    """Add the batch's minute buckets, and its 10-second buckets from ``fine_since`` on (older
+    ones would be pruned at once), to the stored ones; the numbers of each written.
 
-
-def upsert_fine(batch: Batch, ids: dict[tuple[str, str], int], *, since: datetime) -> int:
-    """The batch's 10-second buckets from ``since`` on (older ones would be pruned at once).
-
-    Their sums are the minute buckets' split finer: an overflow shows there first.
+    On PostgreSQL one statement writes both (the 10-second buckets in a data-modifying ``WITH``,
+    run after the minute buckets, as on SQLite) and nothing is returned: PostgreSQL refuses to
+    overflow a double. SQLite stores infinity, so there the minute sums come back to be checked
+    (a 10-second sum is a part of its minute's: an overflow shows in the minute first).
     """
-    as_db = _time_formatter()
-    keyed = sorted(
-        ((ids[(name, key)], start), write)
-        for (name, key, start), write in batch.fine.items()
-        if start >= since
-    )
-    rows = [
-        {
-            "series_id": series_id,
-            "start": as_db(start),
-            "count": write.count,
-            "sum": write.sum,
-            "min": write.min,
-            "max": write.max,
-            "last": write.last,
-            "last_at": as_db(write.last_at),
-        }
-        for (series_id, start), write in keyed
+    minutes = [
+        (ids[(name, key)], start, write) for (name, key, start), write in batch.minutes.items()
     ]
-    if rows:
-        with _overflow_as_error(), connection.cursor() as cursor:
-            cursor.execute(_bucket_sql(FINE), _params(rows))
-    return len(rows)
+    fine = [
+        (ids[(name, key)], start, write)
+        for (name, key, start), write in batch.fine.items()
+        if start >= fine_since
+    ]
+    if not minutes:
+        return 0, len(fine)
+    if is_postgres():
+        sql = _bucket_sql(BUCKET, returning=False)
+        params = _bucket_params(minutes)
+        if fine:
+            sql = f"WITH fine AS ({_bucket_sql(FINE, returning=False)}) {sql}"
+            params = _bucket_params(fine) + params
+        with _overflow_as_error():
+            _execute(sql, params)
+        return len(minutes), len(fine)
+    returned = _execute(_bucket_sql(BUCKET, returning=True), _bucket_params(minutes))
+    over = {pk for pk, total in returned if not math.isfinite(total)}
+    if over:
+        raise Overflow({key for key, pk in ids.items() if pk in over})
+    if fine:
+        _execute(_bucket_sql(FINE, returning=False), _bucket_params(fine))
+    return len(minutes), len(fine)
+
+
+def _bucket_params(writes: list[tuple[int, datetime, MinuteWrite]]) -> list[Any]:
+    """Bucket rows by series and start: every writer locks them in this order."""
+    writes.sort(key=_SERIES_AND_START)
+    ordered = [write for _, _, write in writes]
+    values: list[list[Any]] = [
+        [series_id for series_id, _, _ in writes],
+        [start for _, start, _ in writes],
+        [write.count for write in ordered],
+        [float(write.sum) for write in ordered],
+        [float(write.min) for write in ordered],
+        [float(write.max) for write in ordered],
+        [float(write.last) for write in ordered],
+        [write.last_at for write in ordered],
+    ]
+    return _params(BUCKET_COLUMNS, values)
+
+
+_SERIES_AND_START = itemgetter(0, 1)
 
 
 def overflowing_keys(batch: Batch) -> set[tuple[str, str]]:
