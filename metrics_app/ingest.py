@@ -39,7 +39,7 @@ class Sample:
     at: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class SeriesWrite:
     """The net effect of a batch on one series: increment (counter) or last value (gauge)."""
 
@@ -52,7 +52,7 @@ class SeriesWrite:
     value_at: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class MinuteWrite:
     """The samples of a batch that fall into one series' minute."""
 
@@ -226,13 +226,17 @@ def parse_sample(
     service: str | None,
     multi_service: bool,
     limits: Limits | None = None,
+    checked: dict[tuple[Any, ...], dict[str, str]] | None = None,
 ) -> Sample:
-    """One validated :class:`Sample`, or :class:`SampleError` naming the field at fault."""
+    """One validated :class:`Sample`, or :class:`SampleError` naming the field at fault.
+
+    ``checked`` remembers the label sets already validated for a batch (their samples share the
+    validated dict, which nothing changes afterwards).
+    """
     if not isinstance(raw, dict):
         raise SampleError("expected an object with metric, labels, value")
-    unknown = set(raw) - SAMPLE_KEYS
-    if unknown:
-        raise SampleError(f"{sorted(unknown)[0]}: unknown field")
+    if not SAMPLE_KEYS.issuperset(raw):
+        raise SampleError(f"{sorted(set(raw) - SAMPLE_KEYS)[0]}: unknown field")
     name = raw.get("metric")
     if not isinstance(name, str) or not name:
         raise SampleError("metric: required (a metric name)")
@@ -240,7 +244,17 @@ def parse_sample(
     if spec is None:
         raise SampleError(f"metric: unknown metric {name[:200]!r}")
     limits = limits or Limits.current(now)
-    labels = _labels(raw.get("labels"), spec, service, multi_service, limits.label_length)
+    raw_labels = raw.get("labels")
+    if checked is not None and type(raw_labels) is dict:
+        # A batch repeats few label sets many times: each is checked once per metric. (Only
+        # text values get here twice: anything else is refused the first time.)
+        seen = (name, *raw_labels.items())
+        labels = checked.get(seen)
+        if labels is None:
+            labels = _labels(raw_labels, spec, service, multi_service, limits.label_length)
+            checked[seen] = labels
+    else:
+        labels = _labels(raw_labels, spec, service, multi_service, limits.label_length)
     values = _values(raw, spec)
     return Sample(spec, labels, values, parse_timestamp(raw.get("timestamp"), now, limits))
 
@@ -252,11 +266,17 @@ def parse_samples(
     samples: list[Sample] = []
     errors: dict[str, str] = {}
     limits = Limits.current(now)
+    checked: dict[tuple[Any, ...], dict[str, str]] = {}
     for index, item in enumerate(raw):
         try:
             samples.append(
                 parse_sample(
-                    item, now=now, service=service, multi_service=multi_service, limits=limits
+                    item,
+                    now=now,
+                    service=service,
+                    multi_service=multi_service,
+                    limits=limits,
+                    checked=checked,
                 )
             )
         except SampleError as exc:
@@ -264,15 +284,7 @@ def parse_samples(
     return samples, errors
 
 
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-FINE_SECONDS = 10
-
-
-def _fine(at: datetime) -> datetime:
-    return at.replace(second=at.second - at.second % FINE_SECONDS, microsecond=0)
+FINE_SECONDS = 10  # the width of a 10-second bucket (metrics_app.models.FineBucket)
 
 
 def _add(
@@ -292,16 +304,20 @@ def _add(
         batch.series[(name, key)] = SeriesWrite(name, spec.name, labels, key, kind, value, at)
     elif kind == COUNTER:
         series.value += value
-        series.value_at = max(series.value_at, at)
+        if at > series.value_at:
+            series.value_at = at
     elif at >= series.value_at:
         series.value, series.value_at = value, at
     if minute:
-        _add_minute(batch.minutes, (name, key, _minute(at)), value, at)
-        _add_minute(batch.fine, (name, key, _fine(at)), value, at)
+        start = at.replace(second=0, microsecond=0)
+        _add_to(batch.minutes, (name, key, start), value, at)
+        second = at.second
+        _add_to(batch.fine, (name, key, start.replace(second=second - second % FINE_SECONDS)),
+                value, at)  # fmt: skip
     return name, key
 
 
-def _add_minute(
+def _add_to(
     writes: dict[tuple[str, str, datetime], MinuteWrite],
     key: tuple[str, str, datetime],
     value: float,
@@ -313,8 +329,10 @@ def _add_minute(
         return
     write.count += 1
     write.sum += value
-    write.min = min(write.min, value)
-    write.max = max(write.max, value)
+    if value < write.min:
+        write.min = value
+    if value > write.max:
+        write.max = value
     if at >= write.last_at:
         write.last, write.last_at = value, at
 
