@@ -21,6 +21,7 @@ _HEADER = struct.Struct(">iiIii")  # dimensions, has nulls, element type; length
 _EMPTY = struct.Struct(">iiI")
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz: microseconds since then
 _MICROSECOND = timedelta(microseconds=1)
+_PG_EPOCH_SECONDS = int(_PG_EPOCH.timestamp())
 
 
 class Packed:
@@ -67,6 +68,17 @@ class TimestamptzArray(Packed):
         return [(at - _PG_EPOCH) // _MICROSECOND for at in values]
 
 
+class EpochSecondsArray(Packed):
+    """Whole seconds since 1970 (UTC), as timestamptz."""
+
+    __slots__ = ()
+    element_oid = 1184
+    element = ">i8"
+
+    def prepare(self, values: Sequence[Any]) -> Any:
+        return (np.asarray(values, dtype=np.int64) - _PG_EPOCH_SECONDS) * 1_000_000
+
+
 class _PackedDumper(adapt.Dumper):
     format = pq.Format.BINARY
 
@@ -82,6 +94,7 @@ DUMPERS: dict[type[Packed], type[adapt.Dumper]] = {
     Float8Array: _dumper(1022),  # float8[]
     Int8Array: _dumper(1016),  # int8[]
     TimestamptzArray: _dumper(1185),  # timestamptz[]
+    EpochSecondsArray: _dumper(1185),
 }
 
 # The SQL type names the statements cast to, and the array that carries each.

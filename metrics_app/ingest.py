@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -29,9 +29,12 @@ class SampleError(ValueError):
     """One sample's problem, naming the field."""
 
 
-@dataclass(frozen=True)
-class Sample:
-    """A validated sample: its family, full label set, values (one, or observations) and time."""
+class Sample(NamedTuple):
+    """A validated sample: its family, full label set, values (one, or observations) and time.
+
+    (A named tuple: immutable like a frozen dataclass, at a third of its cost to build, which a
+    batch pays for every sample.)
+    """
 
     spec: MetricSpec
     labels: dict[str, str]
@@ -67,9 +70,11 @@ class MinuteWrite:
 @dataclass
 class Batch:
     series: dict[tuple[str, str], SeriesWrite] = field(default_factory=dict)
-    minutes: dict[tuple[str, str, datetime], MinuteWrite] = field(default_factory=dict)
+    # By (series name, labels key, start of the minute in epoch seconds): integers, because a
+    # batch computes and hashes a start for every sample.
+    minutes: dict[tuple[str, str, int], MinuteWrite] = field(default_factory=dict)
     # The same samples by 10 seconds (metrics_app.models.FineBucket): sliding rule windows.
-    fine: dict[tuple[str, str, datetime], MinuteWrite] = field(default_factory=dict)
+    fine: dict[tuple[str, str, int], MinuteWrite] = field(default_factory=dict)
     # Series whose count decides a family's number of label sets (x, or x_count).
     primary: dict[tuple[str, str], str] = field(default_factory=dict)
     samples: int = 0
@@ -309,17 +314,16 @@ def _add(
     elif at >= series.value_at:
         series.value, series.value_at = value, at
     if minute:
-        start = at.replace(second=0, microsecond=0)
-        _add_to(batch.minutes, (name, key, start), value, at)
-        second = at.second
-        _add_to(batch.fine, (name, key, start.replace(second=second - second % FINE_SECONDS)),
-                value, at)  # fmt: skip
+        # (Exact: a sample time has whole microseconds, coarser than a double's step near now.)
+        seconds = at.timestamp()
+        _add_to(batch.minutes, (name, key, int(seconds // 60) * 60), value, at)
+        _add_to(batch.fine, (name, key, int(seconds // FINE_SECONDS) * FINE_SECONDS), value, at)
     return name, key
 
 
 def _add_to(
-    writes: dict[tuple[str, str, datetime], MinuteWrite],
-    key: tuple[str, str, datetime],
+    writes: dict[tuple[str, str, int], MinuteWrite],
+    key: tuple[str, str, int],
     value: float,
     at: datetime,
 ) -> None:

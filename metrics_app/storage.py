@@ -15,7 +15,7 @@ import math
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -94,11 +94,14 @@ def _select(columns: Sequence[tuple[str, str]]) -> str:
     return f"SELECT {values} FROM json_each(%s) WHERE true ORDER BY key"  # noqa: S608
 
 
-def _params(columns: Sequence[tuple[str, str]], values: Sequence[list[Any]]) -> list[Any]:
-    """The parameters of :func:`_select` for ``values``, one list per column, rows in order."""
+def _params(columns: Sequence[tuple[str, str]], values: Sequence[Any]) -> list[Any]:
+    """The parameters of :func:`_select` for ``values``, one list per column, rows in order (on
+    PostgreSQL a column may come already packed)."""
     if is_postgres():
         return [
-            [json.dumps(item) for item in column]
+            column
+            if isinstance(column, binary_arrays.Packed)
+            else [json.dumps(item) for item in column]
             if kind == "jsonb"
             else binary_arrays.BY_TYPE[kind](column)
             if kind in binary_arrays.BY_TYPE
@@ -304,10 +307,11 @@ def upsert_buckets(
     minutes = [
         (ids[(name, key)], start, write) for (name, key, start), write in batch.minutes.items()
     ]
+    since = fine_since.timestamp()
     fine = [
         (ids[(name, key)], start, write)
         for (name, key, start), write in batch.fine.items()
-        if start >= fine_since
+        if start >= since
     ]
     if not minutes:
         return 0, len(fine)
@@ -329,13 +333,16 @@ def upsert_buckets(
     return len(minutes), len(fine)
 
 
-def _bucket_params(writes: list[tuple[int, datetime, MinuteWrite]]) -> list[Any]:
-    """Bucket rows by series and start: every writer locks them in this order."""
+def _bucket_params(writes: list[tuple[int, int, MinuteWrite]]) -> list[Any]:
+    """Bucket rows by series and start (epoch seconds): every writer locks them in this order."""
     writes.sort(key=_SERIES_AND_START)
     ordered = [write for _, _, write in writes]
-    values: list[list[Any]] = [
+    starts = [start for _, start, _ in writes]
+    values: list[Any] = [
         [series_id for series_id, _, _ in writes],
-        [start for _, start, _ in writes],
+        binary_arrays.EpochSecondsArray(starts)
+        if is_postgres()
+        else [datetime.fromtimestamp(start, UTC) for start in starts],
         [write.count for write in ordered],
         [float(write.sum) for write in ordered],
         [float(write.min) for write in ordered],
@@ -365,12 +372,12 @@ def overflowing_keys(batch: Batch) -> set[tuple[str, str]]:
         and kind == "counter"
         and not math.isfinite(value + batch.series[(name, key)].value)
     }
-    minutes = {minute for _, _, minute in batch.minutes}
+    minutes = {datetime.fromtimestamp(minute, UTC) for _, _, minute in batch.minutes}
     sums = Bucket.objects.filter(
         series__name__in=names, series__labels_key__in=keys, start__in=minutes
     ).values_list("series__name", "series__labels_key", "start", "sum")
     for name, key, start, total in sums:
-        write = batch.minutes.get((name, key, start))
+        write = batch.minutes.get((name, key, int(start.timestamp())))
         if write is not None and not math.isfinite(total + write.sum):
             over.add((name, key))
     return over

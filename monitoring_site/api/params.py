@@ -86,6 +86,8 @@ def format_duration(seconds: int) -> str:
 
 def parse_datetime(raw: Any) -> datetime:
     """RFC 3339 text with an offset, or epoch seconds (a number or its text), as aware UTC."""
+    if type(raw) is float or type(raw) is int:  # the common case first (never a bool)
+        return _from_epoch(float(raw))
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ParameterError(f"Expected RFC 3339 text (e.g. {EXAMPLE_TIME}) or epoch seconds.")
     if isinstance(raw, str):
@@ -100,7 +102,7 @@ def _from_epoch(seconds: float) -> datetime:
     if not math.isfinite(seconds):
         raise ParameterError("Expected a finite number of epoch seconds.")
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         raise ParameterError("Epoch seconds out of range.") from None
 

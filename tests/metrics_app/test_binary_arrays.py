@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from metrics_app import binary_arrays
-from metrics_app.binary_arrays import Float8Array, Int8Array, TimestamptzArray
+from metrics_app.binary_arrays import EpochSecondsArray, Float8Array, Int8Array, TimestamptzArray
 
 pytestmark = [
     pytest.mark.django_db,
@@ -66,3 +66,9 @@ def test_an_empty_column_is_an_empty_array() -> None:
 def test_a_value_out_of_range_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(OverflowError):
         Int8Array([2**63])
+
+
+def test_whole_epoch_seconds_are_the_same_instants() -> None:
+    values = [0, 946_684_800, 946_684_799, 1_764_597_780, 253_402_300_799]
+    expected = [datetime.fromtimestamp(value, UTC) for value in values]
+    assert _round_trip(EpochSecondsArray(values), "timestamptz") == expected
