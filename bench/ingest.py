@@ -37,7 +37,7 @@ DATABASE_URL = os.environ.get(
 BATCH = 1000
 SERIES = 200
 BATCHES = 40
-RUNS = 3
+RUNS = 5
 TARGET = 20_000.0
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from django.conf import settings
@@ -121,16 +121,22 @@ def _execute(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
     On PostgreSQL through a psycopg cursor binding on the server (Django's cursors bind on the
     client, which would quote every array element in Python), on the same connection and so in
-    the same transaction, with psycopg's errors turned into Django's like any query's; columns of
-    numbers and times go as arrays already encoded (:mod:`metrics_app.binary_arrays`).
+    the same transaction, wrapped like Django's own cursors; columns of numbers and times go as
+    arrays already encoded (:mod:`metrics_app.binary_arrays`). (django-prometheus counts the
+    queries of Django's cursors only: these are not in ``django_db_execute_total``.)
     """
     if not is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        binary_arrays.register(cursor.adapters)
+    raw = psycopg.Cursor(connection.connection)
+    binary_arrays.register(raw.adapters)
+    # Wrapped as Django wraps its own: errors, execute wrappers, the query log of tests and DEBUG.
+    make = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    # (cast: django-stubs type the argument as Django's wrapper; it is the DB-API cursor.)
+    with make(cast(Any, raw)) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
 

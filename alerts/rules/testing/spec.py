@@ -8,7 +8,6 @@ refused, so a misspelt key is an error rather than a test that checks nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -535,4 +534,4 @@ def _expected(item: Any, line: int) -> ExpectedAlert:
 
 
 def with_sample_time(sample: Sample, **changes: Any) -> Sample:
-    return dataclasses.replace(sample, **changes)
+    return sample._replace(**changes)
