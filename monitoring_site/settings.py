@@ -33,6 +33,12 @@ from monitoring_site.envfile import load_env_file
 # Before any variable is read: .env (or ENV_FILE) fills in what the environment leaves unset.
 load_env_file()
 
+# Blank means unset here too (.env.example lists it blank). prometheus_client, imported after
+# the settings, takes any value it finds for a directory: a blank one made every process write
+# its counter_<pid>.db files into the directory it was started from.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 # Each app's own settings, from its conf.py (read after .env, like everything else here).
 from alerts.conf import *  # noqa: E402,F403
 from demo.conf import *  # noqa: E402,F403

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.monitoring_site.conftest import BASE_DIR, Run
+from tests.monitoring_site.conftest import BASE_DIR, PYTHON, Run, production_env
 
 PROBE = """
 import json, django
@@ -286,3 +287,26 @@ def test_a_bad_metrics_backend_setting_stops_start_up_naming_it(
     assert "METRICS_BACKEND_PASSWORD" in expected or "p" not in env.get(
         "METRICS_BACKEND_PASSWORD", ""
     )
+
+
+def test_a_blank_prometheus_multiproc_dir_writes_no_files_into_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    """.env.example leaves PROMETHEUS_MULTIPROC_DIR blank: blank is unset, not "here".
+
+    prometheus_client takes any value for a directory: with an empty one, every process wrote
+    its counter_<pid>.db files into the directory it was started from.
+    """
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    env = production_env(tmp_path / "var", PROMETHEUS_MULTIPROC_DIR="")
+    env["PYTHONPATH"] = str(BASE_DIR)
+    code = (
+        "import django; django.setup(); from monitoring_site.cache import FALLBACK_OPERATIONS;"
+        "FALLBACK_OPERATIONS.inc(); print('ok')"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", code], env=env, cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(path.name for path in workdir.iterdir()) == []
