@@ -250,16 +250,21 @@ def parse_sample(
         raise SampleError(f"metric: unknown metric {name[:200]!r}")
     limits = limits or Limits.current(now)
     raw_labels = raw.get("labels")
+    labels = None
+    seen: tuple[Any, ...] = ()
     if checked is not None and type(raw_labels) is dict:
-        # A batch repeats few label sets many times: each is checked once per metric. (Only
-        # text values get here twice: anything else is refused the first time.)
+        # A batch repeats few label sets many times: each is checked once per metric. Only
+        # valid sets are remembered; a list or object among the values cannot be a key, and is
+        # refused by the check below like any value that is not text.
         seen = (name, *raw_labels.items())
-        labels = checked.get(seen)
-        if labels is None:
-            labels = _labels(raw_labels, spec, service, multi_service, limits.label_length)
-            checked[seen] = labels
-    else:
+        try:
+            labels = checked.get(seen)
+        except TypeError:
+            seen = ()
+    if labels is None:
         labels = _labels(raw_labels, spec, service, multi_service, limits.label_length)
+        if seen and checked is not None:
+            checked[seen] = labels
     values = _values(raw, spec)
     return Sample(spec, labels, values, parse_timestamp(raw.get("timestamp"), now, limits))
 

@@ -305,10 +305,12 @@ def upsert_buckets(
     """Add the batch's minute buckets, and its 10-second buckets from ``fine_since`` on (older
     ones would be pruned at once), to the stored ones; the numbers of each written.
 
-    On PostgreSQL one statement writes both (the 10-second buckets in a data-modifying ``WITH``,
-    run after the minute buckets, as on SQLite) and nothing is returned: PostgreSQL refuses to
-    overflow a double. SQLite stores infinity, so there the minute sums come back to be checked
-    (a 10-second sum is a part of its minute's: an overflow shows in the minute first).
+    On PostgreSQL one statement writes both (the 10-second buckets in a data-modifying ``WITH``
+    that nothing reads, which PostgreSQL runs once the minute buckets are written: every writer
+    sends the same statement, so all lock minute rows first, then 10-second rows, as on SQLite)
+    and nothing is returned: PostgreSQL refuses to overflow a double. SQLite stores infinity,
+    so there the minute sums come back to be checked (a 10-second sum is a part of its
+    minute's: an overflow shows in the minute first).
     """
     minutes = [
         (ids[(name, key)], start, write) for (name, key, start), write in batch.minutes.items()

@@ -40,6 +40,19 @@ def test_nul_or_a_lone_surrogate_in_a_label_value_is_refused_naming_it(
     assert Series.objects.count() == 0
 
 
+@pytest.mark.parametrize("value", [["db"], {"a": "b"}, 3, None, True])
+def test_a_label_value_that_is_not_text_is_refused_naming_it_however_often_it_repeats(
+    push: Push, value: Any
+) -> None:
+    good = {"metric": "errors_total", "labels": {"type": "db"}, "value": 1}
+    bad = {"metric": "errors_total", "labels": {"type": value}, "value": 1}
+    assert refusal(push([good, bad, good, bad])) == {
+        "1": "labels.type: expected text",
+        "3": "labels.type: expected text",
+    }
+    assert Series.objects.count() == 0
+
+
 def test_a_paired_surrogate_is_an_ordinary_character(push: Push) -> None:
     response = push([{"metric": "errors_total", "labels": {"type": "\U0001f600"}, "value": 1}])
     assert response.status_code == 202
